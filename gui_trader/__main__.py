@@ -1,0 +1,3 @@
+from gui_trader.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Brokers: the protocol the engine sees, and the Kotak Neo wire client behind it."""

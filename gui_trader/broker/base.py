@@ -1,0 +1,91 @@
+"""The Broker protocol and its error taxonomy: every failure is exactly one of these, on purpose.
+
+- Rejected: definitely not placed/changed; safe to report, never silently retried.
+- Ambiguous: may have happened; resolve by tag before doing anything else.
+- AuthExpired: the session is stale; one re-login (single-flight) then retry.
+- RateLimited: the broker asked us to wait `retry_after` seconds; nothing happened.
+- BadReply: the broker answered something we cannot read (never crashes the app).
+- Unreachable: a read failed in transport after retries (reads are safe to retry).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+from gui_trader.core.market_data import Candle, Quote
+from gui_trader.core.order import Order, OrderRequest, Trade
+from gui_trader.core.portfolio import Funds, Holding, MarginCheck, Position
+
+
+class BrokerError(Exception):
+    """Base of the taxonomy; the message is fit to show a trader."""
+
+
+class Rejected(BrokerError):
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class DuplicateTag(Rejected):
+    """The broker already has an order with this tag today (stCode 5204)."""
+
+
+class OrderFinished(Rejected):
+    """Modify/cancel of an order that is already complete, rejected or cancelled (1021)."""
+
+
+class Ambiguous(BrokerError):
+    def __init__(self, tag: str | None, detail: str) -> None:
+        super().__init__(f"outcome unknown ({detail})")
+        self.tag = tag
+        self.detail = detail
+
+
+class AuthExpired(BrokerError):
+    pass
+
+
+class LoginFailed(BrokerError):
+    """Credentials refused (wrong TOTP, MPIN, consumer key): no retry would help."""
+
+
+class RateLimited(BrokerError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class BadReply(BrokerError):
+    pass
+
+
+class Unreachable(BrokerError):
+    pass
+
+
+class Broker(Protocol):
+    """One instance per account. Quantities in units, prices in rupees (Decimal)."""
+
+    name: str
+
+    async def login(self) -> None: ...
+    async def place(self, request: OrderRequest) -> str: ...
+    async def modify(self, order: Order, *, price: Decimal | None = None,
+                     qty: int | None = None) -> str: ...
+    async def cancel(self, order_id: str) -> str: ...
+    async def orders(self) -> list[Order]: ...
+    async def order_history(self, order_id: str) -> list[Order]: ...
+    async def trades(self) -> list[Trade]: ...
+    async def positions(self) -> list[Position]: ...
+    async def holdings(self) -> list[Holding]: ...
+    async def limits(self) -> Funds: ...
+    async def margin(self, request: OrderRequest) -> MarginCheck: ...
+    async def quotes(self, keys: list[str]) -> list[Quote]: ...
+    async def candles(self, key: str, interval: str, start: date, end: date) -> list[Candle]: ...
+    async def instrument_files(self) -> dict[str, str]: ...
+    async def download(self, url: str) -> bytes: ...
+    async def close(self) -> None: ...

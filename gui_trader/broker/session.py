@@ -1,0 +1,140 @@
+"""One session per account: logged in once, reused, renewed exactly once when it goes stale."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from gui_trader.broker.redact import register_secret
+from gui_trader.core.clock import next_midnight_ist
+
+log = logging.getLogger(__name__)
+EXPIRY_MARGIN_S = 60.0
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    token: str
+    sid: str
+    base_url: str
+    expires_at: float  # epoch seconds
+    ucc: str = ""
+    data_center: str = ""
+
+    def __post_init__(self) -> None:
+        register_secret(self.token)
+        register_secret(self.sid)
+
+    def valid(self, now: float | None = None) -> bool:
+        return (now or time.time()) < self.expires_at - EXPIRY_MARGIN_S
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionToken:
+        return cls(**{k: data[k] for k in ("token", "sid", "base_url", "expires_at", "ucc",
+                                           "data_center") if k in data})
+
+    def __repr__(self) -> str:
+        return f"SessionToken(ucc={self.ucc!r}, base_url={self.base_url!r}, token=***)"
+
+
+def token_expiry(token: str) -> float:
+    """Read `exp` from the JWT payload (unverified); fall back to the next midnight IST."""
+    try:
+        payload = token.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(data["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return next_midnight_ist().timestamp()
+
+
+class SessionStore(Protocol):
+    def load(self) -> SessionToken | None: ...
+    def save(self, token: SessionToken) -> None: ...
+    def clear(self) -> None: ...
+
+
+class MemorySessionStore:
+    """Paper mode: the in-process exchange's session dies with the process anyway."""
+
+    def __init__(self) -> None:
+        self.token: SessionToken | None = None
+
+    def load(self) -> SessionToken | None:
+        return self.token
+
+    def save(self, token: SessionToken) -> None:
+        self.token = token
+
+    def clear(self) -> None:
+        self.token = None
+
+
+class Session:
+    """Single-flight: however many calls find the session stale, one login runs."""
+
+    def __init__(self, login: Callable[[], Awaitable[SessionToken]], store: SessionStore) -> None:
+        self._login = login
+        self.store = store
+        self.current: SessionToken | None = None
+        self.logins = 0
+        self._loaded = False
+        self._lock = asyncio.Lock()
+        self.listeners: list[Callable[[SessionToken | None], None]] = []
+
+    async def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            stored = await asyncio.to_thread(self.store.load)
+            if stored is not None and stored.valid():
+                self.current = stored
+                log.info("reusing the stored session (valid until %s)",
+                         time.strftime("%Y-%m-%d %H:%M", time.localtime(stored.expires_at)))
+
+    async def get(self) -> SessionToken:
+        cur = self.current
+        if cur is not None and cur.valid():
+            return cur
+        async with self._lock:
+            await self._load()
+            if self.current is None or not self.current.valid():
+                await self._relogin()
+            assert self.current is not None
+            return self.current
+
+    async def renew(self, stale: SessionToken) -> SessionToken:
+        """Called by every request that met a stale session; only the first one logs in."""
+        async with self._lock:
+            if self.current is not None and self.current is not stale and self.current.valid():
+                return self.current
+            log.warning("session expired or revoked; logging in again")
+            await self._relogin()
+            assert self.current is not None
+            return self.current
+
+    async def _relogin(self) -> None:
+        self.current = None
+        token = await self._login()
+        self.logins += 1
+        self.current = token
+        await asyncio.to_thread(self.store.save, token)
+        self._notify()
+
+    async def logout(self) -> None:
+        async with self._lock:
+            self.current = None
+            self._loaded = True
+            await asyncio.to_thread(self.store.clear)
+            self._notify()
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            listener(self.current)

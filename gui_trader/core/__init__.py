@@ -1,0 +1,1 @@
+"""Plain data types shared by every layer; no I/O, no Qt."""

@@ -1,0 +1,1 @@
+"""Paper trading: a simulated exchange served over the Kotak Neo wire protocol."""

@@ -1,0 +1,82 @@
+"""Serve the paper exchange on 127.0.0.1 for tests, benchmarks and demos (`gui-trader sim`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from gui_trader.sim.exchange import Exchange, SimUser
+from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.server import ConnectionDropped, SimServer
+
+
+class _HideDrops(logging.Filter):
+    """A deliberate hang-up is a simulated fault, not a server error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+def listen(port: int = 0) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    return sock
+
+
+def start(*, latency_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 7,
+          users: list[SimUser] | None = None, **exchange_kw: Any) -> ServerThread:
+    """A listening simulator on a free loopback port (use as a context manager)."""
+    sock = listen()
+    app = build(int(sock.getsockname()[1]), latency_ms=latency_ms, jitter_ms=jitter_ms,
+                seed=seed, users=users, **exchange_kw)
+    return ServerThread(app, sock)
+
+
+def build(port: int, *, latency_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 7,
+          users: list[SimUser] | None = None, **exchange_kw: Any) -> SimServer:
+    exchange = Exchange(seed=seed, users=users, base_url=f"http://127.0.0.1:{port}",
+                        **exchange_kw)
+    return SimServer(exchange, FaultPlan(latency_ms=latency_ms, jitter_ms=jitter_ms))
+
+
+def _config(app: SimServer, port: int) -> uvicorn.Config:
+    logging.getLogger("uvicorn.error").addFilter(_HideDrops())
+    return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                          access_log=False, lifespan="off", loop="asyncio", http="h11",
+                          timeout_keep_alive=30, backlog=4096)
+
+
+def serve_forever(app: SimServer, port: int) -> None:
+    uvicorn.Server(_config(app, port)).run()
+
+
+class ServerThread:
+    """The simulator over a real loopback socket, in a background thread with its own loop."""
+
+    def __init__(self, app: SimServer, sock: socket.socket) -> None:
+        self.app, self.sock = app, sock
+        self.port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(_config(app, self.port))
+        self.thread = threading.Thread(target=self._run, name="sim-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]),
+                    loop_factory=asyncio.SelectorEventLoop)
+
+    def __enter__(self) -> ServerThread:
+        # The socket already listens, so clients may connect before uvicorn is up: no wait.
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
