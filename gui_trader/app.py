@@ -1,0 +1,174 @@
+"""Composition root: config -> broker (paper or live) -> journal -> order desk.
+
+Paper mode runs the same Neo client against the simulated exchange in process (ASGI transport),
+so what a trader tries on paper is the code that trades live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import logging.handlers
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gui_trader.broker.neo import ClientLimits, NeoClient
+from gui_trader.broker.redact import install as install_redaction
+from gui_trader.broker.session import MemorySessionStore
+from gui_trader.broker.vault import Credentials, KeyringSessionStore, load_credentials
+from gui_trader.config import Config, Paths
+from gui_trader.core.clock import today_ist
+from gui_trader.engine.journal import Journal
+from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.market.instruments import InstrumentStore, load_instruments
+
+log = logging.getLogger(__name__)
+PAPER = "paper"
+PAPER_URL = "http://paper.sim"
+
+
+def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> None:
+    root = logging.getLogger()
+    if getattr(root, "_gui_trader", False):
+        return
+    root.setLevel(logging.INFO)
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(
+        paths.logs / "gui_trader.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    root.addHandler(file_handler)
+    if stderr:
+        err = logging.StreamHandler(sys.stderr)
+        err.setLevel(logging.INFO if verbose else logging.WARNING)
+        err.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(err)
+    for noisy in ("httpx", "httpcore", "aiohttp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    install_redaction(root)
+    root._gui_trader = True  # type: ignore[attr-defined]
+
+
+class PaperExchange:
+    """The in-process exchange, its state kept under GUI_TRADER_HOME/paper between runs."""
+
+    def __init__(self, folder: Path) -> None:
+        from gui_trader.sim.exchange import PAPER_USER, Exchange  # noqa: PLC0415
+        from gui_trader.sim.server import SimServer  # noqa: PLC0415
+        from gui_trader.sim.transport import SimTransport  # noqa: PLC0415
+
+        self.file = folder / "exchange.json"
+        self.exchange = Exchange(base_url=PAPER_URL)
+        if self.file.exists():
+            try:
+                self.exchange.restore(json.loads(self.file.read_text(encoding="utf-8")))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("paper state unreadable (%s); starting a fresh paper account", exc)
+        self.server = SimServer(self.exchange, on_mutation=self._dirty)
+        self.transport = SimTransport(self.server)
+        u = PAPER_USER
+        self.credentials = Credentials(u.consumer_key, u.mobile, u.ucc, u.mpin, u.totp_secret)
+        self._pending: asyncio.Task[None] | None = None
+
+    def _dirty(self) -> None:
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.get_running_loop().create_task(self.save())
+
+    async def save(self) -> None:
+        text = json.dumps(self.exchange.snapshot())
+        await asyncio.to_thread(self._write, text)
+
+    def _write(self, text: str) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(self.file)
+
+
+@dataclass
+class Context:
+    paths: Paths
+    config: Config
+    account: str
+    broker: NeoClient
+    journal: Journal
+    desk: OrderDesk
+    paper: PaperExchange | None = None
+    _instruments: InstrumentStore | None = field(default=None, repr=False)
+
+    @property
+    def mode(self) -> str:
+        return "PAPER" if self.paper is not None else "LIVE"
+
+    async def instruments(self) -> InstrumentStore:
+        if self._instruments is None:
+            cache = self.paths.cache / ("scrip-paper" if self.paper else "scrip")
+            self._instruments = await load_instruments(self.broker, cache)
+        return self._instruments
+
+    async def close(self) -> None:
+        await self.broker.close()
+        await self.journal.close()
+        if self.paper is not None:
+            if self.paper._pending is not None:
+                await self.paper._pending
+            await self.paper.save()
+
+
+def client_limits(config: Config) -> ClientLimits:
+    return ClientLimits(orders_per_second=config.orders_per_second,
+                        requests_per_second=config.requests_per_second)
+
+
+async def open_context(*, account: str | None = None, paper: bool = False,
+                       login_url: str | None = None, paths: Paths | None = None) -> Context:
+    paths = (paths or Paths.resolve()).ensure()
+    config = Config.load(paths.config)
+    journal = await Journal(paths.journal).open()
+    acct = None if paper else (config.accounts.get(account) if account else
+                               config.active_account())
+    if account and not paper and acct is None:
+        await journal.close()
+        raise KeyError(f"no account named {account!r} (see `gui-trader account list`)")
+    if acct is None:
+        ex = PaperExchange(paths.paper)
+        broker = NeoClient(PAPER, ex.credentials, MemorySessionStore(), login_url=PAPER_URL,
+                           transport=ex.transport, limits=client_limits(config))
+        ctx = Context(paths, config, PAPER, broker, journal, OrderDesk(broker, journal, PAPER),
+                      paper=ex)
+    else:
+        try:
+            creds = await asyncio.to_thread(load_credentials, acct.name, acct.mobile, acct.ucc)
+        except BaseException:
+            await journal.close()
+            raise
+        broker = NeoClient(acct.name, creds, KeyringSessionStore(acct.name),
+                           login_url=login_url or acct.login_url or "https://mis.kotaksecurities.com",
+                           limits=client_limits(config))
+        ctx = Context(paths, config, acct.name, broker, journal,
+                      OrderDesk(broker, journal, acct.name))
+    return ctx
+
+
+async def reconcile(ctx: Context) -> list[dict[str, Any]]:
+    """Settle intents a crash left open: found by tag -> placed; absent -> not placed."""
+    open_intents = await ctx.journal.unresolved(ctx.account)
+    if not open_intents:
+        return []
+    book = {o.tag: o for o in await ctx.broker.orders() if o.tag}
+    today = today_ist().isoformat()
+    settled = []
+    for intent in open_intents:
+        if intent.day != today:  # the broker's book only holds today's orders
+            await ctx.journal.update(intent.tag, "expired", detail="from an earlier day")
+            continue
+        order = book.get(intent.tag)
+        if order is not None:
+            await ctx.journal.update(intent.tag, "placed", order_id=order.order_id)
+        else:
+            await ctx.journal.update(intent.tag, "absent", detail="not at the broker on restart")
+        settled.append({"tag": intent.tag, "order_id": order.order_id if order else None})
+    return settled

@@ -1,0 +1,476 @@
+"""Headless commands on the same engine as the window (no Qt import here).
+
+Contract: `--account NAME` / `--paper` / `--login-url` / `--json` may stand before or after the
+subcommand; `--json` prints exactly one JSON document on stdout; exit 0 only when everything
+asked for happened, otherwise a one-line reason; nothing prompts when stdin is not a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn
+
+from gui_trader.broker.base import BrokerError
+from gui_trader.config import AccountConfig, Config, Paths
+from gui_trader.core.instrument import Instrument
+from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
+from gui_trader.engine.order_checks import InvalidOrder
+from gui_trader.market.instruments import UnknownSymbol
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+ENV_SECRETS = {"consumer_key": "GUI_TRADER_CONSUMER_KEY", "mpin": "GUI_TRADER_MPIN",
+               "totp_secret": "GUI_TRADER_TOTP_SECRET"}
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments give one line, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"{self.prog}: {message}", EXIT_BAD_INPUT)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def build_parser() -> OneLineParser:
+    common = argparse.ArgumentParser(add_help=False)
+    S = argparse.SUPPRESS
+    common.add_argument("--account", metavar="NAME", default=S, help="trade this account (live)")
+    common.add_argument("--paper", action="store_true", default=S,
+                        help="force paper mode (the simulated exchange)")
+    common.add_argument("--login-url", metavar="URL", default=S,
+                        help="the login host's base URL (default: Kotak's)")
+    common.add_argument("--json", action="store_true", default=S, help="one JSON document")
+    common.add_argument("-v", "--verbose", action="store_true", default=S)
+
+    p = OneLineParser(prog="gui-trader", parents=[common],
+                      description="Kotak Neo trading monitor; paper trading by default.")
+    sub = p.add_subparsers(dest="command", parser_class=OneLineParser)
+
+    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help_text)
+
+    cmd("gui", "open the window (the default)")
+    acc = cmd("account", "add, list, remove accounts")
+    acc_sub = acc.add_subparsers(dest="account_command", parser_class=OneLineParser,
+                                 required=True)
+    add = acc_sub.add_parser("add", parents=[common], help="add an account and log in once")
+    add.add_argument("name")
+    add.add_argument("--mobile", required=True, help="with country code, e.g. +919876543210")
+    add.add_argument("--ucc", required=True)
+    add.add_argument("--from-env", action="store_true",
+                     help="read " + ", ".join(ENV_SECRETS.values()))
+    acc_sub.add_parser("list", parents=[common])
+    rm = acc_sub.add_parser("remove", parents=[common])
+    rm.add_argument("name")
+    df = acc_sub.add_parser("default", parents=[common])
+    df.add_argument("name")
+
+    login = cmd("login", "log in (TOTP + MPIN) and keep the session")
+    login.add_argument("--totp", help="today's 6-digit code instead of the stored secret")
+    cmd("logout", "forget the stored session")
+    q = cmd("quote", "last price and change")
+    q.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    cmd("positions", "today's positions with P&L")
+    cmd("holdings", "demat holdings with P&L")
+    cmd("orders", "today's order book")
+    cmd("limits", "funds and margin used")
+    for side in ("buy", "sell"):
+        o = cmd(side, f"{side} at market, or at a limit with --price")
+        o.add_argument("symbol")
+        o.add_argument("--qty", type=_int, required=True, help="units (lots x lot size for F&O)")
+        o.add_argument("--price", type=_decimal, help="limit price (on the tick)")
+        o.add_argument("--product", choices=[p.value for p in Product], default=None)
+    c = cmd("cancel", "cancel an open order")
+    c.add_argument("order_id")
+    sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
+    sim.add_argument("--port", type=_int, default=8765)
+    sim.add_argument("--latency-ms", type=float, default=0.0)
+    sim.add_argument("--jitter-ms", type=float, default=0.0)
+    sim.add_argument("--seed", type=_int, default=7)
+    return p
+
+
+def opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    return getattr(args, name, default)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command or "gui"
+        if command == "gui":
+            from gui_trader.gui.launch import run_gui  # noqa: PLC0415 - Qt only for the window
+
+            return run_gui(account=opt(args, "account"), paper=bool(opt(args, "paper")),
+                           login_url=opt(args, "login_url"))
+        if command == "sim":
+            return run_sim(args)
+        result = asyncio.run(dispatch(command, args))
+    except CommandError as exc:
+        return fail(str(exc), exc.code, as_json)
+    except (InvalidOrder, UnknownSymbol, argparse.ArgumentTypeError) as exc:
+        return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130, as_json)
+    except (BrokerError, KeyError, LookupError, OSError) as exc:
+        from gui_trader.broker.vault import KeyringUnavailable  # noqa: PLC0415
+
+        message = str(exc).strip("'\"") if not isinstance(exc, KeyringUnavailable) else str(exc)
+        return fail(message or type(exc).__name__, EXIT_FAILED, as_json)
+    except Exception as exc:  # last resort: still one line, never a traceback dump
+        from gui_trader.broker.redact import redact  # noqa: PLC0415
+
+        return fail(redact(f"{type(exc).__name__}: {exc}"), EXIT_FAILED, as_json)
+    ok, payload, text = result
+    if as_json:
+        print(json.dumps(payload, default=str, indent=2))
+    elif text:
+        print(text)
+    return 0 if ok else EXIT_FAILED
+
+
+def fail(message: str, code: int, as_json: bool) -> int:
+    from gui_trader.broker.redact import redact  # noqa: PLC0415
+
+    message = redact(message.splitlines()[0] if message else "failed")
+    if as_json:
+        print(json.dumps({"ok": False, "error": message}))
+    print(f"gui-trader: {message}", file=sys.stderr)
+    return code
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from gui_trader.sim.serve import build, serve_forever  # noqa: PLC0415
+
+    app = build(args.port, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, seed=args.seed)
+    from gui_trader.sim.exchange import PAPER_USER as u  # noqa: PLC0415
+
+    print(f"paper exchange on http://127.0.0.1:{args.port} (latency {args.latency_ms:g} ms); "
+          f"login with --login-url http://127.0.0.1:{args.port} --mobile {u.mobile} "
+          f"--ucc {u.ucc}", file=sys.stderr)
+    serve_forever(app, args.port)
+    return 0
+
+
+Result = tuple[bool, Any, str]
+
+
+async def dispatch(command: str, args: argparse.Namespace) -> Result:
+    from gui_trader.app import open_context, reconcile, setup_logging  # noqa: PLC0415
+
+    paths = Paths.resolve().ensure()
+    setup_logging(paths, verbose=bool(opt(args, "verbose")))
+    if command == "account":
+        return await account_command(args, paths)
+    ctx = await open_context(account=opt(args, "account"), paper=bool(opt(args, "paper")),
+                             login_url=opt(args, "login_url"), paths=paths)
+    try:
+        if command == "login":
+            await ctx.broker.session.get() if not opt(args, "totp") else await _login_with(
+                ctx, args.totp)
+            return _ok({"account": ctx.account, "mode": ctx.mode, "logins": ctx.broker.logins},
+                       f"{ctx.mode} {ctx.account}: session ready "
+                       f"({'new login' if ctx.broker.logins else 'stored session reused'})")
+        if command == "logout":
+            await ctx.broker.logout()
+            return _ok({"account": ctx.account}, f"{ctx.account}: session forgotten")
+        if command in ("buy", "sell", "cancel"):
+            await reconcile(ctx)
+        handler = COMMANDS[command]
+        return await handler(ctx, args)
+    finally:
+        await ctx.close()
+
+
+async def _login_with(ctx: Any, totp: str) -> None:
+    if not (len(totp) == 6 and totp.isdigit()):
+        raise CommandError("--totp takes today's 6-digit code", EXIT_BAD_INPUT)
+    token = await ctx.broker._login_flow(totp)
+    ctx.broker.session.current = token
+    ctx.broker.session.logins += 1
+    await asyncio.to_thread(ctx.broker.session.store.save, token)
+
+
+def _ok(payload: Any, text: str) -> Result:
+    return True, payload, text
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w)
+                      for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, *body])
+
+
+def _numeric(text: str) -> bool:
+    return bool(text) and text.replace(".", "", 1).replace("-", "", 1).replace(",", "").isdigit()
+
+
+# ------------------------------------------------------------------------------- accounts
+async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
+    config = Config.load(paths.config)
+    sub = args.account_command
+    if sub == "list":
+        active = config.active_account()
+        rows = [{"name": a.name, "ucc": a.ucc, "mobile": _mask(a.mobile),
+                 "login_url": a.login_url, "default": active is not None and a.name == active.name}
+                for a in config.accounts.values()]
+        text = _table(["NAME", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
+                      [[r["name"], r["ucc"], r["mobile"], r["login_url"],
+                        "*" if r["default"] else ""] for r in rows])
+        if not rows:
+            text = "no accounts: paper mode (add one with `gui-trader account add NAME ...`)"
+        return _ok({"accounts": rows, "mode": "LIVE" if rows else "PAPER"}, text)
+    if sub == "remove":
+        from gui_trader.broker.vault import forget  # noqa: PLC0415
+
+        if args.name not in config.accounts:
+            raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
+        del config.accounts[args.name]
+        if config.default_account == args.name:
+            config.default_account = None
+        config.save()
+        await asyncio.to_thread(forget, args.name)
+        return _ok({"removed": args.name}, f"removed {args.name} and its keyring secrets")
+    if sub == "default":
+        if args.name not in config.accounts:
+            raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
+        config.default_account = args.name
+        config.save()
+        return _ok({"default": args.name}, f"{args.name} is now the default account")
+    return await account_add(args, paths, config)
+
+
+def _mask(mobile: str) -> str:
+    return mobile[:-6] + "******" if len(mobile) > 6 else mobile
+
+
+async def account_add(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
+    from gui_trader.broker.neo import PROD_LOGIN_URL, NeoClient  # noqa: PLC0415
+    from gui_trader.broker.vault import (  # noqa: PLC0415
+        Credentials,
+        KeyringSessionStore,
+        check_keyring,
+        store_secrets,
+    )
+
+    name = args.name
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise CommandError(f"account name {name!r}: use letters, digits, - and _", EXIT_BAD_INPUT)
+    mobile = args.mobile.strip()
+    if not (mobile.startswith("+") and mobile[1:].isdigit() and len(mobile) >= 11):
+        raise CommandError(f"--mobile {mobile!r}: give it with the country code, e.g. "
+                           "+919876543210", EXIT_BAD_INPUT)
+    await asyncio.to_thread(check_keyring)
+    secrets = read_secrets(bool(args.from_env))
+    login_url = opt(args, "login_url") or PROD_LOGIN_URL
+    creds = Credentials(secrets["consumer_key"], mobile, args.ucc.strip(), secrets["mpin"],
+                        secrets["totp_secret"])
+    store = KeyringSessionStore(name)
+    client = NeoClient(name, creds, store, login_url=login_url)
+    try:
+        await client.login()  # verify before keeping anything
+    finally:
+        await client.close()
+    await asyncio.to_thread(lambda: store_secrets(name, consumer_key=creds.consumer_key,
+                                                  mpin=creds.mpin,
+                                                  totp_secret=creds.totp_secret))
+    if client.session.current is not None:
+        await asyncio.to_thread(store.save, client.session.current)
+    config.accounts[name] = AccountConfig(name, mobile, creds.ucc, login_url)
+    config.save()
+    return _ok({"account": name, "ucc": creds.ucc, "login_url": login_url, "logins": 1},
+               f"account {name} added; logged in as {creds.ucc}; secrets are in the OS keyring")
+
+
+def read_secrets(from_env: bool) -> dict[str, str]:
+    import pyotp  # noqa: PLC0415
+
+    if from_env:
+        values = {k: os.environ.get(v, "").strip() for k, v in ENV_SECRETS.items()}
+        missing = [ENV_SECRETS[k] for k, v in values.items() if not v]
+        if missing:
+            raise CommandError(f"--from-env: {', '.join(missing)} not set", EXIT_BAD_INPUT)
+    elif not sys.stdin.isatty():
+        raise CommandError("stdin is not a terminal: use --from-env with "
+                           + ", ".join(ENV_SECRETS.values()), EXIT_BAD_INPUT)
+    else:
+        values = {"consumer_key": getpass.getpass("Consumer key: ").strip(),
+                  "mpin": getpass.getpass("MPIN: ").strip(),
+                  "totp_secret": getpass.getpass("TOTP secret (base32): ").strip()}
+    if not (values["mpin"].isdigit() and 4 <= len(values["mpin"]) <= 6):
+        raise CommandError("MPIN must be 4-6 digits", EXIT_BAD_INPUT)
+    try:
+        pyotp.TOTP(values["totp_secret"].replace(" ", "").upper()).now()
+    except Exception:  # noqa: BLE001 - pyotp raises several types for a bad seed
+        raise CommandError("TOTP secret is not valid base32", EXIT_BAD_INPUT) from None
+    values["totp_secret"] = values["totp_secret"].replace(" ", "").upper()
+    return values
+
+
+# ------------------------------------------------------------------------------- market/orders
+async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
+    store = await ctx.instruments()
+    instruments = [store.resolve(s) for s in args.symbols]
+    quotes = {q.key: q for q in await ctx.broker.quotes([i.key for i in instruments])}
+    rows, missing = [], []
+    for i in instruments:
+        q = quotes.get(i.key)
+        if q is None:
+            missing.append(i.trading_symbol)
+            continue
+        rows.append({"symbol": i.trading_symbol, "ltp": q.ltp, "change": q.change,
+                     "change_pct": q.change_pct, "prev_close": q.prev_close})
+    text = _table(["SYMBOL", "LTP", "CHANGE", "%"],
+                  [[r["symbol"], r["ltp"], r["change"], r["change_pct"]] for r in rows])
+    if missing:
+        text += f"\nno quote for {', '.join(missing)}"
+    return not missing, {"mode": ctx.mode, "quotes": rows, "missing": missing}, text
+
+
+async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
+    orders = await ctx.broker.orders()
+    rows = [_order_json(o) for o in orders]
+    text = _table(["ORDER", "TIME", "SYMBOL", "SIDE", "QTY", "FILLED", "TYPE", "PRICE", "AVG",
+                   "STATUS", "TAG"],
+                  [[o.order_id, o.time.strftime("%H:%M:%S") if o.time else "",
+                    o.trading_symbol, o.side.label, o.qty, o.filled_qty, o.order_type, o.price,
+                    o.avg_price, o.status.value + (f" ({o.reject_reason})" if o.reject_reason
+                                                   else ""), o.tag] for o in orders])
+    return _ok({"mode": ctx.mode, "orders": rows}, text)
+
+
+def _order_json(o: Order) -> dict[str, Any]:
+    return {"order_id": o.order_id, "time": o.time.isoformat() if o.time else None,
+            "symbol": o.trading_symbol, "side": o.side.label, "qty": o.qty,
+            "filled": o.filled_qty, "type": o.order_type, "price": o.price,
+            "avg_price": o.avg_price, "status": o.status.value, "tag": o.tag,
+            "product": o.product, "reject_reason": o.reject_reason}
+
+
+async def cmd_positions(ctx: Any, args: argparse.Namespace) -> Result:
+    positions = await ctx.broker.positions()
+    keys = [f"{p.segment}|{p.token}" for p in positions]
+    ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
+    rows, total = [], Decimal(0)
+    for p in positions:
+        price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
+        pnl = p.pnl(price).quantize(Decimal("0.01"))
+        total += pnl
+        rows.append({"symbol": p.trading_symbol, "product": p.product, "net_qty": p.net_qty,
+                     "avg_price": p.avg_price, "ltp": price, "pnl": pnl})
+    text = _table(["SYMBOL", "PRODUCT", "NET QTY", "AVG", "LTP", "P&L"],
+                  [[r["symbol"], r["product"], r["net_qty"], r["avg_price"], r["ltp"], r["pnl"]]
+                   for r in rows])
+    if rows:
+        text += f"\ntotal P&L {total:.2f}"
+    return _ok({"mode": ctx.mode, "positions": rows, "total_pnl": total}, text)
+
+
+async def cmd_holdings(ctx: Any, args: argparse.Namespace) -> Result:
+    holdings = await ctx.broker.holdings()
+    keys = [f"{h.segment}|{h.token}" for h in holdings]
+    ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
+    rows, total = [], Decimal(0)
+    for h in holdings:
+        price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
+        pnl = h.pnl(price).quantize(Decimal("0.01"))
+        total += pnl
+        rows.append({"symbol": h.symbol, "qty": h.qty, "sellable": h.sellable_qty,
+                     "avg_price": h.avg_price.quantize(Decimal("0.01")), "ltp": price,
+                     "pnl": pnl})
+    text = _table(["SYMBOL", "QTY", "SELLABLE", "AVG", "LTP", "P&L"],
+                  [[r["symbol"], r["qty"], r["sellable"], r["avg_price"], r["ltp"], r["pnl"]]
+                   for r in rows])
+    return _ok({"mode": ctx.mode, "holdings": rows, "total_pnl": total}, text)
+
+
+async def cmd_limits(ctx: Any, args: argparse.Namespace) -> Result:
+    f = await ctx.broker.limits()
+    return _ok({"mode": ctx.mode, "available": f.available, "margin_used": f.margin_used},
+               f"available {f.available:,.2f}   margin used {f.margin_used:,.2f}")
+
+
+async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
+    store = await ctx.instruments()
+    inst: Instrument = store.resolve(args.symbol)
+    side = Side.BUY if args.command == "buy" else Side.SELL
+    product = Product(args.product) if args.product else (
+        Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
+    order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
+    req = OrderRequest(inst, side, args.qty, order_type, args.price, product)
+    outcome = await ctx.desk.place(req)
+    order = None
+    if outcome.order_id:
+        order = next((o for o in await ctx.broker.orders() if o.order_id == outcome.order_id),
+                     None)
+    status = order.status if order else outcome.status
+    reason = (order.reject_reason if order else "") or outcome.error
+    payload = {"mode": ctx.mode, "tag": outcome.tag, "order_id": outcome.order_id,
+               "status": status.value, "reason": reason, "attempts": outcome.attempts,
+               "order": _order_json(order) if order else None}
+    ok = outcome.order_id is not None and status is not OrderStatus.REJECTED
+    if ok:
+        text = (f"{ctx.mode}: {side.label} {args.qty} {inst.trading_symbol} -> order "
+                f"{outcome.order_id} {status.value}"
+                + (f" at {order.avg_price}" if order and order.filled_qty else ""))
+    else:
+        text = f"{side.label} {inst.trading_symbol} not placed: {status.value}: {reason}"
+        print(f"gui-trader: {text}", file=sys.stderr)
+    return ok, payload, text
+
+
+async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
+    order_id = args.order_id.strip()
+    if not order_id.isdigit():
+        raise CommandError(f"order id {order_id!r} is not an order number", EXIT_BAD_INPUT)
+    known = {o.order_id: o for o in await ctx.broker.orders()}
+    if order_id not in known:
+        raise CommandError(f"no order {order_id} in today's book", EXIT_BAD_INPUT)
+    if known[order_id].status.terminal:
+        raise CommandError(f"order {order_id} is already {known[order_id].status.value}",
+                           EXIT_FAILED)
+    after = await ctx.desk.cancel(order_id)
+    ok = after is not None and after.status is OrderStatus.CANCELLED
+    status = after.status.value if after else "unknown"
+    return ok, {"order_id": order_id, "status": status}, f"order {order_id}: {status}"
+
+
+COMMANDS = {"quote": cmd_quote, "orders": cmd_orders, "positions": cmd_positions,
+            "holdings": cmd_holdings, "limits": cmd_limits, "buy": cmd_order,
+            "sell": cmd_order, "cancel": cmd_cancel}

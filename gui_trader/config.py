@@ -1,0 +1,118 @@
+"""Where things live on disk, and config.toml (accounts and defaults; never a secret)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+APP = "gui_trader"
+FORBIDDEN_KEYS = frozenset({"consumer_key", "mpin", "totp_secret", "token", "sid", "password"})
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @classmethod
+    def resolve(cls) -> Paths:
+        """GUI_TRADER_HOME puts everything under one folder (tests, portable use)."""
+        home = os.environ.get("GUI_TRADER_HOME")
+        root = Path(home) if home else Path(platformdirs.user_data_dir(APP, appauthor=False))
+        return cls(root)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.sqlite3"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def paper(self) -> Path:
+        return self.root / "paper"
+
+    def ensure(self) -> Paths:
+        for p in (self.root, self.cache, self.logs, self.paper):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@dataclass
+class AccountConfig:
+    name: str
+    mobile: str
+    ucc: str
+    login_url: str
+
+    def to_toml(self) -> dict[str, Any]:
+        return {"mobile": self.mobile, "ucc": self.ucc, "login_url": self.login_url}
+
+
+@dataclass
+class Config:
+    path: Path
+    accounts: dict[str, AccountConfig] = field(default_factory=dict)
+    default_account: str | None = None
+    orders_per_second: float = 10.0
+    requests_per_second: float = 25.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        data: dict[str, Any] = {}
+        if path.exists():
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        accounts = {
+            name: AccountConfig(name, str(a.get("mobile", "")), str(a.get("ucc", "")),
+                                str(a.get("login_url", "")))
+            for name, a in (data.get("accounts") or {}).items()
+        }
+        limits = data.get("limits") or {}
+        extra = {k: v for k, v in data.items() if k not in ("accounts", "default_account",
+                                                             "limits")}
+        return cls(path, accounts, data.get("default_account"),
+                   float(limits.get("orders_per_second", 10.0)),
+                   float(limits.get("requests_per_second", 25.0)), extra)
+
+    def save(self) -> None:
+        data: dict[str, Any] = dict(self.extra)
+        if self.default_account:
+            data["default_account"] = self.default_account
+        data["limits"] = {"orders_per_second": self.orders_per_second,
+                          "requests_per_second": self.requests_per_second}
+        data["accounts"] = {n: a.to_toml() for n, a in self.accounts.items()}
+        _refuse_secrets(data)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def active_account(self) -> AccountConfig | None:
+        """The default account, else the first one added; None means paper."""
+        if self.default_account and self.default_account in self.accounts:
+            return self.accounts[self.default_account]
+        return next(iter(self.accounts.values()), None)
+
+
+def _refuse_secrets(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key in FORBIDDEN_KEYS:
+            raise ValueError(f"refusing to write secret field {key!r} to config.toml")
+        if isinstance(value, dict):
+            _refuse_secrets(value)

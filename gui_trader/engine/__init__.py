@@ -1,0 +1,1 @@
+"""Trading logic on asyncio; sees brokers only through broker/base.py."""

@@ -1,0 +1,168 @@
+"""Exactly-once orders: journal first, send once, and after an ambiguous failure ask the broker's
+book (by tag) before ever sending again.
+
+The tag is both the journal key and the idempotency guard: a resend carries the same tag, so even
+if the first request landed after our look-up, the broker answers "duplicate tag" (5204) rather
+than placing a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from gui_trader.broker.base import (
+    Ambiguous,
+    Broker,
+    BrokerError,
+    DuplicateTag,
+    OrderFinished,
+    Rejected,
+)
+from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus
+from gui_trader.engine.journal import Journal
+from gui_trader.engine.order_checks import check_order
+
+log = logging.getLogger(__name__)
+
+LOOKUP_ATTEMPTS = 6
+LOOKUP_BACKOFF_S = 0.05
+MAX_SENDS = 4
+
+
+class LookupFailed(Exception):
+    """The order book could not be read: the outcome stays unknown, nothing is resent."""
+
+
+def request_record(req: OrderRequest) -> dict[str, Any]:
+    x = req.instrument
+    return {"symbol": x.trading_symbol, "segment": x.segment, "token": x.token,
+            "side": req.side.value, "qty": req.qty, "type": req.order_type.value,
+            "price": str(req.price) if req.price is not None else None,
+            "product": req.product.value, "validity": req.validity}
+
+
+class OrderDesk:
+    def __init__(self, broker: Broker, journal: Journal, account: str) -> None:
+        self.broker = broker
+        self.journal = journal
+        self.account = account
+
+    async def find_by_tag(self, tag: str) -> Order | None:
+        """The broker's order with this tag, None if it has none; retries the look-up itself."""
+        last: Exception | None = None
+        for attempt in range(LOOKUP_ATTEMPTS):
+            try:
+                for order in await self.broker.orders():
+                    if order.tag == tag:
+                        return order
+                return None
+            except BrokerError as exc:
+                last = exc
+                await asyncio.sleep(LOOKUP_BACKOFF_S * 2 ** attempt)
+        raise LookupFailed(f"order book unreadable: {last}")
+
+    async def place(self, req: OrderRequest, *, feature: str = "O",
+                    group: str | None = None) -> OrderOutcome:
+        check_order(req)
+        tag = await self.journal.new_intent(self.account, "place", feature, request_record(req),
+                                            group)
+        return await self.send(replace(req, tag=tag))
+
+    async def send(self, req: OrderRequest) -> OrderOutcome:
+        """Send a journaled request (also used to resume one after a restart)."""
+        tag = req.tag
+        assert tag, "journal the request first"
+        notes: list[str] = []
+        sends = 0
+        while True:
+            sends += 1
+            await self.journal.update(tag, "sent", bump=True)
+            try:
+                order_id = await self.broker.place(req)
+            except DuplicateTag:
+                notes.append("broker already had this tag")
+                outcome = await self._resolve(req, notes, sends, resend_ok=False)
+            except Rejected as exc:
+                await self.journal.update(tag, "rejected", detail=exc.reason)
+                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends,
+                                    notes)
+            except Ambiguous as exc:
+                notes.append(f"ambiguous: {exc.detail}")
+                outcome = await self._resolve(req, notes, sends, resend_ok=sends < MAX_SENDS)
+            except BrokerError as exc:  # AuthExpired after a failed re-login, LoginFailed, ...
+                await self.journal.update(tag, "failed", detail=str(exc))
+                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, str(exc), sends, notes)
+            else:
+                await self.journal.update(tag, "placed", order_id=order_id)
+                return OrderOutcome(tag, req, order_id, OrderStatus.OPEN, "", sends, notes)
+            if outcome is not None:
+                return outcome
+            log.info("order %s not at the broker after an ambiguous failure; sending again", tag)
+
+    async def _resolve(self, req: OrderRequest, notes: list[str], sends: int,
+                       resend_ok: bool) -> OrderOutcome | None:
+        """Look the tag up; None means "definitely absent, send again"."""
+        tag = req.tag or ""
+        try:
+            found = await self.find_by_tag(tag)
+        except LookupFailed as exc:
+            await self.journal.update(tag, "unknown", detail=str(exc))
+            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, str(exc), sends, notes)
+        if found is not None:
+            notes.append(f"found by tag as {found.order_id}")
+            state = "rejected" if found.status is OrderStatus.REJECTED else "placed"
+            await self.journal.update(tag, state, order_id=found.order_id,
+                                      detail=found.reject_reason or None)
+            return OrderOutcome(tag, req, found.order_id, found.status, found.reject_reason,
+                                sends, notes)
+        if not resend_ok:
+            detail = "not in the order book after repeated attempts"
+            await self.journal.update(tag, "unknown", detail=detail)
+            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
+        return None
+
+    async def modify(self, order: Order, *, price: Decimal | None = None,
+                     qty: int | None = None) -> Order:
+        """Modify is safe to repeat (same target); after an ambiguity, check before resending."""
+        for _ in range(MAX_SENDS):
+            try:
+                await self.broker.modify(order, price=price, qty=qty)
+            except Ambiguous:
+                current = await self._current(order.order_id)
+                if current is None or current.status.terminal:
+                    raise
+                if (price is None or current.price == price) and (qty is None or
+                                                                  current.qty == qty):
+                    return current
+                order = current
+                continue
+            current = await self._current(order.order_id)
+            return current or order
+        raise Ambiguous(order.tag, "modify outcome unknown after retries")
+
+    async def cancel(self, order_id: str) -> Order | None:
+        for _ in range(MAX_SENDS):
+            try:
+                await self.broker.cancel(order_id)
+            except OrderFinished:
+                return await self._current(order_id)
+            except Ambiguous:
+                current = await self._current(order_id)
+                if current is not None and current.status.terminal:
+                    return current
+                continue
+            return await self._current(order_id)
+        raise Ambiguous(None, "cancel outcome unknown after retries")
+
+    async def _current(self, order_id: str) -> Order | None:
+        for attempt in range(LOOKUP_ATTEMPTS):
+            try:
+                return next((o for o in await self.broker.orders() if o.order_id == order_id),
+                            None)
+            except BrokerError:
+                await asyncio.sleep(LOOKUP_BACKOFF_S * 2 ** attempt)
+        return None

@@ -1,0 +1,1 @@
+"""Instruments, quotes and candles: what the market is, independent of any broker's wire."""
