@@ -120,9 +120,11 @@ class OrderDesk:
             return OrderOutcome(tag, req, found.order_id, found.status, found.reject_reason,
                                 sends, notes)
         if not resend_ok:
-            detail = "not in the order book after repeated attempts"
-            await self.journal.update(tag, "unknown", detail=detail)
-            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
+            # The look-up ran after the last failed send had finished: the broker has no such
+            # order, so this is a definite "not placed", not an unknown.
+            detail = f"not placed: {sends} sends failed ({notes[-1] if notes else 'no reply'})"
+            await self.journal.update(tag, "failed", detail=detail)
+            return OrderOutcome(tag, req, None, OrderStatus.REJECTED, detail, sends, notes)
         return None
 
     async def modify(self, order: Order, *, price: Decimal | None = None,

@@ -69,8 +69,9 @@ class ServerThread:
         self.thread = threading.Thread(target=self._run, name="sim-server", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]),
-                    loop_factory=asyncio.SelectorEventLoop)
+        # An explicit loop: under qasync (< 3.12) the global policy would hand us a Qt loop.
+        with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+            runner.run(self.server.serve(sockets=[self.sock]))
 
     def __enter__(self) -> ServerThread:
         # The socket already listens, so clients may connect before uvicorn is up: no wait.
