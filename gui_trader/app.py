@@ -30,26 +30,35 @@ PAPER = "paper"
 PAPER_URL = "http://paper.sim"
 
 
+_handlers: list[logging.Handler] = []
+
+
 def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> None:
+    """A rotating file in the logs folder plus stderr; secrets redacted on every handler.
+
+    Calling it again (another data folder, a test) replaces our handlers instead of stacking.
+    """
     root = logging.getLogger()
-    if getattr(root, "_gui_trader", False):
-        return
+    for old in _handlers:
+        root.removeHandler(old)
+        old.close()
+    _handlers.clear()
     root.setLevel(logging.INFO)
     paths.logs.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     file_handler = logging.handlers.RotatingFileHandler(
         paths.logs / "gui_trader.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
-    file_handler.setFormatter(fmt)
-    root.addHandler(file_handler)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _handlers.append(file_handler)
     if stderr:
         err = logging.StreamHandler(sys.stderr)
         err.setLevel(logging.INFO if verbose else logging.WARNING)
         err.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(err)
+        _handlers.append(err)
+    for handler in _handlers:
+        root.addHandler(handler)
     for noisy in ("httpx", "httpcore", "aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     install_redaction(root)
-    root._gui_trader = True  # type: ignore[attr-defined]
 
 
 class PaperExchange:

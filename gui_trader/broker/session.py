@@ -9,10 +9,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from gui_trader.broker.redact import register_secret
-from gui_trader.core.clock import next_midnight_ist
+from gui_trader.core.clock import IST, next_midnight_ist
 
 log = logging.getLogger(__name__)
 EXPIRY_MARGIN_S = 60.0
@@ -96,8 +97,9 @@ class Session:
             stored = await asyncio.to_thread(self.store.load)
             if stored is not None and stored.valid():
                 self.current = stored
-                log.info("reusing the stored session (valid until %s)",
-                         time.strftime("%Y-%m-%d %H:%M", time.localtime(stored.expires_at)))
+                until = datetime.fromtimestamp(stored.expires_at, IST)
+                log.info("reusing the stored session (valid until %s IST)",
+                         until.strftime("%Y-%m-%d %H:%M"))
 
     async def get(self) -> SessionToken:
         cur = self.current
