@@ -46,7 +46,8 @@ def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> N
     root.setLevel(logging.INFO)
     paths.logs.mkdir(parents=True, exist_ok=True)
     file_handler = logging.handlers.RotatingFileHandler(
-        paths.logs / "gui_trader.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        paths.logs / "gui_trader.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+    )
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _handlers.append(file_handler)
     if stderr:
@@ -65,9 +66,9 @@ class PaperExchange:
     """The in-process exchange, its state kept under GUI_TRADER_HOME/paper between runs."""
 
     def __init__(self, folder: Path) -> None:
-        from gui_trader.sim.exchange import PAPER_USER, Exchange  # noqa: PLC0415
-        from gui_trader.sim.server import SimServer  # noqa: PLC0415
-        from gui_trader.sim.transport import SimTransport  # noqa: PLC0415
+        from gui_trader.sim.exchange import PAPER_USER, Exchange
+        from gui_trader.sim.server import SimServer
+        from gui_trader.sim.transport import SimTransport
 
         self.file = folder / "exchange.json"
         self.exchange = Exchange(base_url=PAPER_URL)
@@ -128,37 +129,54 @@ class Context:
 
 
 def client_limits(config: Config) -> ClientLimits:
-    return ClientLimits(orders_per_second=config.orders_per_second,
-                        requests_per_second=config.requests_per_second)
+    return ClientLimits(
+        orders_per_second=config.orders_per_second, requests_per_second=config.requests_per_second
+    )
 
 
-async def open_context(*, account: str | None = None, paper: bool = False,
-                       login_url: str | None = None, paths: Paths | None = None) -> Context:
+async def open_context(
+    *,
+    account: str | None = None,
+    paper: bool = False,
+    login_url: str | None = None,
+    paths: Paths | None = None,
+) -> Context:
     paths = (paths or Paths.resolve()).ensure()
     config = Config.load(paths.config)
     journal = await Journal(paths.journal).open()
-    acct = None if paper else (config.accounts.get(account) if account else
-                               config.active_account())
+    acct = None if paper else (config.accounts.get(account) if account else config.active_account())
     if account and not paper and acct is None:
         await journal.close()
         raise KeyError(f"no account named {account!r} (see `gui-trader account list`)")
     if acct is None:
         ex = PaperExchange(paths.paper)
-        broker = NeoClient(PAPER, ex.credentials, MemorySessionStore(), login_url=PAPER_URL,
-                           transport=ex.transport, limits=client_limits(config))
-        ctx = Context(paths, config, PAPER, broker, journal, OrderDesk(broker, journal, PAPER),
-                      paper=ex)
+        broker = NeoClient(
+            PAPER,
+            ex.credentials,
+            MemorySessionStore(),
+            login_url=PAPER_URL,
+            transport=ex.transport,
+            limits=client_limits(config),
+        )
+        ctx = Context(
+            paths, config, PAPER, broker, journal, OrderDesk(broker, journal, PAPER), paper=ex
+        )
     else:
         try:
             creds = await asyncio.to_thread(load_credentials, acct.name, acct.mobile, acct.ucc)
         except BaseException:
             await journal.close()
             raise
-        broker = NeoClient(acct.name, creds, KeyringSessionStore(acct.name),
-                           login_url=login_url or acct.login_url or "https://mis.kotaksecurities.com",
-                           limits=client_limits(config))
-        ctx = Context(paths, config, acct.name, broker, journal,
-                      OrderDesk(broker, journal, acct.name))
+        broker = NeoClient(
+            acct.name,
+            creds,
+            KeyringSessionStore(acct.name),
+            login_url=login_url or acct.login_url or "https://mis.kotaksecurities.com",
+            limits=client_limits(config),
+        )
+        ctx = Context(
+            paths, config, acct.name, broker, journal, OrderDesk(broker, journal, acct.name)
+        )
     return ctx
 
 

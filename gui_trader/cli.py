@@ -26,8 +26,11 @@ from gui_trader.market.instruments import UnknownSymbol
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-ENV_SECRETS = {"consumer_key": "GUI_TRADER_CONSUMER_KEY", "mpin": "GUI_TRADER_MPIN",
-               "totp_secret": "GUI_TRADER_TOTP_SECRET"}
+ENV_SECRETS = {
+    "consumer_key": "GUI_TRADER_CONSUMER_KEY",
+    "mpin": "GUI_TRADER_MPIN",
+    "totp_secret": "GUI_TRADER_TOTP_SECRET",
+}
 
 
 class CommandError(Exception):
@@ -61,18 +64,23 @@ def _int(text: str) -> int:
 
 
 def build_parser() -> OneLineParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     S = argparse.SUPPRESS
     common.add_argument("--account", metavar="NAME", default=S, help="trade this account (live)")
-    common.add_argument("--paper", action="store_true", default=S,
-                        help="force paper mode (the simulated exchange)")
-    common.add_argument("--login-url", metavar="URL", default=S,
-                        help="the login host's base URL (default: Kotak's)")
+    common.add_argument(
+        "--paper", action="store_true", default=S, help="force paper mode (the simulated exchange)"
+    )
+    common.add_argument(
+        "--login-url", metavar="URL", default=S, help="the login host's base URL (default: Kotak's)"
+    )
     common.add_argument("--json", action="store_true", default=S, help="one JSON document")
     common.add_argument("-v", "--verbose", action="store_true", default=S)
 
-    p = OneLineParser(prog="gui-trader", parents=[common],
-                      description="Kotak Neo trading monitor; paper trading by default.")
+    p = OneLineParser(
+        prog="gui-trader",
+        parents=[common],
+        description="Kotak Neo trading monitor; paper trading by default.",
+    )
     sub = p.add_subparsers(dest="command", parser_class=OneLineParser)
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -80,14 +88,14 @@ def build_parser() -> OneLineParser:
 
     cmd("gui", "open the window (the default)")
     acc = cmd("account", "add, list, remove accounts")
-    acc_sub = acc.add_subparsers(dest="account_command", parser_class=OneLineParser,
-                                 required=True)
+    acc_sub = acc.add_subparsers(dest="account_command", parser_class=OneLineParser, required=True)
     add = acc_sub.add_parser("add", parents=[common], help="add an account and log in once")
     add.add_argument("name")
     add.add_argument("--mobile", required=True, help="with country code, e.g. +919876543210")
     add.add_argument("--ucc", required=True)
-    add.add_argument("--from-env", action="store_true",
-                     help="read " + ", ".join(ENV_SECRETS.values()))
+    add.add_argument(
+        "--from-env", action="store_true", help="read " + ", ".join(ENV_SECRETS.values())
+    )
     acc_sub.add_parser("list", parents=[common])
     rm = acc_sub.add_parser("remove", parents=[common])
     rm.add_argument("name")
@@ -130,10 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = args.command or "gui"
         if command == "gui":
-            from gui_trader.gui.launch import run_gui  # noqa: PLC0415 - Qt only for the window
+            from gui_trader.gui.launch import run_gui
 
-            return run_gui(account=opt(args, "account"), paper=bool(opt(args, "paper")),
-                           login_url=opt(args, "login_url"))
+            return run_gui(
+                account=opt(args, "account"),
+                paper=bool(opt(args, "paper")),
+                login_url=opt(args, "login_url"),
+            )
         if command == "sim":
             return run_sim(args)
         result = asyncio.run(dispatch(command, args))
@@ -144,12 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return fail("interrupted", 130, as_json)
     except (BrokerError, KeyError, LookupError, OSError) as exc:
-        from gui_trader.broker.vault import KeyringUnavailable  # noqa: PLC0415
+        from gui_trader.broker.vault import KeyringUnavailable
 
         message = str(exc).strip("'\"") if not isinstance(exc, KeyringUnavailable) else str(exc)
         return fail(message or type(exc).__name__, EXIT_FAILED, as_json)
     except Exception as exc:  # last resort: still one line, never a traceback dump
-        from gui_trader.broker.redact import redact  # noqa: PLC0415
+        from gui_trader.broker.redact import redact
 
         return fail(redact(f"{type(exc).__name__}: {exc}"), EXIT_FAILED, as_json)
     ok, payload, text = result
@@ -161,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def fail(message: str, code: int, as_json: bool) -> int:
-    from gui_trader.broker.redact import redact  # noqa: PLC0415
+    from gui_trader.broker.redact import redact
 
     message = redact(message.splitlines()[0] if message else "failed")
     if as_json:
@@ -171,14 +182,17 @@ def fail(message: str, code: int, as_json: bool) -> int:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    from gui_trader.sim.serve import build, serve_forever  # noqa: PLC0415
+    from gui_trader.sim.serve import build, serve_forever
 
     app = build(args.port, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, seed=args.seed)
-    from gui_trader.sim.exchange import PAPER_USER as u  # noqa: PLC0415
+    from gui_trader.sim.exchange import PAPER_USER as u
 
-    print(f"paper exchange on http://127.0.0.1:{args.port} (latency {args.latency_ms:g} ms); "
-          f"login with --login-url http://127.0.0.1:{args.port} --mobile {u.mobile} "
-          f"--ucc {u.ucc}", file=sys.stderr)
+    print(
+        f"paper exchange on http://127.0.0.1:{args.port} (latency {args.latency_ms:g} ms); "
+        f"login with --login-url http://127.0.0.1:{args.port} --mobile {u.mobile} "
+        f"--ucc {u.ucc}",
+        file=sys.stderr,
+    )
     serve_forever(app, args.port)
     return 0
 
@@ -187,21 +201,28 @@ Result = tuple[bool, Any, str]
 
 
 async def dispatch(command: str, args: argparse.Namespace) -> Result:
-    from gui_trader.app import open_context, reconcile, setup_logging  # noqa: PLC0415
+    from gui_trader.app import open_context, reconcile, setup_logging
 
     paths = Paths.resolve().ensure()
     setup_logging(paths, verbose=bool(opt(args, "verbose")))
     if command == "account":
         return await account_command(args, paths)
-    ctx = await open_context(account=opt(args, "account"), paper=bool(opt(args, "paper")),
-                             login_url=opt(args, "login_url"), paths=paths)
+    ctx = await open_context(
+        account=opt(args, "account"),
+        paper=bool(opt(args, "paper")),
+        login_url=opt(args, "login_url"),
+        paths=paths,
+    )
     try:
         if command == "login":
             await ctx.broker.session.get() if not opt(args, "totp") else await _login_with(
-                ctx, args.totp)
-            return _ok({"account": ctx.account, "mode": ctx.mode, "logins": ctx.broker.logins},
-                       f"{ctx.mode} {ctx.account}: session ready "
-                       f"({'new login' if ctx.broker.logins else 'stored session reused'})")
+                ctx, args.totp
+            )
+            return _ok(
+                {"account": ctx.account, "mode": ctx.mode, "logins": ctx.broker.logins},
+                f"{ctx.mode} {ctx.account}: session ready "
+                f"({'new login' if ctx.broker.logins else 'stored session reused'})",
+            )
         if command == "logout":
             await ctx.broker.logout()
             return _ok({"account": ctx.account}, f"{ctx.account}: session forgotten")
@@ -232,8 +253,10 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w)
-                      for c, w in zip(r, widths, strict=True)) for r in cells]
+    body = [
+        "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths, strict=True))
+        for r in cells
+    ]
     return "\n".join([line, *body])
 
 
@@ -247,17 +270,28 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
     sub = args.account_command
     if sub == "list":
         active = config.active_account()
-        rows = [{"name": a.name, "ucc": a.ucc, "mobile": _mask(a.mobile),
-                 "login_url": a.login_url, "default": active is not None and a.name == active.name}
-                for a in config.accounts.values()]
-        text = _table(["NAME", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
-                      [[r["name"], r["ucc"], r["mobile"], r["login_url"],
-                        "*" if r["default"] else ""] for r in rows])
+        rows = [
+            {
+                "name": a.name,
+                "ucc": a.ucc,
+                "mobile": _mask(a.mobile),
+                "login_url": a.login_url,
+                "default": active is not None and a.name == active.name,
+            }
+            for a in config.accounts.values()
+        ]
+        text = _table(
+            ["NAME", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
+            [
+                [r["name"], r["ucc"], r["mobile"], r["login_url"], "*" if r["default"] else ""]
+                for r in rows
+            ],
+        )
         if not rows:
             text = "no accounts: paper mode (add one with `gui-trader account add NAME ...`)"
         return _ok({"accounts": rows, "mode": "LIVE" if rows else "PAPER"}, text)
     if sub == "remove":
-        from gui_trader.broker.vault import forget  # noqa: PLC0415
+        from gui_trader.broker.vault import forget
 
         if args.name not in config.accounts:
             raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
@@ -281,8 +315,8 @@ def _mask(mobile: str) -> str:
 
 
 async def account_add(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
-    from gui_trader.broker.neo import PROD_LOGIN_URL, NeoClient  # noqa: PLC0415
-    from gui_trader.broker.vault import (  # noqa: PLC0415
+    from gui_trader.broker.neo import PROD_LOGIN_URL, NeoClient
+    from gui_trader.broker.vault import (
         Credentials,
         KeyringSessionStore,
         check_keyring,
@@ -294,32 +328,39 @@ async def account_add(args: argparse.Namespace, paths: Paths, config: Config) ->
         raise CommandError(f"account name {name!r}: use letters, digits, - and _", EXIT_BAD_INPUT)
     mobile = args.mobile.strip()
     if not (mobile.startswith("+") and mobile[1:].isdigit() and len(mobile) >= 11):
-        raise CommandError(f"--mobile {mobile!r}: give it with the country code, e.g. "
-                           "+919876543210", EXIT_BAD_INPUT)
+        raise CommandError(
+            f"--mobile {mobile!r}: give it with the country code, e.g. +919876543210",
+            EXIT_BAD_INPUT,
+        )
     await asyncio.to_thread(check_keyring)
     secrets = read_secrets(bool(args.from_env))
     login_url = opt(args, "login_url") or PROD_LOGIN_URL
-    creds = Credentials(secrets["consumer_key"], mobile, args.ucc.strip(), secrets["mpin"],
-                        secrets["totp_secret"])
+    creds = Credentials(
+        secrets["consumer_key"], mobile, args.ucc.strip(), secrets["mpin"], secrets["totp_secret"]
+    )
     store = KeyringSessionStore(name)
     client = NeoClient(name, creds, store, login_url=login_url)
     try:
         await client.login()  # verify before keeping anything
     finally:
         await client.close()
-    await asyncio.to_thread(lambda: store_secrets(name, consumer_key=creds.consumer_key,
-                                                  mpin=creds.mpin,
-                                                  totp_secret=creds.totp_secret))
+    await asyncio.to_thread(
+        lambda: store_secrets(
+            name, consumer_key=creds.consumer_key, mpin=creds.mpin, totp_secret=creds.totp_secret
+        )
+    )
     if client.session.current is not None:
         await asyncio.to_thread(store.save, client.session.current)
     config.accounts[name] = AccountConfig(name, mobile, creds.ucc, login_url)
     config.save()
-    return _ok({"account": name, "ucc": creds.ucc, "login_url": login_url, "logins": 1},
-               f"account {name} added; logged in as {creds.ucc}; secrets are in the OS keyring")
+    return _ok(
+        {"account": name, "ucc": creds.ucc, "login_url": login_url, "logins": 1},
+        f"account {name} added; logged in as {creds.ucc}; secrets are in the OS keyring",
+    )
 
 
 def read_secrets(from_env: bool) -> dict[str, str]:
-    import pyotp  # noqa: PLC0415
+    import pyotp
 
     if from_env:
         values = {k: os.environ.get(v, "").strip() for k, v in ENV_SECRETS.items()}
@@ -327,17 +368,21 @@ def read_secrets(from_env: bool) -> dict[str, str]:
         if missing:
             raise CommandError(f"--from-env: {', '.join(missing)} not set", EXIT_BAD_INPUT)
     elif not sys.stdin.isatty():
-        raise CommandError("stdin is not a terminal: use --from-env with "
-                           + ", ".join(ENV_SECRETS.values()), EXIT_BAD_INPUT)
+        raise CommandError(
+            "stdin is not a terminal: use --from-env with " + ", ".join(ENV_SECRETS.values()),
+            EXIT_BAD_INPUT,
+        )
     else:
-        values = {"consumer_key": getpass.getpass("Consumer key: ").strip(),
-                  "mpin": getpass.getpass("MPIN: ").strip(),
-                  "totp_secret": getpass.getpass("TOTP secret (base32): ").strip()}
+        values = {
+            "consumer_key": getpass.getpass("Consumer key: ").strip(),
+            "mpin": getpass.getpass("MPIN: ").strip(),
+            "totp_secret": getpass.getpass("TOTP secret (base32): ").strip(),
+        }
     if not (values["mpin"].isdigit() and 4 <= len(values["mpin"]) <= 6):
         raise CommandError("MPIN must be 4-6 digits", EXIT_BAD_INPUT)
     try:
         pyotp.TOTP(values["totp_secret"].replace(" ", "").upper()).now()
-    except Exception:  # noqa: BLE001 - pyotp raises several types for a bad seed
+    except Exception:
         raise CommandError("TOTP secret is not valid base32", EXIT_BAD_INPUT) from None
     values["totp_secret"] = values["totp_secret"].replace(" ", "").upper()
     return values
@@ -354,10 +399,19 @@ async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
         if q is None:
             missing.append(i.trading_symbol)
             continue
-        rows.append({"symbol": i.trading_symbol, "ltp": q.ltp, "change": q.change,
-                     "change_pct": q.change_pct, "prev_close": q.prev_close})
-    text = _table(["SYMBOL", "LTP", "CHANGE", "%"],
-                  [[r["symbol"], r["ltp"], r["change"], r["change_pct"]] for r in rows])
+        rows.append(
+            {
+                "symbol": i.trading_symbol,
+                "ltp": q.ltp,
+                "change": q.change,
+                "change_pct": q.change_pct,
+                "prev_close": q.prev_close,
+            }
+        )
+    text = _table(
+        ["SYMBOL", "LTP", "CHANGE", "%"],
+        [[r["symbol"], r["ltp"], r["change"], r["change_pct"]] for r in rows],
+    )
     if missing:
         text += f"\nno quote for {', '.join(missing)}"
     return not missing, {"mode": ctx.mode, "quotes": rows, "missing": missing}, text
@@ -366,21 +420,56 @@ async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
 async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
     orders = await ctx.broker.orders()
     rows = [_order_json(o) for o in orders]
-    text = _table(["ORDER", "TIME", "SYMBOL", "SIDE", "QTY", "FILLED", "TYPE", "PRICE", "AVG",
-                   "STATUS", "TAG"],
-                  [[o.order_id, o.time.strftime("%H:%M:%S") if o.time else "",
-                    o.trading_symbol, o.side.label, o.qty, o.filled_qty, o.order_type, o.price,
-                    o.avg_price, o.status.value + (f" ({o.reject_reason})" if o.reject_reason
-                                                   else ""), o.tag] for o in orders])
+    text = _table(
+        [
+            "ORDER",
+            "TIME",
+            "SYMBOL",
+            "SIDE",
+            "QTY",
+            "FILLED",
+            "TYPE",
+            "PRICE",
+            "AVG",
+            "STATUS",
+            "TAG",
+        ],
+        [
+            [
+                o.order_id,
+                o.time.strftime("%H:%M:%S") if o.time else "",
+                o.trading_symbol,
+                o.side.label,
+                o.qty,
+                o.filled_qty,
+                o.order_type,
+                o.price,
+                o.avg_price,
+                o.status.value + (f" ({o.reject_reason})" if o.reject_reason else ""),
+                o.tag,
+            ]
+            for o in orders
+        ],
+    )
     return _ok({"mode": ctx.mode, "orders": rows}, text)
 
 
 def _order_json(o: Order) -> dict[str, Any]:
-    return {"order_id": o.order_id, "time": o.time.isoformat() if o.time else None,
-            "symbol": o.trading_symbol, "side": o.side.label, "qty": o.qty,
-            "filled": o.filled_qty, "type": o.order_type, "price": o.price,
-            "avg_price": o.avg_price, "status": o.status.value, "tag": o.tag,
-            "product": o.product, "reject_reason": o.reject_reason}
+    return {
+        "order_id": o.order_id,
+        "time": o.time.isoformat() if o.time else None,
+        "symbol": o.trading_symbol,
+        "side": o.side.label,
+        "qty": o.qty,
+        "filled": o.filled_qty,
+        "type": o.order_type,
+        "price": o.price,
+        "avg_price": o.avg_price,
+        "status": o.status.value,
+        "tag": o.tag,
+        "product": o.product,
+        "reject_reason": o.reject_reason,
+    }
 
 
 async def cmd_positions(ctx: Any, args: argparse.Namespace) -> Result:
@@ -392,11 +481,23 @@ async def cmd_positions(ctx: Any, args: argparse.Namespace) -> Result:
         price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
         pnl = p.pnl(price).quantize(Decimal("0.01"))
         total += pnl
-        rows.append({"symbol": p.trading_symbol, "product": p.product, "net_qty": p.net_qty,
-                     "avg_price": p.avg_price, "ltp": price, "pnl": pnl})
-    text = _table(["SYMBOL", "PRODUCT", "NET QTY", "AVG", "LTP", "P&L"],
-                  [[r["symbol"], r["product"], r["net_qty"], r["avg_price"], r["ltp"], r["pnl"]]
-                   for r in rows])
+        rows.append(
+            {
+                "symbol": p.trading_symbol,
+                "product": p.product,
+                "net_qty": p.net_qty,
+                "avg_price": p.avg_price,
+                "ltp": price,
+                "pnl": pnl,
+            }
+        )
+    text = _table(
+        ["SYMBOL", "PRODUCT", "NET QTY", "AVG", "LTP", "P&L"],
+        [
+            [r["symbol"], r["product"], r["net_qty"], r["avg_price"], r["ltp"], r["pnl"]]
+            for r in rows
+        ],
+    )
     if rows:
         text += f"\ntotal P&L {total:.2f}"
     return _ok({"mode": ctx.mode, "positions": rows, "total_pnl": total}, text)
@@ -411,44 +512,64 @@ async def cmd_holdings(ctx: Any, args: argparse.Namespace) -> Result:
         price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
         pnl = h.pnl(price).quantize(Decimal("0.01"))
         total += pnl
-        rows.append({"symbol": h.symbol, "qty": h.qty, "sellable": h.sellable_qty,
-                     "avg_price": h.avg_price.quantize(Decimal("0.01")), "ltp": price,
-                     "pnl": pnl})
-    text = _table(["SYMBOL", "QTY", "SELLABLE", "AVG", "LTP", "P&L"],
-                  [[r["symbol"], r["qty"], r["sellable"], r["avg_price"], r["ltp"], r["pnl"]]
-                   for r in rows])
+        rows.append(
+            {
+                "symbol": h.symbol,
+                "qty": h.qty,
+                "sellable": h.sellable_qty,
+                "avg_price": h.avg_price.quantize(Decimal("0.01")),
+                "ltp": price,
+                "pnl": pnl,
+            }
+        )
+    text = _table(
+        ["SYMBOL", "QTY", "SELLABLE", "AVG", "LTP", "P&L"],
+        [[r["symbol"], r["qty"], r["sellable"], r["avg_price"], r["ltp"], r["pnl"]] for r in rows],
+    )
     return _ok({"mode": ctx.mode, "holdings": rows, "total_pnl": total}, text)
 
 
 async def cmd_limits(ctx: Any, args: argparse.Namespace) -> Result:
     f = await ctx.broker.limits()
-    return _ok({"mode": ctx.mode, "available": f.available, "margin_used": f.margin_used},
-               f"available {f.available:,.2f}   margin used {f.margin_used:,.2f}")
+    return _ok(
+        {"mode": ctx.mode, "available": f.available, "margin_used": f.margin_used},
+        f"available {f.available:,.2f}   margin used {f.margin_used:,.2f}",
+    )
 
 
 async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
     store = await ctx.instruments()
     inst: Instrument = store.resolve(args.symbol)
     side = Side.BUY if args.command == "buy" else Side.SELL
-    product = Product(args.product) if args.product else (
-        Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
+    product = (
+        Product(args.product)
+        if args.product
+        else (Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
+    )
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
     req = OrderRequest(inst, side, args.qty, order_type, args.price, product)
     outcome = await ctx.desk.place(req)
     order = None
     if outcome.order_id:
-        order = next((o for o in await ctx.broker.orders() if o.order_id == outcome.order_id),
-                     None)
+        order = next((o for o in await ctx.broker.orders() if o.order_id == outcome.order_id), None)
     status = order.status if order else outcome.status
     reason = (order.reject_reason if order else "") or outcome.error
-    payload = {"mode": ctx.mode, "tag": outcome.tag, "order_id": outcome.order_id,
-               "status": status.value, "reason": reason, "attempts": outcome.attempts,
-               "order": _order_json(order) if order else None}
+    payload = {
+        "mode": ctx.mode,
+        "tag": outcome.tag,
+        "order_id": outcome.order_id,
+        "status": status.value,
+        "reason": reason,
+        "attempts": outcome.attempts,
+        "order": _order_json(order) if order else None,
+    }
     ok = outcome.order_id is not None and status is not OrderStatus.REJECTED
     if ok:
-        text = (f"{ctx.mode}: {side.label} {args.qty} {inst.trading_symbol} -> order "
-                f"{outcome.order_id} {status.value}"
-                + (f" at {order.avg_price}" if order and order.filled_qty else ""))
+        text = (
+            f"{ctx.mode}: {side.label} {args.qty} {inst.trading_symbol} -> order "
+            f"{outcome.order_id} {status.value}"
+            + (f" at {order.avg_price}" if order and order.filled_qty else "")
+        )
     else:
         text = f"{side.label} {inst.trading_symbol} not placed: {status.value}: {reason}"
         print(f"gui-trader: {text}", file=sys.stderr)
@@ -463,14 +584,22 @@ async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
     if order_id not in known:
         raise CommandError(f"no order {order_id} in today's book", EXIT_BAD_INPUT)
     if known[order_id].status.terminal:
-        raise CommandError(f"order {order_id} is already {known[order_id].status.value}",
-                           EXIT_FAILED)
+        raise CommandError(
+            f"order {order_id} is already {known[order_id].status.value}", EXIT_FAILED
+        )
     after = await ctx.desk.cancel(order_id)
     ok = after is not None and after.status is OrderStatus.CANCELLED
     status = after.status.value if after else "unknown"
     return ok, {"order_id": order_id, "status": status}, f"order {order_id}: {status}"
 
 
-COMMANDS = {"quote": cmd_quote, "orders": cmd_orders, "positions": cmd_positions,
-            "holdings": cmd_holdings, "limits": cmd_limits, "buy": cmd_order,
-            "sell": cmd_order, "cancel": cmd_cancel}
+COMMANDS = {
+    "quote": cmd_quote,
+    "orders": cmd_orders,
+    "positions": cmd_positions,
+    "holdings": cmd_holdings,
+    "limits": cmd_limits,
+    "buy": cmd_order,
+    "sell": cmd_order,
+    "cancel": cmd_cancel,
+}

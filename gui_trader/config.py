@@ -79,23 +79,32 @@ class Config:
             with path.open("rb") as f:
                 data = tomllib.load(f)
         accounts = {
-            name: AccountConfig(name, str(a.get("mobile", "")), str(a.get("ucc", "")),
-                                str(a.get("login_url", "")))
+            name: AccountConfig(
+                name, str(a.get("mobile", "")), str(a.get("ucc", "")), str(a.get("login_url", ""))
+            )
             for name, a in (data.get("accounts") or {}).items()
         }
         limits = data.get("limits") or {}
-        extra = {k: v for k, v in data.items() if k not in ("accounts", "default_account",
-                                                             "limits")}
-        return cls(path, accounts, data.get("default_account"),
-                   float(limits.get("orders_per_second", 10.0)),
-                   float(limits.get("requests_per_second", 25.0)), extra)
+        extra = {
+            k: v for k, v in data.items() if k not in ("accounts", "default_account", "limits")
+        }
+        return cls(
+            path,
+            accounts,
+            data.get("default_account"),
+            float(limits.get("orders_per_second", 10.0)),
+            float(limits.get("requests_per_second", 25.0)),
+            extra,
+        )
 
     def save(self) -> None:
         data: dict[str, Any] = dict(self.extra)
         if self.default_account:
             data["default_account"] = self.default_account
-        data["limits"] = {"orders_per_second": self.orders_per_second,
-                          "requests_per_second": self.requests_per_second}
+        data["limits"] = {
+            "orders_per_second": self.orders_per_second,
+            "requests_per_second": self.requests_per_second,
+        }
         data["accounts"] = {n: a.to_toml() for n, a in self.accounts.items()}
         _refuse_secrets(data)
         self.path.parent.mkdir(parents=True, exist_ok=True)

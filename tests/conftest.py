@@ -4,14 +4,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import keyring  # noqa: E402
-import pytest  # noqa: E402
+import keyring
+import pytest
 
-from gui_trader.sim.serve import ServerThread, start  # noqa: E402
-from tests.support.keyrings import MemoryKeyring  # noqa: E402
+from gui_trader.sim.serve import ServerThread, start
+from tests.support.keyrings import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,12 @@ from gui_trader.core.money import ZERO, to_decimal
 from gui_trader.core.order import Order, OrderStatus, Side, Trade
 from gui_trader.core.portfolio import Funds, Holding, MarginCheck, Position
 
-_TIME_FORMATS = ("%d-%b-%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%d-%b-%Y %H: %M: %S",
-                 "%Y-%m-%dT%H:%M:%S%z")
+_TIME_FORMATS = (
+    "%d-%b-%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%d-%b-%Y %H: %M: %S",
+    "%Y-%m-%dT%H:%M:%S%z",
+)
 
 
 def as_int(value: Any) -> int:
@@ -97,9 +101,13 @@ def trade_from_row(row: dict[str, Any]) -> Trade:
 
 
 def position_from_row(row: dict[str, Any]) -> Position:
-    nf = (to_decimal(row.get("multiplier") or 1) * to_decimal(row.get("genNum") or 1)
-          / to_decimal(row.get("genDen") or 1) * to_decimal(row.get("prcNum") or 1)
-          / to_decimal(row.get("prcDen") or 1))
+    nf = (
+        to_decimal(row.get("multiplier") or 1)
+        * to_decimal(row.get("genNum") or 1)
+        / to_decimal(row.get("genDen") or 1)
+        * to_decimal(row.get("prcNum") or 1)
+        / to_decimal(row.get("prcDen") or 1)
+    )
     return Position(
         trading_symbol=as_str(row.get("trdSym")),
         segment=as_str(row.get("exSeg")),
@@ -123,27 +131,33 @@ def holding_from_row(row: dict[str, Any]) -> Holding:
         token=as_str(row.get("exchangeIdentifier")),
         qty=as_int(row.get("quantity")),
         sellable_qty=as_int(row.get("sellableQuantity")),
-        avg_price=to_decimal(repr(row["averagePrice"]) if isinstance(row.get("averagePrice"),
-                                                                       float)
-                             else row.get("averagePrice")).quantize(Decimal("0.0001")),
+        avg_price=to_decimal(
+            repr(row["averagePrice"])
+            if isinstance(row.get("averagePrice"), float)
+            else row.get("averagePrice")
+        ).quantize(Decimal("0.0001")),
         close_price=to_decimal(str(row.get("closingPrice", 0))),
     )
 
 
 def funds_from_reply(body: dict[str, Any]) -> Funds:
-    return Funds(available=to_decimal(body.get("Net")),
-                 margin_used=to_decimal(body.get("MarginUsed")),
-                 collateral=to_decimal(body.get("CollateralValue")))
+    return Funds(
+        available=to_decimal(body.get("Net")),
+        margin_used=to_decimal(body.get("MarginUsed")),
+        collateral=to_decimal(body.get("CollateralValue")),
+    )
 
 
 def margin_from_reply(body: dict[str, Any]) -> MarginCheck:
     data = body.get("data", body)
     required = to_decimal(data.get("reqdMrgn") or data.get("ordMrgn"))
     short = to_decimal(data.get("insufFund"))
-    return MarginCheck(required=required.quantize(Decimal("0.01")),
-                       available=to_decimal(data.get("avlCash")).quantize(Decimal("0.01")),
-                       ok=str(data.get("rmsVldtd", "")).upper() == "OK" and short <= 0,
-                       shortfall=short.quantize(Decimal("0.01")))
+    return MarginCheck(
+        required=required.quantize(Decimal("0.01")),
+        available=to_decimal(data.get("avlCash")).quantize(Decimal("0.01")),
+        ok=str(data.get("rmsVldtd", "")).upper() == "OK" and short <= 0,
+        shortfall=short.quantize(Decimal("0.01")),
+    )
 
 
 def quote_from_row(row: dict[str, Any]) -> Quote:
@@ -170,10 +184,20 @@ def candle_from_row(row: list[Any]) -> Candle:
     def d(v: Any) -> Decimal:
         return to_decimal(repr(v) if isinstance(v, float) else v)
 
-    return Candle(t, d(row[1]), d(row[2]), d(row[3]), d(row[4]), as_int(row[5]) if len(row) > 5
-                  else 0)
+    return Candle(
+        t, d(row[1]), d(row[2]), d(row[3]), d(row[4]), as_int(row[5]) if len(row) > 5 else 0
+    )
 
 
-__all__ = ["ZERO", "candle_from_row", "funds_from_reply", "holding_from_row", "map_status",
-           "margin_from_reply", "order_from_row", "position_from_row", "quote_from_row",
-           "trade_from_row"]
+__all__ = [
+    "ZERO",
+    "candle_from_row",
+    "funds_from_reply",
+    "holding_from_row",
+    "map_status",
+    "margin_from_reply",
+    "order_from_row",
+    "position_from_row",
+    "quote_from_row",
+    "trade_from_row",
+]

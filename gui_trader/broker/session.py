@@ -40,8 +40,13 @@ class SessionToken:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionToken:
-        return cls(**{k: data[k] for k in ("token", "sid", "base_url", "expires_at", "ucc",
-                                           "data_center") if k in data})
+        return cls(
+            **{
+                k: data[k]
+                for k in ("token", "sid", "base_url", "expires_at", "ucc", "data_center")
+                if k in data
+            }
+        )
 
     def __repr__(self) -> str:
         return f"SessionToken(ucc={self.ucc!r}, base_url={self.base_url!r}, token=***)"
@@ -98,8 +103,10 @@ class Session:
             if stored is not None and stored.valid():
                 self.current = stored
                 until = datetime.fromtimestamp(stored.expires_at, IST)
-                log.info("reusing the stored session (valid until %s IST)",
-                         until.strftime("%Y-%m-%d %H:%M"))
+                log.info(
+                    "reusing the stored session (valid until %s IST)",
+                    until.strftime("%Y-%m-%d %H:%M"),
+                )
 
     async def get(self) -> SessionToken:
         cur = self.current

@@ -83,8 +83,11 @@ def _delete(key: str) -> None:
 
 def store_secrets(account: str, *, consumer_key: str, mpin: str, totp_secret: str) -> None:
     check_keyring()
-    for name, value in (("consumer_key", consumer_key), ("mpin", mpin),
-                        ("totp_secret", totp_secret)):
+    for name, value in (
+        ("consumer_key", consumer_key),
+        ("mpin", mpin),
+        ("totp_secret", totp_secret),
+    ):
         register_secret(value)
         _set(f"{account}:{name}", value)
 
@@ -94,8 +97,10 @@ def load_credentials(account: str, mobile: str, ucc: str) -> Credentials:
     values = {name: _get(f"{account}:{name}") for name in SECRET_FIELDS}
     missing = [k for k, v in values.items() if not v]
     if missing:
-        raise KeyError(f"account {account!r} has no {', '.join(missing)} in the keyring; "
-                       f"run `gui-trader account add {account}` again")
+        raise KeyError(
+            f"account {account!r} has no {', '.join(missing)} in the keyring; "
+            f"run `gui-trader account add {account}` again"
+        )
     return Credentials(mobile=mobile, ucc=ucc, **{k: str(v) for k, v in values.items()})
 
 

@@ -96,8 +96,15 @@ class Journal:
         self.install_id = str(row[0])
         self._db = db
 
-    def _new(self, account: str, kind: str, feature: str, request: dict[str, Any],
-             group: str | None, day: date) -> str:
+    def _new(
+        self,
+        account: str,
+        kind: str,
+        feature: str,
+        request: dict[str, Any],
+        group: str | None,
+        day: date,
+    ) -> str:
         db = self._db
         assert db is not None
         now = time.time()
@@ -106,7 +113,8 @@ class Journal:
             cur = db.execute(
                 "INSERT INTO intents (account, day, kind, feature, request, state, group_id,"
                 " created, updated) VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?)",
-                (account, day.isoformat(), kind, feature, json.dumps(request), group, now, now))
+                (account, day.isoformat(), kind, feature, json.dumps(request), group, now, now),
+            )
             rowid = int(cur.lastrowid or 0)
             # Tag: feature letter + yymmdd + install id + row id: unique per account and day,
             # <= 20 chars, and a human reading the broker's book can tell where it came from.
@@ -118,39 +126,65 @@ class Journal:
             raise
         return tag
 
-    def _update(self, tag: str, state: str, order_id: str | None, detail: str | None,
-                bump: bool) -> None:
+    def _update(
+        self, tag: str, state: str, order_id: str | None, detail: str | None, bump: bool
+    ) -> None:
         assert self._db is not None
         self._db.execute(
             "UPDATE intents SET state=?, order_id=COALESCE(?, order_id), detail=?,"
             " attempts=attempts+?, updated=? WHERE tag=?",
-            (state, order_id, detail, 1 if bump else 0, time.time(), tag))
+            (state, order_id, detail, 1 if bump else 0, time.time(), tag),
+        )
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Intent]:
         assert self._db is not None
         rows = self._db.execute(
             "SELECT id, tag, account, day, kind, feature, request, state, order_id, detail,"
-            f" group_id, attempts FROM intents WHERE {where} ORDER BY id", args).fetchall()
-        return [Intent(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
-                       r[10], r[11]) for r in rows]
+            f" group_id, attempts FROM intents WHERE {where} ORDER BY id",
+            args,
+        ).fetchall()
+        return [
+            Intent(
+                r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9], r[10], r[11]
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------- loop side
     async def open(self) -> Journal:
         await self._run(self._open)
         return self
 
-    async def new_intent(self, account: str, kind: str, feature: str, request: dict[str, Any],
-                         group: str | None = None, day: date | None = None) -> str:
-        return str(await self._run(self._new, account, kind, feature, request, group,
-                                   day or today_ist()))
+    async def new_intent(
+        self,
+        account: str,
+        kind: str,
+        feature: str,
+        request: dict[str, Any],
+        group: str | None = None,
+        day: date | None = None,
+    ) -> str:
+        return str(
+            await self._run(self._new, account, kind, feature, request, group, day or today_ist())
+        )
 
-    async def update(self, tag: str, state: str, *, order_id: str | None = None,
-                     detail: str | None = None, bump: bool = False) -> None:
+    async def update(
+        self,
+        tag: str,
+        state: str,
+        *,
+        order_id: str | None = None,
+        detail: str | None = None,
+        bump: bool = False,
+    ) -> None:
         await self._run(self._update, tag, state, order_id, detail, bump)
 
     async def unresolved(self, account: str) -> list[Intent]:
-        return list(await self._run(self._select, "account=? AND state IN (?, ?, ?)",
-                                    (account, *OPEN_STATES)))
+        return list(
+            await self._run(
+                self._select, "account=? AND state IN (?, ?, ?)", (account, *OPEN_STATES)
+            )
+        )
 
     async def by_group(self, group: str) -> list[Intent]:
         return list(await self._run(self._select, "group_id=?", (group,)))

@@ -20,11 +20,15 @@ def check_order(req: OrderRequest) -> None:
         raise InvalidOrder(f"quantity must be positive, got {req.qty}")
     if req.qty % x.lot_size:
         lower = (req.qty // x.lot_size) * x.lot_size
-        raise InvalidOrder(f"quantity {req.qty} is not a multiple of {sym}'s lot size "
-                           f"{x.lot_size} (try {lower or x.lot_size} or {lower + x.lot_size})")
+        raise InvalidOrder(
+            f"quantity {req.qty} is not a multiple of {sym}'s lot size "
+            f"{x.lot_size} (try {lower or x.lot_size} or {lower + x.lot_size})"
+        )
     if x.max_order_qty and req.qty > x.max_order_qty:
-        raise InvalidOrder(f"quantity {req.qty} is above {sym}'s freeze limit: at most "
-                           f"{x.max_order_qty} per order ({x.max_order_qty // x.lot_size} lots)")
+        raise InvalidOrder(
+            f"quantity {req.qty} is above {sym}'s freeze limit: at most "
+            f"{x.max_order_qty} per order ({x.max_order_qty // x.lot_size} lots)"
+        )
     needs_price = req.order_type in (OrderType.LIMIT, OrderType.STOP)
     if needs_price:
         _check_price("price", req.price, req)
@@ -42,7 +46,9 @@ def _check_price(what: str, price: Decimal | None, req: OrderRequest) -> None:
         raise InvalidOrder(f"{what} must be positive, got {price}")
     if not x.price_on_tick(price):
         down, up = x.round_price(price, "down"), x.round_price(price, "up")
-        raise InvalidOrder(f"{what} {price} is not on {x.trading_symbol}'s tick of "
-                           f"{x.tick_size.normalize()} (nearest {down} or {up})")
+        raise InvalidOrder(
+            f"{what} {price} is not on {x.trading_symbol}'s tick of "
+            f"{x.tick_size.normalize()} (nearest {down} or {up})"
+        )
     if x.low_band and x.high_band and not (x.low_band <= price <= x.high_band):
         raise InvalidOrder(f"{what} {price} is outside today's band {x.low_band}-{x.high_band}")

@@ -39,10 +39,17 @@ class LookupFailed(Exception):
 
 def request_record(req: OrderRequest) -> dict[str, Any]:
     x = req.instrument
-    return {"symbol": x.trading_symbol, "segment": x.segment, "token": x.token,
-            "side": req.side.value, "qty": req.qty, "type": req.order_type.value,
-            "price": str(req.price) if req.price is not None else None,
-            "product": req.product.value, "validity": req.validity}
+    return {
+        "symbol": x.trading_symbol,
+        "segment": x.segment,
+        "token": x.token,
+        "side": req.side.value,
+        "qty": req.qty,
+        "type": req.order_type.value,
+        "price": str(req.price) if req.price is not None else None,
+        "product": req.product.value,
+        "validity": req.validity,
+    }
 
 
 class OrderDesk:
@@ -62,14 +69,16 @@ class OrderDesk:
                 return None
             except BrokerError as exc:
                 last = exc
-                await asyncio.sleep(LOOKUP_BACKOFF_S * 2 ** attempt)
+                await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
         raise LookupFailed(f"order book unreadable: {last}")
 
-    async def place(self, req: OrderRequest, *, feature: str = "O",
-                    group: str | None = None) -> OrderOutcome:
+    async def place(
+        self, req: OrderRequest, *, feature: str = "O", group: str | None = None
+    ) -> OrderOutcome:
         check_order(req)
-        tag = await self.journal.new_intent(self.account, "place", feature, request_record(req),
-                                            group)
+        tag = await self.journal.new_intent(
+            self.account, "place", feature, request_record(req), group
+        )
         return await self.send(replace(req, tag=tag))
 
     async def send(self, req: OrderRequest) -> OrderOutcome:
@@ -88,8 +97,7 @@ class OrderDesk:
                 outcome = await self._resolve(req, notes, sends, resend_ok=False)
             except Rejected as exc:
                 await self.journal.update(tag, "rejected", detail=exc.reason)
-                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends,
-                                    notes)
+                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends, notes)
             except Ambiguous as exc:
                 notes.append(f"ambiguous: {exc.detail}")
                 outcome = await self._resolve(req, notes, sends, resend_ok=sends < MAX_SENDS)
@@ -103,8 +111,9 @@ class OrderDesk:
                 return outcome
             log.info("order %s not at the broker after an ambiguous failure; sending again", tag)
 
-    async def _resolve(self, req: OrderRequest, notes: list[str], sends: int,
-                       resend_ok: bool) -> OrderOutcome | None:
+    async def _resolve(
+        self, req: OrderRequest, notes: list[str], sends: int, resend_ok: bool
+    ) -> OrderOutcome | None:
         """Look the tag up; None means "definitely absent, send again"."""
         tag = req.tag or ""
         try:
@@ -115,10 +124,12 @@ class OrderDesk:
         if found is not None:
             notes.append(f"found by tag as {found.order_id}")
             state = "rejected" if found.status is OrderStatus.REJECTED else "placed"
-            await self.journal.update(tag, state, order_id=found.order_id,
-                                      detail=found.reject_reason or None)
-            return OrderOutcome(tag, req, found.order_id, found.status, found.reject_reason,
-                                sends, notes)
+            await self.journal.update(
+                tag, state, order_id=found.order_id, detail=found.reject_reason or None
+            )
+            return OrderOutcome(
+                tag, req, found.order_id, found.status, found.reject_reason, sends, notes
+            )
         if not resend_ok:
             # The look-up ran after the last failed send had finished: the broker has no such
             # order, so this is a definite "not placed", not an unknown.
@@ -127,8 +138,9 @@ class OrderDesk:
             return OrderOutcome(tag, req, None, OrderStatus.REJECTED, detail, sends, notes)
         return None
 
-    async def modify(self, order: Order, *, price: Decimal | None = None,
-                     qty: int | None = None) -> Order:
+    async def modify(
+        self, order: Order, *, price: Decimal | None = None, qty: int | None = None
+    ) -> Order:
         """Modify is safe to repeat (same target); after an ambiguity, check before resending."""
         for _ in range(MAX_SENDS):
             try:
@@ -137,8 +149,9 @@ class OrderDesk:
                 current = await self._current(order.order_id)
                 if current is None or current.status.terminal:
                     raise
-                if (price is None or current.price == price) and (qty is None or
-                                                                  current.qty == qty):
+                if (price is None or current.price == price) and (
+                    qty is None or current.qty == qty
+                ):
                     return current
                 order = current
                 continue
@@ -163,8 +176,7 @@ class OrderDesk:
     async def _current(self, order_id: str) -> Order | None:
         for attempt in range(LOOKUP_ATTEMPTS):
             try:
-                return next((o for o in await self.broker.orders() if o.order_id == order_id),
-                            None)
+                return next((o for o in await self.broker.orders() if o.order_id == order_id), None)
             except BrokerError:
-                await asyncio.sleep(LOOKUP_BACKOFF_S * 2 ** attempt)
+                await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
         return None

@@ -29,6 +29,7 @@ from gui_trader.config import Paths
 log = logging.getLogger(__name__)
 GREEN, RED = QColor("#1b8a3a"), QColor("#c62828")
 REFRESH_MS = 1000
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 class Table(QTableWidget):
@@ -59,7 +60,7 @@ class Table(QTableWidget):
                 if item.text() != text:
                     item.setText(text)
                 if c in self.numeric:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(RIGHT)
                     item.setFont(self.mono)
                 if c == colour_col and isinstance(value, Decimal):
                     item.setForeground(GREEN if value > 0 else RED if value < 0 else QColor())
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.closed = asyncio.Event()
         self.ctx: Context | None = None
         self._busy = False
+        self._refresh_task: asyncio.Future[None] | None = None
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -90,8 +92,22 @@ class MainWindow(QMainWindow):
         layout.addLayout(banner)
         self.tabs = QTabWidget()
         self.positions = Table(["Symbol", "Product", "Net qty", "Avg", "LTP", "P&L"], {2, 3, 4, 5})
-        self.orders = Table(["Time", "Symbol", "Side", "Qty", "Filled", "Type", "Price", "Avg",
-                             "Status", "Tag", "Reason"], {3, 4, 6, 7})
+        self.orders = Table(
+            [
+                "Time",
+                "Symbol",
+                "Side",
+                "Qty",
+                "Filled",
+                "Type",
+                "Price",
+                "Avg",
+                "Status",
+                "Tag",
+                "Reason",
+            ],
+            {3, 4, 6, 7},
+        )
         self.holdings = Table(["Symbol", "Qty", "Sellable", "Avg", "LTP", "P&L"], {1, 2, 3, 4, 5})
         self.tabs.addTab(self.positions, "Positions")
         self.tabs.addTab(self.orders, "Orders")
@@ -108,8 +124,9 @@ class MainWindow(QMainWindow):
         paths = Paths.resolve().ensure()
         setup_logging(paths, stderr=True)
         try:
-            self.ctx = await open_context(account=account, paper=paper, login_url=login_url,
-                                          paths=paths)
+            self.ctx = await open_context(
+                account=account, paper=paper, login_url=login_url, paths=paths
+            )
         except Exception as exc:  # shown, not raised: the window stays usable
             self.account.setText(f"cannot start: {exc}")
             return
@@ -117,19 +134,21 @@ class MainWindow(QMainWindow):
         self.mode.setText("LIVE" if live else "PAPER")
         self.mode.setStyleSheet(
             "QLabel#mode { font-weight: bold; font-size: 16px; padding: 4px 10px; color: white;"
-            f" background: {'#c62828' if live else '#1565c0'}; border-radius: 4px; }}")
-        self.account.setText(f"  account {self.ctx.account}" if live else
-                             "  simulated exchange · no real money")
+            f" background: {'#c62828' if live else '#1565c0'}; border-radius: 4px; }}"
+        )
+        self.account.setText(
+            f"  account {self.ctx.account}" if live else "  simulated exchange · no real money"
+        )
         try:
             await reconcile(self.ctx)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("reconcile failed: %s", exc)
         await self.refresh()
         self.timer.start()
 
     def _tick(self) -> None:
         if not self._busy:
-            asyncio.ensure_future(self.refresh())
+            self._refresh_task = asyncio.ensure_future(self.refresh())
 
     async def refresh(self) -> None:
         ctx = self.ctx
@@ -138,12 +157,17 @@ class MainWindow(QMainWindow):
         self._busy = True
         try:
             positions, orders, holdings, funds = await asyncio.gather(
-                ctx.broker.positions(), ctx.broker.orders(), ctx.broker.holdings(),
-                ctx.broker.limits())
-            keys = list({f"{p.segment}|{p.token}" for p in positions}
-                        | {f"{h.segment}|{h.token}" for h in holdings})
+                ctx.broker.positions(),
+                ctx.broker.orders(),
+                ctx.broker.holdings(),
+                ctx.broker.limits(),
+            )
+            keys = list(
+                {f"{p.segment}|{p.token}" for p in positions}
+                | {f"{h.segment}|{h.token}" for h in holdings}
+            )
             ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
-        except Exception as exc:  # noqa: BLE001 - one failed refresh is reported, not fatal
+        except Exception as exc:
             self.status.setText(f"refresh failed: {exc}")
             return
         finally:
@@ -151,31 +175,64 @@ class MainWindow(QMainWindow):
         rows = []
         for p in positions:
             price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
-            rows.append([p.trading_symbol, p.product, p.net_qty, p.avg_price, price,
-                         p.pnl(price).quantize(Decimal("0.01"))])
+            rows.append(
+                [
+                    p.trading_symbol,
+                    p.product,
+                    p.net_qty,
+                    p.avg_price,
+                    price,
+                    p.pnl(price).quantize(Decimal("0.01")),
+                ]
+            )
         self.positions.fill(rows, colour_col=5)
-        self.orders.fill([[o.time.strftime("%H:%M:%S") if o.time else "", o.trading_symbol,
-                           o.side.label, o.qty, o.filled_qty, o.order_type, o.price, o.avg_price,
-                           o.status.value, o.tag, o.reject_reason]
-                          for o in sorted(orders, key=lambda o: o.order_id, reverse=True)])
+        self.orders.fill(
+            [
+                [
+                    o.time.strftime("%H:%M:%S") if o.time else "",
+                    o.trading_symbol,
+                    o.side.label,
+                    o.qty,
+                    o.filled_qty,
+                    o.order_type,
+                    o.price,
+                    o.avg_price,
+                    o.status.value,
+                    o.tag,
+                    o.reject_reason,
+                ]
+                for o in sorted(orders, key=lambda o: o.order_id, reverse=True)
+            ]
+        )
         hrows = []
         for h in holdings:
             price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
-            hrows.append([h.symbol, h.qty, h.sellable_qty, h.avg_price.quantize(Decimal("0.01")),
-                          price, h.pnl(price).quantize(Decimal("0.01"))])
+            hrows.append(
+                [
+                    h.symbol,
+                    h.qty,
+                    h.sellable_qty,
+                    h.avg_price.quantize(Decimal("0.01")),
+                    price,
+                    h.pnl(price).quantize(Decimal("0.01")),
+                ]
+            )
         self.holdings.fill(hrows, colour_col=5)
-        self.funds.setText(f"available ₹{funds.available:,.2f}   margin used "
-                           f"₹{funds.margin_used:,.2f}")
+        self.funds.setText(
+            f"available ₹{funds.available:,.2f}   margin used ₹{funds.margin_used:,.2f}"
+        )
         b = ctx.broker
-        self.status.setText(f"RTT {b.stats.last_rtt_ms:.0f} ms · logins {b.logins} · "
-                            f"{b.order_limiter.headroom():.0f}/{b.config.orders_per_second:.0f} "
-                            "orders/s free")
+        self.status.setText(
+            f"RTT {b.stats.last_rtt_ms:.0f} ms · logins {b.logins} · "
+            f"{b.order_limiter.headroom():.0f}/{b.config.orders_per_second:.0f} "
+            "orders/s free"
+        )
 
     async def shutdown(self) -> None:
         self.timer.stop()
         if self.ctx is not None:
             await self.ctx.close()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.set()
         event.accept()

@@ -21,8 +21,7 @@ SEGMENTS = ("nse_cm", "nse_fo")
 # Indices are quoted by name and are not in the tradable files.
 INDICES = {
     "NIFTY": Instrument("nse_cm", "Nifty 50", "NIFTY 50", "NIFTY", "INDEX", series=""),
-    "BANKNIFTY": Instrument("nse_cm", "Nifty Bank", "NIFTY BANK", "BANKNIFTY", "INDEX",
-                            series=""),
+    "BANKNIFTY": Instrument("nse_cm", "Nifty Bank", "NIFTY BANK", "BANKNIFTY", "INDEX", series=""),
 }
 
 
@@ -48,7 +47,8 @@ class InstrumentStore:
         self.by_key = {i.key: i for i in instruments}
         self.by_symbol: dict[str, list[Instrument]] = defaultdict(list)
         self._chains: dict[tuple[str, date], dict[Decimal, dict[str, Instrument]]] = defaultdict(
-            lambda: defaultdict(dict))
+            lambda: defaultdict(dict)
+        )
         for i in instruments:
             self.by_symbol[i.trading_symbol.upper()].append(i)
             if i.is_option and i.expiry and i.strike is not None:
@@ -103,30 +103,45 @@ def _read(paths: dict[str, Path]) -> list[Instrument]:
     return out
 
 
-async def load_instruments(source: FileSource, cache_dir: Path,
-                           segments: tuple[str, ...] = SEGMENTS,
-                           day: date | None = None) -> InstrumentStore:
+def _missing(cache_dir: Path, wanted: dict[str, Path]) -> list[str]:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return [seg for seg, p in wanted.items() if not p.exists()]
+
+
+def _store(cache_dir: Path, blobs: dict[Path, bytes]) -> None:
+    """Write today's files atomically and drop earlier days' files."""
+    for path, blob in blobs.items():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(blob)
+        tmp.replace(path)
+    day = next(iter(blobs)).name.rsplit("_", 1)[-1]
+    for old in cache_dir.glob("*.csv"):
+        if not old.name.endswith(day):
+            old.unlink(missing_ok=True)
+
+
+async def load_instruments(
+    source: FileSource,
+    cache_dir: Path,
+    segments: tuple[str, ...] = SEGMENTS,
+    day: date | None = None,
+) -> InstrumentStore:
     """Today's files from the cache, or downloaded once (concurrently) and cached for the day.
 
     Parsing runs in a worker thread: a real nse_fo file is tens of MB.
     """
     day = day or today_ist()
-    cache_dir.mkdir(parents=True, exist_ok=True)
     wanted = {seg: cache_dir / f"{seg}_{day.isoformat()}.csv" for seg in segments}
-    missing = [seg for seg, p in wanted.items() if not p.exists()]
+    missing = await asyncio.to_thread(_missing, cache_dir, wanted)
     if missing:
         files = await source.instrument_files()
         absent = [seg for seg in missing if seg not in files]
         if absent:
             raise LookupError(f"the broker lists no instrument file for {', '.join(absent)}")
         blobs = await asyncio.gather(*(source.download(files[seg]) for seg in missing))
-        for seg, blob in zip(missing, blobs, strict=True):
-            tmp = wanted[seg].with_suffix(".part")
-            await asyncio.to_thread(tmp.write_bytes, blob)
-            tmp.replace(wanted[seg])
-        for old in cache_dir.glob("*.csv"):
-            if old not in wanted.values() and old.name.split("_")[-1] != f"{day.isoformat()}.csv":
-                old.unlink(missing_ok=True)
+        await asyncio.to_thread(
+            _store, cache_dir, {wanted[s]: b for s, b in zip(missing, blobs, strict=True)}
+        )
     instruments = await asyncio.to_thread(_read, wanted)
     log.info("%d instruments loaded for %s", len(instruments), day)
     return InstrumentStore(instruments)

@@ -71,21 +71,23 @@ def parse_scrip_master(text: str, segment_hint: str = "") -> list[Instrument]:
         tick = _num(get(row, "dTickSize")) / scale
         lot = int(_num(get(row, "lLotSize")) or _num(get(row, "iLotSize")) or 1)
         freeze = int(_num(get(row, "lFreezeQty")))
-        out.append(Instrument(
-            segment=segment,
-            token=get(row, "pSymbol"),
-            trading_symbol=get(row, "pTrdSymbol"),
-            name=get(row, "pSymbolName"),
-            instrument_type=get(row, "pInstType"),
-            option_type=option if option in ("CE", "PE") else "",
-            strike=strike if option in ("CE", "PE") else None,
-            expiry=expiry_date(get(row, "lExpiryDate") or get(row, "pExpiryDate"), segment),
-            lot_size=max(lot, 1),
-            tick_size=tick if tick > 0 else Decimal("0.05"),
-            freeze_qty=0 if freeze >= NO_FREEZE else freeze,
-            precision=precision,
-            series=get(row, "pGroup"),
-            low_band=_scaled(get(row, "dLowPriceRange"), precision),
-            high_band=_scaled(get(row, "dHighPriceRange"), precision),
-        ))
+        out.append(
+            Instrument(
+                segment=segment,
+                token=get(row, "pSymbol"),
+                trading_symbol=get(row, "pTrdSymbol"),
+                name=get(row, "pSymbolName"),
+                instrument_type=get(row, "pInstType"),
+                option_type=option if option in ("CE", "PE") else "",
+                strike=strike if option in ("CE", "PE") else None,
+                expiry=expiry_date(get(row, "lExpiryDate") or get(row, "pExpiryDate"), segment),
+                lot_size=max(lot, 1),
+                tick_size=tick if tick > 0 else Decimal("0.05"),
+                freeze_qty=0 if freeze >= NO_FREEZE else freeze,
+                precision=precision,
+                series=get(row, "pGroup"),
+                low_band=_scaled(get(row, "dLowPriceRange"), precision),
+                high_band=_scaled(get(row, "dHighPriceRange"), precision),
+            )
+        )
     return out

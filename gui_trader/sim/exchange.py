@@ -22,8 +22,8 @@ import pyotp
 
 from gui_trader.core.clock import IST, next_midnight_ist, today_ist
 from gui_trader.core.money import ZERO, on_tick, to_decimal
-from gui_trader.sim.prices import PricePaths, on_tick as price_on_tick, option_price
-from gui_trader.sim.prices import SESSION_MINUTES, session_minute_time
+from gui_trader.sim.prices import SESSION_MINUTES, PricePaths, option_price, session_minute_time
+from gui_trader.sim.prices import on_tick as price_on_tick
 from gui_trader.sim.universe import DEMO_HOLDINGS, Listing, Universe, scrip_master_csv
 
 PAPER_CASH = Decimal("100000000")  # ₹10 crore: enough margin for the seed's 167-lot straddle
@@ -58,8 +58,11 @@ class SimUser:
 
 
 PAPER_USER = SimUser(
-    ucc="PAPER1", mobile="+919999999999", consumer_key="paper-consumer-key",
-    mpin="123456", totp_secret="JBSWY3DPEHPK3PXPPAPERTOTP234567A"[:32],
+    ucc="PAPER1",
+    mobile="+919999999999",
+    consumer_key="paper-consumer-key",
+    mpin="123456",
+    totp_secret="JBSWY3DPEHPK3PXPPAPERTOTP234567A"[:32],
 )
 
 
@@ -114,6 +117,8 @@ class Book:
     fills: list[SimFill] = field(default_factory=list)
     holdings: dict[str, SimHolding] = field(default_factory=dict)
     tags: set[str] = field(default_factory=set)
+    working: set[str] = field(default_factory=set)  # order numbers not yet terminal
+    net: dict[tuple[str, str], int] = field(default_factory=dict)  # (symbol, product) -> qty
 
 
 def _fmt_book(t: datetime) -> str:
@@ -162,6 +167,7 @@ class Exchange:
         self.order_seq = itertools.count(1)
         self.fill_seq = itertools.count(1)
         self.stats: dict[str, int] = {"logins": 0, "validates": 0, "placed": 0}
+        self._owner: dict[str, str] = {}  # order number -> ucc
         self.spot = self.universe.by_symbol["NIFTY 50"]
 
     # ---------------------------------------------------------------- clock and prices
@@ -213,12 +219,22 @@ class Exchange:
         token, sid = _jwt({"sub": user.ucc, "kType": "View"}), secrets.token_hex(16)
         self.view_sessions[token] = (user.ucc, sid)
         self.stats["logins"] += 1
-        return {"data": {"token": token, "sid": sid, "rid": secrets.token_hex(8), "ucc": user.ucc,
-                         "greetingName": user.name, "kType": "View", "status": "success",
-                         "dataCenter": "E21"}}
+        return {
+            "data": {
+                "token": token,
+                "sid": sid,
+                "rid": secrets.token_hex(8),
+                "ucc": user.ucc,
+                "greetingName": user.name,
+                "kType": "View",
+                "status": "success",
+                "dataCenter": "E21",
+            }
+        }
 
-    def validate(self, consumer_key: str, view_token: str, view_sid: str,
-                 body: dict[str, Any]) -> dict[str, Any]:
+    def validate(
+        self, consumer_key: str, view_token: str, view_sid: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         session = self.view_sessions.get(view_token)
         if session is None or session[1] != view_sid:
             return {"error": [{"code": "10030", "message": "Invalid view session"}]}
@@ -229,15 +245,32 @@ class Exchange:
             return {"error": [{"code": "10031", "message": "Invalid MPIN"}]}
         del self.view_sessions[view_token]
         expiry = int(next_midnight_ist().timestamp())
-        token = _jwt({"sub": user.ucc, "ucc": user.ucc, "exp": expiry,
-                      "iat": int(_time.time()), "scope": "trade"})
+        token = _jwt(
+            {
+                "sub": user.ucc,
+                "ucc": user.ucc,
+                "exp": expiry,
+                "iat": int(_time.time()),
+                "scope": "trade",
+            }
+        )
         sid = secrets.token_hex(16)
         self.trade_sessions[token] = (user.ucc, sid)
         self.stats["validates"] += 1
-        return {"data": {"token": token, "sid": sid, "rid": secrets.token_hex(8),
-                         "ucc": user.ucc, "kType": "Trade", "baseUrl": self.base_url,
-                         "dataCenter": "E21", "greetingName": user.name,
-                         "feedUrl": self.base_url + "/feed", "rtUrl": self.base_url + "/realtime"}}
+        return {
+            "data": {
+                "token": token,
+                "sid": sid,
+                "rid": secrets.token_hex(8),
+                "ucc": user.ucc,
+                "kType": "Trade",
+                "baseUrl": self.base_url,
+                "dataCenter": "E21",
+                "greetingName": user.name,
+                "feedUrl": self.base_url + "/feed",
+                "rtUrl": self.base_url + "/realtime",
+            }
+        }
 
     def session_user(self, auth: str | None, sid: str | None) -> str:
         session = self.trade_sessions.get(auth or "")
@@ -259,8 +292,11 @@ class Exchange:
         return x
 
     def place(self, ucc: str, j: dict[str, Any]) -> dict[str, Any]:
-        missing = [k for k in ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts",
-                               "tt") if k not in j]
+        missing = [
+            k
+            for k in ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts", "tt")
+            if k not in j
+        ]
         if missing:
             raise SimError(1007, f"body invalid: missing {','.join(missing)}", "bad request")
         if any(j[k] == "" for k in ("dq", "pr", "tp", "qt")):
@@ -280,13 +316,27 @@ class Exchange:
                 raise SimError(5204, "Client OrderID already exists")
         now = self.now()
         no = f"{self.today:%y%m%d}{next(self.order_seq):09d}"
-        order = SimOrder(no, tag, x.trading_symbol, x.segment, x.token, side, qty, price,
-                         trigger, pt, prod, rt, now)
+        order = SimOrder(
+            no,
+            tag,
+            x.trading_symbol,
+            x.segment,
+            x.token,
+            side,
+            qty,
+            price,
+            trigger,
+            pt,
+            prod,
+            rt,
+            now,
+        )
         for st in ("put order req received", "validation pending", "open pending"):
             order.history.append((st, now))
         if tag is not None:
             book.tags.add(tag)
         book.orders[no] = order
+        self._owner[no] = ucc
         self.stats["placed"] += 1
         reason = self._rms(book, x, order)
         if reason:
@@ -314,8 +364,9 @@ class Exchange:
             raise SimError(1009, "please provide valid trigger price")
         return qty, price, trigger
 
-    def _margin(self, book: Book, x: Listing, side: str, qty: int, price: Decimal,
-                prod: str) -> Decimal:
+    def _margin(
+        self, book: Book, x: Listing, side: str, qty: int, price: Decimal, prod: str
+    ) -> Decimal:
         held = self._net(book, x, prod)
         if (side == "S" and held >= qty) or (side == "B" and -held >= qty):
             return ZERO  # closing an existing position frees margin
@@ -347,26 +398,27 @@ class Exchange:
         h = book.holdings.get(x.trading_symbol)
         held = (h.qty - h.sold) if h else 0
         bought = self._net(book, x, "CNC") if x.segment == "nse_cm" else 0
-        blocked = sum(o.qty - o.filled for o in book.orders.values()
-                      if o.ts == x.trading_symbol and o.side == "S" and o.prod == "CNC"
-                      and o.status not in TERMINAL)
-        return held + max(bought, 0) - blocked
+        return held + max(bought, 0) - self._blocked(book, x.trading_symbol)
 
     def _blocked(self, book: Book, ts: str) -> int:
-        return sum(o.qty - o.filled for o in book.orders.values()
-                   if o.ts == ts and o.side == "S" and o.prod == "CNC"
-                   and o.status not in TERMINAL)
+        return sum(
+            o.qty - o.filled
+            for o in map(book.orders.__getitem__, book.working)
+            if o.ts == ts and o.side == "S" and o.prod == "CNC"
+        )
 
     def _net(self, book: Book, x: Listing, prod: str) -> int:
-        net = 0
-        for f in book.fills:
-            if f.ts == x.trading_symbol and f.prod == prod:
-                net += f.qty if f.side == "B" else -f.qty
-        return net
+        return book.net.get((x.trading_symbol, prod), 0)
 
     def _set(self, o: SimOrder, status: str, at: datetime) -> None:
         o.status = status
         o.history.append((status, at))
+        book = self.books.get(self._owner.get(o.no, ""))
+        if book is not None:
+            if status in TERMINAL:
+                book.working.discard(o.no)
+            else:
+                book.working.add(o.no)
 
     def _try_fill(self, book: Book, x: Listing, o: SimOrder, entry: bool = False) -> None:
         if o.status in TERMINAL:
@@ -379,9 +431,7 @@ class Exchange:
             self._set(o, "open", self.now())
         if o.pt in ("MKT", "SL-M"):
             fill = ltp
-        elif o.side == "B" and ltp <= o.price:
-            fill = ltp if entry else o.price
-        elif o.side == "S" and ltp >= o.price:
+        elif (o.side == "B" and ltp <= o.price) or (o.side == "S" and ltp >= o.price):
             fill = ltp if entry else o.price
         else:
             if o.validity == "IOC":
@@ -394,8 +444,23 @@ class Exchange:
         total = o.avg * o.filled + price * qty
         o.filled += qty
         o.avg = (total / o.filled).quantize(Decimal("0.01"))
-        book.fills.append(SimFill(f"{next(self.fill_seq):08d}", o.no, o.ts, o.seg, o.tok, o.side,
-                                  qty, price, o.prod, o.tag, now))
+        book.fills.append(
+            SimFill(
+                f"{next(self.fill_seq):08d}",
+                o.no,
+                o.ts,
+                o.seg,
+                o.tok,
+                o.side,
+                qty,
+                price,
+                o.prod,
+                o.tag,
+                now,
+            )
+        )
+        key = (o.ts, o.prod)
+        book.net[key] = book.net.get(key, 0) + (qty if o.side == "B" else -qty)
         amount = price * qty
         book.cash += amount if o.side == "S" else -amount
         if o.side == "S" and o.prod == "CNC" and x.segment == "nse_cm":
@@ -408,9 +473,9 @@ class Exchange:
     def match(self, ucc: str) -> None:
         """Fill whatever the market has crossed since the last look."""
         book = self.book(ucc)
-        for o in list(book.orders.values()):
-            if o.status not in TERMINAL:
-                self._try_fill(book, self.universe.by_symbol[o.ts], o)
+        for no in sorted(book.working):
+            o = book.orders[no]
+            self._try_fill(book, self.universe.by_symbol[o.ts], o)
 
     def _order(self, ucc: str, no: str) -> SimOrder:
         o = self.book(ucc).orders.get(no)
@@ -425,8 +490,9 @@ class Exchange:
         o = self._order(ucc, str(j.get("no", "")))
         x = self.universe.by_symbol[o.ts]
         pt = str(j.get("pt", o.pt))
-        qty, price, trigger = self._qty_price(x, {"qt": j.get("qt", o.qty), "pr": j.get("pr", "0"),
-                                                  "tp": j.get("tp", "0")}, pt)
+        qty, price, trigger = self._qty_price(
+            x, {"qt": j.get("qt", o.qty), "pr": j.get("pr", "0"), "tp": j.get("tp", "0")}, pt
+        )
         if qty < o.filled:
             raise SimError(1009, "quantity below filled quantity")
         o.qty, o.price, o.trigger, o.pt = qty, price, trigger, pt
@@ -443,26 +509,52 @@ class Exchange:
         return {"stat": "Ok", "nOrdNo": o.no, "stCode": 200}
 
     # ---------------------------------------------------------------- reports
-    def _order_row(self, o: SimOrder, status: str | None = None,
-                   at: datetime | None = None) -> dict[str, Any]:
+    def _order_row(
+        self, o: SimOrder, status: str | None = None, at: datetime | None = None
+    ) -> dict[str, Any]:
         x = self.universe.by_symbol[o.ts]
         at = at or (o.history[-1][1] if o.history else o.created)
         st = status or o.status
         return {
-            "nOrdNo": o.no, "exOrdId": f"1{o.no[-15:]}" if st != "rejected" else "",
-            "ordSt": st, "stat": st, "rejRsn": o.rej if st == "rejected" else "--",
-            "qty": o.qty, "fldQty": o.filled, "unFldSz": 0 if o.status in TERMINAL else
-            o.qty - o.filled, "cnlQty": o.qty - o.filled if o.status == "cancelled" else 0,
-            "avgPrc": f"{o.avg:.2f}", "prc": f"{o.price:.2f}", "trgPrc": f"{o.trigger:.2f}",
-            "prcTp": o.pt, "trnsTp": o.side, "prod": o.prod, "vldt": o.validity,
-            "exSeg": o.seg, "tok": o.tok, "trdSym": o.ts, "sym": x.name, "series": x.series,
-            "optTp": x.option_type or "--", "stkPrc": f"{x.strike or 0:.2f}",
-            "expDt": f"{x.expiry:%d %b, %Y}" if x.expiry else "NA", "GuiOrdId": o.tag or "",
-            "ordDtTm": _fmt_book(o.created), "ordEntTm": _fmt_book(o.created),
-            "exCfmTm": _fmt_book(at), "hsUpTm": _fmt_hs(at), "boeSec": int(at.timestamp()),
-            "updRecvTm": int(at.timestamp() * 1e9), "lotSz": str(x.lot_size),
-            "tckSz": f"{x.tick:.4f}", "multiplier": "1", "precision": "2", "dscQty": 0,
-            "mktPro": "0", "ordSrc": "NEOTRADEAPI", "brdLtQty": x.lot_size,
+            "nOrdNo": o.no,
+            "exOrdId": f"1{o.no[-15:]}" if st != "rejected" else "",
+            "ordSt": st,
+            "stat": st,
+            "rejRsn": o.rej if st == "rejected" else "--",
+            "qty": o.qty,
+            "fldQty": o.filled,
+            "unFldSz": 0 if o.status in TERMINAL else o.qty - o.filled,
+            "cnlQty": o.qty - o.filled if o.status == "cancelled" else 0,
+            "avgPrc": f"{o.avg:.2f}",
+            "prc": f"{o.price:.2f}",
+            "trgPrc": f"{o.trigger:.2f}",
+            "prcTp": o.pt,
+            "trnsTp": o.side,
+            "prod": o.prod,
+            "vldt": o.validity,
+            "exSeg": o.seg,
+            "tok": o.tok,
+            "trdSym": o.ts,
+            "sym": x.name,
+            "series": x.series,
+            "optTp": x.option_type or "--",
+            "stkPrc": f"{x.strike or 0:.2f}",
+            "expDt": f"{x.expiry:%d %b, %Y}" if x.expiry else "NA",
+            "GuiOrdId": o.tag or "",
+            "ordDtTm": _fmt_book(o.created),
+            "ordEntTm": _fmt_book(o.created),
+            "exCfmTm": _fmt_book(at),
+            "hsUpTm": _fmt_hs(at),
+            "boeSec": int(at.timestamp()),
+            "updRecvTm": int(at.timestamp() * 1e9),
+            "lotSz": str(x.lot_size),
+            "tckSz": f"{x.tick:.4f}",
+            "multiplier": "1",
+            "precision": "2",
+            "dscQty": 0,
+            "mktPro": "0",
+            "ordSrc": "NEOTRADEAPI",
+            "brdLtQty": x.lot_size,
         }
 
     def order_book(self, ucc: str) -> list[dict[str, Any]]:
@@ -477,8 +569,14 @@ class Exchange:
         rows = []
         for st, at in reversed(o.history):
             row = self._order_row(o, st, at)
-            row.update({"exch": "NSE", "exchTmstp": at.strftime("%d-%b-%Y %H: %M: %S"),
-                        "ordDur": o.validity, "exchOrdId": row["exOrdId"]})
+            row.update(
+                {
+                    "exch": "NSE",
+                    "exchTmstp": at.strftime("%d-%b-%Y %H: %M: %S"),
+                    "ordDur": o.validity,
+                    "exchOrdId": row["exOrdId"],
+                }
+            )
             rows.append(row)
         return rows
 
@@ -486,15 +584,34 @@ class Exchange:
         self.match(ucc)
         rows = []
         for f in self.book(ucc).fills:
-            rows.append({
-                "nOrdNo": f.no, "exOrdId": f"1{f.no}", "flId": f.fill_id, "flLeg": 1,
-                "fldQty": f.qty, "avgPrc": f"{f.price:.2f}", "flDt": f.at.strftime("%d-%b-%Y"),
-                "flTm": f.at.strftime("%H:%M:%S"), "exTm": _fmt_book(f.at), "trnsTp": f.side,
-                "prcTp": "L", "prod": f.prod, "exSeg": f.seg, "trdSym": f.ts, "tok": "",
-                "sym": self.universe.by_symbol[f.ts].name, "GuiOrdId": f.tag or "",
-                "rptTp": "fill", "qty": 0, "lotSz": "1", "multiplier": "1", "precision": "2",
-                "hsUpTm": _fmt_hs(f.at), "boeSec": int(f.at.timestamp()),
-            })
+            rows.append(
+                {
+                    "nOrdNo": f.no,
+                    "exOrdId": f"1{f.no}",
+                    "flId": f.fill_id,
+                    "flLeg": 1,
+                    "fldQty": f.qty,
+                    "avgPrc": f"{f.price:.2f}",
+                    "flDt": f.at.strftime("%d-%b-%Y"),
+                    "flTm": f.at.strftime("%H:%M:%S"),
+                    "exTm": _fmt_book(f.at),
+                    "trnsTp": f.side,
+                    "prcTp": "L",
+                    "prod": f.prod,
+                    "exSeg": f.seg,
+                    "trdSym": f.ts,
+                    "tok": "",
+                    "sym": self.universe.by_symbol[f.ts].name,
+                    "GuiOrdId": f.tag or "",
+                    "rptTp": "fill",
+                    "qty": 0,
+                    "lotSz": "1",
+                    "multiplier": "1",
+                    "precision": "2",
+                    "hsUpTm": _fmt_hs(f.at),
+                    "boeSec": int(f.at.timestamp()),
+                }
+            )
         return rows
 
     def positions(self, ucc: str) -> list[dict[str, Any]]:
@@ -511,18 +628,41 @@ class Exchange:
         rows = []
         for (ts, prod), a in agg.items():
             x = self.universe.by_symbol[ts]
-            rows.append({
-                "exSeg": x.segment, "tok": x.token, "trdSym": ts, "sym": x.name, "prod": prod,
-                "series": x.series, "optTp": x.option_type or "--", "type": x.instrument_type or
-                "EQ", "stkPrc": f"{x.strike or 0:.2f}",
-                "expDt": f"{x.expiry:%d %b, %Y}" if x.expiry else "NA",
-                "flBuyQty": str(a["b"]), "flSellQty": str(a["s"]), "cfBuyQty": "0",
-                "cfSellQty": "0", "buyAmt": f"{a['ba']:.2f}", "sellAmt": f"{a['sa']:.2f}",
-                "cfBuyAmt": "0.00", "cfSellAmt": "0.00", "lotSz": str(x.lot_size),
-                "brdLtQty": x.lot_size, "multiplier": "1", "precision": "2", "genNum": "1",
-                "genDen": "1", "prcNum": "1", "prcDen": "1", "sqrFlg": "Y", "posFlg": "true",
-                "hsUpTm": _fmt_hs(self.now()), "actId": ucc, "ltp": f"{self.ltp(x):.2f}",
-            })
+            rows.append(
+                {
+                    "exSeg": x.segment,
+                    "tok": x.token,
+                    "trdSym": ts,
+                    "sym": x.name,
+                    "prod": prod,
+                    "series": x.series,
+                    "optTp": x.option_type or "--",
+                    "type": x.instrument_type or "EQ",
+                    "stkPrc": f"{x.strike or 0:.2f}",
+                    "expDt": f"{x.expiry:%d %b, %Y}" if x.expiry else "NA",
+                    "flBuyQty": str(a["b"]),
+                    "flSellQty": str(a["s"]),
+                    "cfBuyQty": "0",
+                    "cfSellQty": "0",
+                    "buyAmt": f"{a['ba']:.2f}",
+                    "sellAmt": f"{a['sa']:.2f}",
+                    "cfBuyAmt": "0.00",
+                    "cfSellAmt": "0.00",
+                    "lotSz": str(x.lot_size),
+                    "brdLtQty": x.lot_size,
+                    "multiplier": "1",
+                    "precision": "2",
+                    "genNum": "1",
+                    "genDen": "1",
+                    "prcNum": "1",
+                    "prcDen": "1",
+                    "sqrFlg": "Y",
+                    "posFlg": "true",
+                    "hsUpTm": _fmt_hs(self.now()),
+                    "actId": ucc,
+                    "ltp": f"{self.ltp(x):.2f}",
+                }
+            )
         return rows
 
     def holdings(self, ucc: str) -> list[dict[str, Any]]:
@@ -534,24 +674,32 @@ class Exchange:
                 continue
             qty = h.qty - h.sold
             ltp = float(self.ltp(x))
-            rows.append({
-                "displaySymbol": x.name, "symbol": x.name, "averagePrice": float(h.avg),
-                "quantity": qty,
-                "sellableQuantity": max(qty - self._blocked(self.book(ucc), ts), 0),
-                "exchangeSegment": "nse_cm", "exchangeIdentifier": x.token,
-                "instrumentToken": 8000 + int(x.token) % 1000, "instrumentType": "Equity",
-                "holdingCost": float(h.avg * qty), "mktValue": round(ltp * qty, 2),
-                "closingPrice": float(self.prev_close(x)), "scripId": x.token,
-                "isAlternateScrip": False,
-            })
+            rows.append(
+                {
+                    "displaySymbol": x.name,
+                    "symbol": x.name,
+                    "averagePrice": float(h.avg),
+                    "quantity": qty,
+                    "sellableQuantity": max(qty - self._blocked(self.book(ucc), ts), 0),
+                    "exchangeSegment": "nse_cm",
+                    "exchangeIdentifier": x.token,
+                    "instrumentToken": 8000 + int(x.token) % 1000,
+                    "instrumentType": "Equity",
+                    "holdingCost": float(h.avg * qty),
+                    "mktValue": round(ltp * qty, 2),
+                    "closingPrice": float(self.prev_close(x)),
+                    "scripId": x.token,
+                    "isAlternateScrip": False,
+                }
+            )
         return rows
 
     def margin_used(self, book: Book) -> Decimal:
         used = ZERO
         spot = self.ltp(self.spot)
-        for x in self.universe.listings:
-            if x.segment != "nse_fo":
-                continue
+        fo = {ts for (ts, _prod) in book.net if self.universe.by_symbol[ts].segment == "nse_fo"}
+        for ts in fo:
+            x = self.universe.by_symbol[ts]
             net = self._net(book, x, "NRML") + self._net(book, x, "MIS")
             if net < 0:
                 rate = SHORT_OPTION_MARGIN if x.instrument_type == "OPTIDX" else FUTURES_MARGIN
@@ -567,10 +715,18 @@ class Exchange:
         self.match(ucc)
         book = self.book(ucc)
         used = self.margin_used(book)
-        return {"Net": f"{book.cash - used:.2f}", "MarginUsed": f"{used:.2f}",
-                "CollateralValue": f"{book.cash:.2f}", "Collateral": "0.00",
-                "RmsCollateral": "0.00", "NotionalCash": "0.00", "Category": "CLIENT",
-                "TimeStamp": str(int(_time.time() * 1000)), "stCode": 200, "stat": "Ok"}
+        return {
+            "Net": f"{book.cash - used:.2f}",
+            "MarginUsed": f"{used:.2f}",
+            "CollateralValue": f"{book.cash:.2f}",
+            "Collateral": "0.00",
+            "RmsCollateral": "0.00",
+            "NotionalCash": "0.00",
+            "Category": "CLIENT",
+            "TimeStamp": str(int(_time.time() * 1000)),
+            "stCode": 200,
+            "stat": "Ok",
+        }
 
     def check_margin(self, ucc: str, j: dict[str, Any]) -> dict[str, Any]:
         seg, tok = str(j.get("exSeg", "")), str(j.get("tok", ""))
@@ -581,15 +737,28 @@ class Exchange:
         price = to_decimal(j.get("prc"))
         if not price:
             price = self.ltp(x)
-        need = self._margin(book, x, str(j.get("trnsTp", "B")), int(str(j.get("qty", "0"))),
-                            price, str(j.get("prod", "NRML")))
+        need = self._margin(
+            book,
+            x,
+            str(j.get("trnsTp", "B")),
+            int(str(j.get("qty", "0"))),
+            price,
+            str(j.get("prod", "NRML")),
+        )
         avail = self.available(book)
         short = max(need - avail, ZERO)
-        return {"avlCash": f"{avail:.6f}", "totMrgnUsd": f"{self.margin_used(book) + need:.6f}",
-                "mrgnUsd": f"{self.margin_used(book):.6f}", "ordMrgn": f"{need:.6f}",
-                "rmsVldtd": "OK" if not short else "NOT_OK", "reqdMrgn": f"{need:.6f}",
-                "avlMrgn": f"{avail:.6f}", "insufFund": f"{short:.6f}", "stat": "Ok",
-                "stCode": 200}
+        return {
+            "avlCash": f"{avail:.6f}",
+            "totMrgnUsd": f"{self.margin_used(book) + need:.6f}",
+            "mrgnUsd": f"{self.margin_used(book):.6f}",
+            "ordMrgn": f"{need:.6f}",
+            "rmsVldtd": "OK" if not short else "NOT_OK",
+            "reqdMrgn": f"{need:.6f}",
+            "avlMrgn": f"{avail:.6f}",
+            "insufFund": f"{short:.6f}",
+            "stat": "Ok",
+            "stCode": 200,
+        }
 
     # ---------------------------------------------------------------- market data
     def quotes(self, keys: list[str]) -> list[dict[str, Any]]:
@@ -604,22 +773,33 @@ class Exchange:
             lo = min(b[3] for b in bars) if bars else ltp
             op = bars[0][1] if bars else ltp
             change = ltp - close
-            out.append({
-                "exchange_token": x.token, "exchange": x.segment,
-                "display_symbol": x.trading_symbol, "ltp": f"{ltp:.4f}",
-                "last_traded_quantity": str(x.lot_size), "lstup_time": str(int(_time.time())),
-                "last_volume": str(sum(b[5] for b in bars)), "change": f"{change:.4f}",
-                "per_change": f"{(change * 100 / close) if close else 0:.4f}",
-                "ohlc": {"open": f"{op:.4f}", "high": f"{max(hi, ltp):.4f}",
-                         "low": f"{min(lo, ltp):.4f}", "close": f"{close:.4f}"},
-                "low_price_range": f"{close * Decimal('0.8'):.2f}",
-                "high_price_range": f"{close * Decimal('1.2'):.2f}",
-            })
+            out.append(
+                {
+                    "exchange_token": x.token,
+                    "exchange": x.segment,
+                    "display_symbol": x.trading_symbol,
+                    "ltp": f"{ltp:.4f}",
+                    "last_traded_quantity": str(x.lot_size),
+                    "lstup_time": str(int(_time.time())),
+                    "last_volume": str(sum(b[5] for b in bars)),
+                    "change": f"{change:.4f}",
+                    "per_change": f"{(change * 100 / close) if close else 0:.4f}",
+                    "ohlc": {
+                        "open": f"{op:.4f}",
+                        "high": f"{max(hi, ltp):.4f}",
+                        "low": f"{min(lo, ltp):.4f}",
+                        "close": f"{close:.4f}",
+                    },
+                    "low_price_range": f"{close * Decimal('0.8'):.2f}",
+                    "high_price_range": f"{close * Decimal('1.2'):.2f}",
+                }
+            )
         return out
 
-    def _bar_from(self, x: Listing, path: list[float], day: date, minute0: int,
-                  minutes: int) -> tuple[datetime, Decimal, Decimal, Decimal, Decimal, int]:
-        seg = path[minute0: minute0 + minutes + 1]
+    def _bar_from(
+        self, x: Listing, path: list[float], day: date, minute0: int, minutes: int
+    ) -> tuple[datetime, Decimal, Decimal, Decimal, Decimal, int]:
+        seg = path[minute0 : minute0 + minutes + 1]
         t = session_minute_time(day, minute0)
 
         def p(v: float) -> Decimal:
@@ -635,8 +815,9 @@ class Exchange:
             return [v * 1.004 for v in spot]
         if x.instrument_type == "OPTIDX":
             day_date = self._day_date(day)
-            return [option_price(x, v, session_minute_time(day_date, i))
-                    for i, v in enumerate(spot)]
+            return [
+                option_price(x, v, session_minute_time(day_date, i)) for i, v in enumerate(spot)
+            ]
         return spot
 
     def _day_date(self, day: int) -> date:
@@ -653,8 +834,10 @@ class Exchange:
             return []
         path = self._path(x, day, minutes)
         d = self._day_date(day)
-        return [self._bar_from(x, path, d, m, min(interval, minutes - m))
-                for m in range(0, minutes, interval)]
+        return [
+            self._bar_from(x, path, d, m, min(interval, minutes - m))
+            for m in range(0, minutes, interval)
+        ]
 
     def daily(self, x: Listing, day: int) -> Any:
         minutes = SESSION_MINUTES if day < 0 else max(int(self.seconds() // 60), 1)
@@ -666,8 +849,15 @@ class Exchange:
         x = self.universe.by_key.get(key)
         if x is None:
             raise SimError(400, "Invalid neosymbol")
-        minutes = {"1min": 1, "3min": 3, "5min": 5, "10min": 10, "15min": 15, "30min": 30,
-                   "60min": 60}
+        minutes = {
+            "1min": 1,
+            "3min": 3,
+            "5min": 5,
+            "10min": 10,
+            "15min": 15,
+            "30min": 30,
+            "60min": 60,
+        }
         if interval not in minutes and interval not in ("D", "W"):
             raise SimError(400, "Invalid interval value")
         days: list[int] = []
@@ -686,8 +876,10 @@ class Exchange:
                 bars.append(self.daily(x, n))
             else:
                 bars.extend(self.intraday(x, n, minutes[interval]))
-        return [[t.strftime("%Y-%m-%dT%H:%M:%S+0530"), float(o), float(h), float(lo), float(c),
-                 v, 0] for t, o, h, lo, c, v in bars]
+        return [
+            [t.strftime("%Y-%m-%dT%H:%M:%S+0530"), float(o), float(h), float(lo), float(c), v, 0]
+            for t, o, h, lo, c, v in bars
+        ]
 
     def scrip_csv(self, name: str) -> str:
         segment = name.replace("-v1", "")
@@ -696,14 +888,22 @@ class Exchange:
     # ---------------------------------------------------------------- persistence (paper mode)
     def snapshot(self) -> dict[str, Any]:
         def book_dict(b: Book) -> dict[str, Any]:
-            return {"cash": str(b.cash), "tags": sorted(b.tags),
-                    "orders": [_order_dict(o) for o in b.orders.values()],
-                    "fills": [_fill_dict(f) for f in b.fills],
-                    "holdings": {k: [h.qty, str(h.avg), h.sold] for k, h in b.holdings.items()}}
+            return {
+                "cash": str(b.cash),
+                "tags": sorted(b.tags),
+                "orders": [_order_dict(o) for o in b.orders.values()],
+                "fills": [_fill_dict(f) for f in b.fills],
+                "holdings": {k: [h.qty, str(h.avg), h.sold] for k, h in b.holdings.items()},
+            }
 
-        return {"version": 1, "today": self.today.isoformat(), "anchor": self.anchor,
-                "order_seq": self._peek(self.order_seq), "fill_seq": self._peek(self.fill_seq),
-                "books": {u: book_dict(b) for u, b in self.books.items()}}
+        return {
+            "version": 1,
+            "today": self.today.isoformat(),
+            "anchor": self.anchor,
+            "order_seq": self._peek(self.order_seq),
+            "fill_seq": self._peek(self.fill_seq),
+            "books": {u: book_dict(b) for u, b in self.books.items()},
+        }
 
     @staticmethod
     def _peek(counter: itertools.count[int]) -> int:
@@ -725,6 +925,13 @@ class Exchange:
                 book.tags = set(b["tags"])
                 book.orders = {o["no"]: _order_from(o) for o in b["orders"]}
                 book.fills = fills
+                for o in book.orders.values():
+                    self._owner[o.no] = ucc
+                    if o.status not in TERMINAL:
+                        book.working.add(o.no)
+                for f in fills:
+                    key = (f.ts, f.prod)
+                    book.net[key] = book.net.get(key, 0) + (f.qty if f.side == "B" else -f.qty)
             else:
                 _settle(book, fills)
             self.books[ucc] = book
@@ -762,9 +969,9 @@ def _fill_from(d: dict[str, Any]) -> SimFill:
 
 def _settle(book: Book, fills: list[SimFill]) -> None:
     """Overnight: CNC equity buys join holdings; sold quantity leaves them."""
-    for h in book.holdings.values():
-        h.qty -= h.sold
-        h.sold = 0
+    for held in book.holdings.values():
+        held.qty -= held.sold
+        held.sold = 0
     for f in fills:
         if f.seg != "nse_cm" or f.prod != "CNC" or f.side != "B":
             continue

@@ -29,7 +29,8 @@ class PricePaths:
         self._open: dict[tuple[str, int], float] = {}
 
     def _rng(self, symbol: str, day: int, block: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, zlib.crc32(symbol.encode()), day + 100_000, block + 10])
+        entropy = [self.seed, zlib.crc32(symbol.encode()), day + 100_000, block + 10]
+        return np.random.default_rng(entropy)
 
     def _relative(self, x: Listing, day: int, block: int) -> np.ndarray:
         """Cumulative minute returns for one block of a session (block 0 is 09:15-15:30)."""
@@ -54,10 +55,11 @@ class PricePaths:
         while (sym, d) not in self._open:
             d -= step
         while d != day:
+            here = self._open[(sym, d)]
             if step < 0:  # open(d-1) = open(d) / gap(d) / close_rel(d-1)
-                price = self._open[(sym, d)] / self._gap(x, d) / float(self._relative(x, d - 1, 0)[-1])
+                price = here / self._gap(x, d) / float(self._relative(x, d - 1, 0)[-1])
             else:
-                price = self._open[(sym, d)] * float(self._relative(x, d, 0)[-1]) * self._gap(x, d + 1)
+                price = here * float(self._relative(x, d, 0)[-1]) * self._gap(x, d + 1)
             d += step
             self._open[(sym, d)] = price
         return self._open[(sym, day)]

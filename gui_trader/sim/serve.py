@@ -31,27 +31,54 @@ def listen(port: int = 0) -> socket.socket:
     return sock
 
 
-def start(*, latency_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 7,
-          users: list[SimUser] | None = None, **exchange_kw: Any) -> ServerThread:
+def start(
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    seed: int = 7,
+    users: list[SimUser] | None = None,
+    **exchange_kw: Any,
+) -> ServerThread:
     """A listening simulator on a free loopback port (use as a context manager)."""
     sock = listen()
-    app = build(int(sock.getsockname()[1]), latency_ms=latency_ms, jitter_ms=jitter_ms,
-                seed=seed, users=users, **exchange_kw)
+    app = build(
+        int(sock.getsockname()[1]),
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        seed=seed,
+        users=users,
+        **exchange_kw,
+    )
     return ServerThread(app, sock)
 
 
-def build(port: int, *, latency_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 7,
-          users: list[SimUser] | None = None, **exchange_kw: Any) -> SimServer:
-    exchange = Exchange(seed=seed, users=users, base_url=f"http://127.0.0.1:{port}",
-                        **exchange_kw)
+def build(
+    port: int,
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    seed: int = 7,
+    users: list[SimUser] | None = None,
+    **exchange_kw: Any,
+) -> SimServer:
+    exchange = Exchange(seed=seed, users=users, base_url=f"http://127.0.0.1:{port}", **exchange_kw)
     return SimServer(exchange, FaultPlan(latency_ms=latency_ms, jitter_ms=jitter_ms))
 
 
 def _config(app: SimServer, port: int) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_HideDrops())
-    return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                          access_log=False, lifespan="off", loop="asyncio", http="h11",
-                          timeout_keep_alive=30, backlog=4096)
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        http="h11",
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
 
 
 def serve_forever(app: SimServer, port: int) -> None:

@@ -7,6 +7,7 @@ client only ever learns the latter three from the server's own replies, as it do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -24,8 +25,7 @@ from gui_trader.sim.exchange import Exchange, SessionInvalid, SimError
 from gui_trader.sim.faults import FaultPlan
 
 MAX_QUOTES = 50
-SCRIP_FILES = ("transformed/nse_fo.csv", "transformed/nse_com.csv",
-               "transformed-v1/nse_cm-v1.csv")
+SCRIP_FILES = ("transformed/nse_fo.csv", "transformed/nse_com.csv", "transformed-v1/nse_cm-v1.csv")
 
 ROUTES = {
     "/login/1.0/tradeApiLogin": "login",
@@ -74,8 +74,12 @@ async def _jdata(request: Request) -> dict[str, Any]:
 class SimServer:
     """ASGI app: faults and latency outside, the protocol inside."""
 
-    def __init__(self, exchange: Exchange, faults: FaultPlan | None = None,
-                 on_mutation: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        faults: FaultPlan | None = None,
+        on_mutation: Callable[[], None] | None = None,
+    ) -> None:
         self.exchange = exchange
         self.faults = faults or FaultPlan()
         self.on_mutation = on_mutation
@@ -133,10 +137,8 @@ class SimServer:
                 break
         body = b"".join(chunks)
         tag = ""
-        try:
+        with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             tag = str(json.loads(parse_qs(body.decode()).get("jData", ["{}"])[0]).get("ig") or "")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            pass
         self.arrivals.append((arrived, tag))
         sent = False
 
@@ -177,12 +179,14 @@ class SimServer:
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
         ]
 
-    def session(self, handler: Callable[[Request, str], Awaitable[Response]]
-                ) -> Callable[[Request], Awaitable[Response]]:
+    def session(
+        self, handler: Callable[[Request, str], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                ucc = self.exchange.session_user(request.headers.get("auth"),
-                                                 request.headers.get("sid"))
+                ucc = self.exchange.session_user(
+                    request.headers.get("auth"), request.headers.get("sid")
+                )
             except SessionInvalid:
                 if request.method == "POST":
                     return not_ok(100022, "invalid session token")
@@ -205,8 +209,9 @@ class SimServer:
             body = {}
         for field in ("mobileNumber", "ucc", "totp"):
             if not body.get(field):
-                return JSONResponse({"error": [{"code": "400",
-                                                "message": f"Missing required field '{field}'"}]})
+                return JSONResponse(
+                    {"error": [{"code": "400", "message": f"Missing required field '{field}'"}]}
+                )
         return JSONResponse(self.exchange.login(request.headers.get("authorization", ""), body))
 
     async def validate(self, request: Request) -> Response:
@@ -215,16 +220,27 @@ class SimServer:
         except json.JSONDecodeError:
             body = {}
         if not body.get("mpin"):
-            return JSONResponse({"error": [{"code": "400",
-                                            "message": "Missing required field 'Mpin'"}]})
-        return JSONResponse(self.exchange.validate(
-            request.headers.get("authorization", ""), request.headers.get("auth", ""),
-            request.headers.get("sid", ""), body))
+            return JSONResponse(
+                {"error": [{"code": "400", "message": "Missing required field 'Mpin'"}]}
+            )
+        return JSONResponse(
+            self.exchange.validate(
+                request.headers.get("authorization", ""),
+                request.headers.get("auth", ""),
+                request.headers.get("sid", ""),
+                body,
+            )
+        )
 
     async def client_ip(self, request: Request) -> Response:
         host = request.client.host if request.client else "127.0.0.1"
-        return JSONResponse({"data": [{"ip": host, "time": str(self.exchange.now())}],
-                             "stCode": 1000, "status": "success"})
+        return JSONResponse(
+            {
+                "data": [{"ip": host, "time": str(self.exchange.now())}],
+                "stCode": 1000,
+                "status": "success",
+            }
+        )
 
     async def place(self, request: Request, ucc: str) -> Response:
         return JSONResponse(self.exchange.place(ucc, await _jdata(request)))
@@ -237,8 +253,9 @@ class SimServer:
 
     def _rows(self, rows: list[dict[str, Any]], stat: str = "Ok") -> Response:
         if not rows:
-            return JSONResponse({"stCode": 5203, "errMsg": "No Data", "desc": "data not found",
-                                 "stat": "Not_Ok"})
+            return JSONResponse(
+                {"stCode": 5203, "errMsg": "No Data", "desc": "data not found", "stat": "Not_Ok"}
+            )
         return JSONResponse({"stat": stat, "stCode": 200, "data": rows})
 
     async def orders(self, request: Request, ucc: str) -> Response:
@@ -271,9 +288,16 @@ class SimServer:
         listing, _, _quote_type = rest.rpartition("/")
         keys = [k for k in listing.split(",") if k]
         if len(keys) > MAX_QUOTES:
-            return JSONResponse({"status": "ERROR", "fault": {
-                "code": 400, "message": f"Maximum {MAX_QUOTES} instruments per request"}},
-                status_code=400)
+            return JSONResponse(
+                {
+                    "status": "ERROR",
+                    "fault": {
+                        "code": 400,
+                        "message": f"Maximum {MAX_QUOTES} instruments per request",
+                    },
+                },
+                status_code=400,
+            )
         return JSONResponse(self.exchange.quotes(keys))
 
     def _base(self, request: Request) -> str:
@@ -284,8 +308,14 @@ class SimServer:
             return JSONResponse({"message": "Invalid credentials"}, status_code=401)
         folder = f"{self._base(request)}/wso2-scripmaster/v1/prod"
         day = self.exchange.today.isoformat()
-        return JSONResponse({"data": {"baseFolder": folder,
-                                      "filesPaths": [f"{folder}/{day}/{f}" for f in SCRIP_FILES]}})
+        return JSONResponse(
+            {
+                "data": {
+                    "baseFolder": folder,
+                    "filesPaths": [f"{folder}/{day}/{f}" for f in SCRIP_FILES],
+                }
+            }
+        )
 
     async def csv(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -298,24 +328,27 @@ class SimServer:
         try:
             start = date.fromisoformat(q.get("fromdate", ""))
             end = date.fromisoformat(q.get("todate", ""))
-            candles = self.exchange.historical(q.get("neosymbol", ""), q.get("interval", ""),
-                                               start, end)
+            candles = self.exchange.historical(
+                q.get("neosymbol", ""), q.get("interval", ""), start, end
+            )
         except ValueError:
-            return JSONResponse({"status": "ERROR", "fault": {"code": 400,
-                                                              "message": "Invalid date"}})
+            return JSONResponse(
+                {"status": "ERROR", "fault": {"code": 400, "message": "Invalid date"}}
+            )
         except SimError as err:
-            return JSONResponse({"status": "ERROR", "fault": {"code": 400,
-                                                              "message": err.message}})
-        return JSONResponse({"status": "success", "interval": q.get("interval"),
-                             "data": {"candles": candles}})
+            return JSONResponse({"status": "ERROR", "fault": {"code": 400, "message": err.message}})
+        return JSONResponse(
+            {"status": "success", "interval": q.get("interval"), "data": {"candles": candles}}
+        )
 
     async def config(self, request: Request) -> Response:
         # No `<DC>_broadcast_source`: clients must fall back to the validate reply's URLs.
         return JSONResponse({"data": {"configs": {"E21_feed_version": "2"}}})
 
     async def admin_stats(self, request: Request) -> Response:
-        return JSONResponse({**self.exchange.stats, "requests": self.requests,
-                             "injected": self.faults.injected})
+        return JSONResponse(
+            {**self.exchange.stats, "requests": self.requests, "injected": self.faults.injected}
+        )
 
     async def admin_faults(self, request: Request) -> Response:
         self.faults.update(await request.json())

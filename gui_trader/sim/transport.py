@@ -15,4 +15,5 @@ class SimTransport(httpx.ASGITransport):
             return await super().handle_async_request(request)
         except ConnectionDropped as exc:
             raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request) from exc
+                "Server disconnected without sending a response.", request=request
+            ) from exc

@@ -40,7 +40,7 @@ class Listing:
         return f"{self.segment}|{self.token}"
 
 
-EQUITIES: tuple[tuple[str, str, str, str, float], ...] = (
+EQUITIES: tuple[tuple[str, str, str, float, str], ...] = (
     # token, symbol, price, daily vol, tick
     ("2885", "RELIANCE", "1452.30", 0.014, "0.05"),
     ("1333", "HDFCBANK", "986.45", 0.012, "0.05"),
@@ -113,41 +113,106 @@ class Universe:
     @classmethod
     def build(cls, today: date) -> Universe:
         listings: list[Listing] = [
-            Listing("nse_cm", INDEX_TOKEN, "NIFTY 50", "NIFTY", NIFTY_SPOT, 0.008,
-                    instrument_type="INDEX", series="")
+            Listing(
+                "nse_cm",
+                INDEX_TOKEN,
+                "NIFTY 50",
+                "NIFTY",
+                NIFTY_SPOT,
+                0.008,
+                instrument_type="INDEX",
+                series="",
+            )
         ]
         for token, sym, price, vol, tick in EQUITIES:
-            listings.append(Listing("nse_cm", token, f"{sym}-EQ", sym, Decimal(price), vol,
-                                    tick=Decimal(tick)))
+            listings.append(
+                Listing("nse_cm", token, f"{sym}-EQ", sym, Decimal(price), vol, tick=Decimal(tick))
+            )
         fut_expiry = monthly_expiry(today)
-        listings.append(Listing(
-            "nse_fo", "52000", f"NIFTY{fut_expiry:%y%b}FUT".upper(), "NIFTY", NIFTY_SPOT, 0.008,
-            lot_size=NIFTY_LOT, freeze_qty=NIFTY_FREEZE, instrument_type="FUTIDX",
-            option_type="XX", expiry=fut_expiry, series="XX", underlying="NIFTY 50",
-            tick=Decimal("0.10")))
-        atm = int(round(NIFTY_SPOT / NIFTY_STEP)) * NIFTY_STEP
-        token = 40000
+        listings.append(
+            Listing(
+                "nse_fo",
+                "52000",
+                f"NIFTY{fut_expiry:%y%b}FUT".upper(),
+                "NIFTY",
+                NIFTY_SPOT,
+                0.008,
+                lot_size=NIFTY_LOT,
+                freeze_qty=NIFTY_FREEZE,
+                instrument_type="FUTIDX",
+                option_type="XX",
+                expiry=fut_expiry,
+                series="XX",
+                underlying="NIFTY 50",
+                tick=Decimal("0.10"),
+            )
+        )
+        atm = round(NIFTY_SPOT / NIFTY_STEP) * NIFTY_STEP
+        next_token = 40000
         for expiry in weekly_expiries(today):
             for i in range(-NIFTY_STRIKES_EACH_SIDE, NIFTY_STRIKES_EACH_SIDE + 1):
                 strike = atm + i * NIFTY_STEP
                 for kind in ("CE", "PE"):
-                    token += 1
-                    listings.append(Listing(
-                        "nse_fo", str(token), option_symbol(expiry, strike, kind), "NIFTY",
-                        Decimal(0), 0.0, lot_size=NIFTY_LOT, freeze_qty=NIFTY_FREEZE,
-                        instrument_type="OPTIDX", option_type=kind, strike=Decimal(strike),
-                        expiry=expiry, series="XX", underlying="NIFTY 50"))
+                    next_token += 1
+                    listings.append(
+                        Listing(
+                            "nse_fo",
+                            str(next_token),
+                            option_symbol(expiry, strike, kind),
+                            "NIFTY",
+                            Decimal(0),
+                            0.0,
+                            lot_size=NIFTY_LOT,
+                            freeze_qty=NIFTY_FREEZE,
+                            instrument_type="OPTIDX",
+                            option_type=kind,
+                            strike=Decimal(strike),
+                            expiry=expiry,
+                            series="XX",
+                            underlying="NIFTY 50",
+                        )
+                    )
         return cls(today, listings)
 
 
 # The real file's header, including its quirks: trailing blanks and the `dStrikePrice;` name.
 SCRIP_COLUMNS = [
-    "pSymbol", "pGroup", "pExchSeg", "pInstType", "pSymbolName", "pTrdSymbol", "pOptionType",
-    "pScripRefKey", "pISIN", "pAssetCode", "pSubGroup", "pCombinedSymbol", "pDesc",
-    "dTickSize ", "lLotSize", "lExpiryDate ", "lMultiplier ", "lPrecision", "dStrikePrice;",
-    "pExchange", "pInstName", "pExpiryDate", "pFaceValue", "lFreezeQty", "iMaxOrderSize",
-    "iLotSize", "dOpenInterest", "dHighPriceRange", "dLowPriceRange", "iBoardLotQty ",
-    "dPriceNum   ", "dPriceDen", "dGenNum", "dGenDen", "iPermittedToTrade", "pSegment",
+    "pSymbol",
+    "pGroup",
+    "pExchSeg",
+    "pInstType",
+    "pSymbolName",
+    "pTrdSymbol",
+    "pOptionType",
+    "pScripRefKey",
+    "pISIN",
+    "pAssetCode",
+    "pSubGroup",
+    "pCombinedSymbol",
+    "pDesc",
+    "dTickSize ",
+    "lLotSize",
+    "lExpiryDate ",
+    "lMultiplier ",
+    "lPrecision",
+    "dStrikePrice;",
+    "pExchange",
+    "pInstName",
+    "pExpiryDate",
+    "pFaceValue",
+    "lFreezeQty",
+    "iMaxOrderSize",
+    "iLotSize",
+    "dOpenInterest",
+    "dHighPriceRange",
+    "dLowPriceRange",
+    "iBoardLotQty ",
+    "dPriceNum   ",
+    "dPriceDen",
+    "dGenNum",
+    "dGenDen",
+    "iPermittedToTrade",
+    "pSegment",
 ]
 
 
@@ -171,13 +236,44 @@ def scrip_master_csv(universe: Universe, segment: str) -> str:
         strike = int(x.strike * 100) if x.strike is not None else -1
         # Large numbers in scientific notation, as the real files sometimes carry them.
         freeze = "1e+08" if x.freeze_qty >= 99_999_999 else str(x.freeze_qty)
-        writer.writerow([
-            x.token, x.series, x.segment, x.instrument_type, x.name, x.trading_symbol,
-            x.option_type, x.trading_symbol, "" if x.segment == "nse_fo" else f"INE{x.token:0>7}",
-            "", "", x.trading_symbol, x.name,
-            int(x.tick * 100), x.lot_size, expiry, 1, 2, strike,
-            "NSE", x.instrument_type or "EQUITY", expiry, 1, freeze, 99_999,
-            x.lot_size, 0, band_hi, band_lo, x.lot_size,
-            1, 1, 1, 1, 1, "FO" if x.segment == "nse_fo" else "CASH",
-        ])
+        writer.writerow(
+            [
+                x.token,
+                x.series,
+                x.segment,
+                x.instrument_type,
+                x.name,
+                x.trading_symbol,
+                x.option_type,
+                x.trading_symbol,
+                "" if x.segment == "nse_fo" else f"INE{x.token:0>7}",
+                "",
+                "",
+                x.trading_symbol,
+                x.name,
+                int(x.tick * 100),
+                x.lot_size,
+                expiry,
+                1,
+                2,
+                strike,
+                "NSE",
+                x.instrument_type or "EQUITY",
+                expiry,
+                1,
+                freeze,
+                99_999,
+                x.lot_size,
+                0,
+                band_hi,
+                band_lo,
+                x.lot_size,
+                1,
+                1,
+                1,
+                1,
+                1,
+                "FO" if x.segment == "nse_fo" else "CASH",
+            ]
+        )
     return out.getvalue()

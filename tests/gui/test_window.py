@@ -34,8 +34,9 @@ def wait_for(qtbot: QtBot, loop: qasync.QEventLoop, coro: object) -> object:
     return task.result()
 
 
-def test_window_opens_in_paper_mode_and_shows_the_account(qtbot: QtBot,
-                                                          qloop: qasync.QEventLoop) -> None:
+def test_window_opens_in_paper_mode_and_shows_the_account(
+    qtbot: QtBot, qloop: qasync.QEventLoop
+) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()

@@ -39,24 +39,26 @@ def paper_orders(home: Path) -> int:
     return sum(len(b["orders"]) for b in state["books"].values())
 
 
-
-
-@pytest.mark.parametrize("args", [
-    ["buy", "NOPE", "--qty", "1"],
-    ["buy", "RELIANCE", "--qty", "0"],
-    ["buy", "RELIANCE", "--qty", "-5"],
-    ["buy", "RELIANCE", "--qty", "abc"],
-    ["buy", "RELIANCE", "--qty", "1.5"],
-    ["buy", "RELIANCE", "--qty", "1", "--price", "1o0"],
-    ["buy", "RELIANCE", "--qty", "1", "--price", "1000.03"],
-    ["buy", "RELIANCE", "--qty", "1", "--price", "-1000"],
-    ["buy", "RELIANCE", "--qty", "1", "--price", "nan"],
-    ["sell", "NIFTY", "--qty", "75"],  # an index is not tradable
-    ["buy", "RELIANCE", "--qty", "1", "--product", "XYZ"],
-    ["cancel", "not-a-number"],
-])
-def test_bad_input_is_refused_with_nothing_sent(capsys: pytest.CaptureFixture[str], home: Path,
-                                                args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["buy", "NOPE", "--qty", "1"],
+        ["buy", "RELIANCE", "--qty", "0"],
+        ["buy", "RELIANCE", "--qty", "-5"],
+        ["buy", "RELIANCE", "--qty", "abc"],
+        ["buy", "RELIANCE", "--qty", "1.5"],
+        ["buy", "RELIANCE", "--qty", "1", "--price", "1o0"],
+        ["buy", "RELIANCE", "--qty", "1", "--price", "1000.03"],
+        ["buy", "RELIANCE", "--qty", "1", "--price", "-1000"],
+        ["buy", "RELIANCE", "--qty", "1", "--price", "nan"],
+        ["sell", "NIFTY", "--qty", "75"],  # an index is not tradable
+        ["buy", "RELIANCE", "--qty", "1", "--product", "XYZ"],
+        ["cancel", "not-a-number"],
+    ],
+)
+def test_bad_input_is_refused_with_nothing_sent(
+    capsys: pytest.CaptureFixture[str], home: Path, args: list[str]
+) -> None:
     code, out, err = run(capsys, *args, "--json")
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and err.startswith("gui-trader: ")
@@ -66,8 +68,8 @@ def test_bad_input_is_refused_with_nothing_sent(capsys: pytest.CaptureFixture[st
 
 
 def test_fo_lot_and_freeze_are_checked(capsys: pytest.CaptureFixture[str], home: Path) -> None:
-    from gui_trader.sim.universe import option_symbol, weekly_expiries
     from gui_trader.core.clock import today_ist
+    from gui_trader.sim.universe import option_symbol, weekly_expiries
 
     code, out, _ = run(capsys, "quote", "NIFTY", "--json")
     assert code == 0
@@ -114,22 +116,45 @@ def test_limit_order_rests_and_cancels(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 1 and "already cancelled" in err
 
 
-SECRET_USER = SimUser(ucc="ZX9Q1", mobile="+919812345670", consumer_key="ck-7f3a9b2e51d04c88",
-                      mpin="730418", totp_secret="KRSXG5CTMVRXEZLUKN2XAZLSOQZDGNBV")
+SECRET_USER = SimUser(
+    ucc="ZX9Q1",
+    mobile="+919812345670",
+    consumer_key="ck-7f3a9b2e51d04c88",
+    mpin="730418",
+    totp_secret="KRSXG5CTMVRXEZLUKN2XAZLSOQZDGNBV",
+)
 
 
-def test_no_secret_on_disk_or_in_output(capsys: pytest.CaptureFixture[str], home: Path,
-                                        memory_keyring: MemoryKeyring,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_secret_on_disk_or_in_output(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("GUI_TRADER_CONSUMER_KEY", SECRET_USER.consumer_key)
     monkeypatch.setenv("GUI_TRADER_MPIN", SECRET_USER.mpin)
     monkeypatch.setenv("GUI_TRADER_TOTP_SECRET", SECRET_USER.totp_secret)
     with start(users=[SECRET_USER]) as st:
         outputs = []
-        for args in (["account", "add", "main", "--mobile", SECRET_USER.mobile, "--ucc",
-                      SECRET_USER.ucc, "--from-env", "--login-url", st.url, "-v"],
-                     ["buy", "RELIANCE", "--qty", "2", "-v", "--json"],
-                     ["orders", "-v"], ["login", "-v"], ["positions", "--json", "-v"]):
+        for args in (
+            [
+                "account",
+                "add",
+                "main",
+                "--mobile",
+                SECRET_USER.mobile,
+                "--ucc",
+                SECRET_USER.ucc,
+                "--from-env",
+                "--login-url",
+                st.url,
+                "-v",
+            ],
+            ["buy", "RELIANCE", "--qty", "2", "-v", "--json"],
+            ["orders", "-v"],
+            ["login", "-v"],
+            ["positions", "--json", "-v"],
+        ):
             code, out, err = run(capsys, *args)
             assert code == 0, err
             outputs.append(out + err)
@@ -138,8 +163,13 @@ def test_no_secret_on_disk_or_in_output(capsys: pytest.CaptureFixture[str], home
         assert code == 0
         outputs.append(out + err)
     session = json.loads(memory_keyring.items[("gui_trader", "main:session")])
-    secrets = [SECRET_USER.consumer_key, SECRET_USER.mpin, SECRET_USER.totp_secret,
-               session["token"], session["sid"]]
+    secrets = [
+        SECRET_USER.consumer_key,
+        SECRET_USER.mpin,
+        SECRET_USER.totp_secret,
+        session["token"],
+        session["sid"],
+    ]
     files = [p for p in home.rglob("*") if p.is_file()]
     assert any(p.name == "gui_trader.log" for p in files)
     assert any(p.name == "config.toml" for p in files)
@@ -150,18 +180,24 @@ def test_no_secret_on_disk_or_in_output(capsys: pytest.CaptureFixture[str], home
     for text in outputs:
         for s in secrets:
             assert s not in text
-    assert {k for _, k in memory_keyring.items} == {"main:consumer_key", "main:mpin",
-                                                    "main:totp_secret", "main:session"}
+    assert {k for _, k in memory_keyring.items} == {
+        "main:consumer_key",
+        "main:mpin",
+        "main:totp_secret",
+        "main:session",
+    }
 
 
-def test_no_keyring_backend_is_one_clear_line(capsys: pytest.CaptureFixture[str], home: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_keyring_backend_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     keyring.set_keyring(keyring.backends.fail.Keyring())
     monkeypatch.setenv("GUI_TRADER_CONSUMER_KEY", "k" * 12)
     monkeypatch.setenv("GUI_TRADER_MPIN", "123456")
     monkeypatch.setenv("GUI_TRADER_TOTP_SECRET", "JBSWY3DPEHPK3PXP")
-    code, _, err = run(capsys, "account", "add", "main", "--mobile", "+919999999999", "--ucc",
-                       "AB1", "--from-env")
+    code, _, err = run(
+        capsys, "account", "add", "main", "--mobile", "+919999999999", "--ucc", "AB1", "--from-env"
+    )
     assert code == 1
     assert len(err.strip().splitlines()) == 1
     assert "No OS keyring" in err and "gnome-keyring" in err
@@ -172,6 +208,7 @@ def test_no_keyring_backend_is_one_clear_line(capsys: pytest.CaptureFixture[str]
 
 
 def test_non_tty_add_never_prompts(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "account", "add", "main", "--mobile", "+919999999999",
-                       "--ucc", "AB1")
+    code, _, err = run(
+        capsys, "account", "add", "main", "--mobile", "+919999999999", "--ucc", "AB1"
+    )
     assert code == 2 and "--from-env" in err

@@ -24,8 +24,12 @@ SYMBOLS = [("2885", "RELIANCE-EQ"), ("1594", "INFY-EQ"), ("3045", "SBIN-EQ")]
 
 def fault_spec(rng: random.Random) -> dict[str, object]:
     return {
-        "rates": {"accept_drop": rng.uniform(0, 0.3), "drop": rng.uniform(0, 0.2),
-                  "error_5xx": rng.uniform(0, 0.2), "accept_5xx": rng.uniform(0, 0.2)},
+        "rates": {
+            "accept_drop": rng.uniform(0, 0.3),
+            "drop": rng.uniform(0, 0.2),
+            "error_5xx": rng.uniform(0, 0.2),
+            "accept_5xx": rng.uniform(0, 0.2),
+        },
         "routes": ["place", "orders"],
         "seed": rng.randrange(1 << 30),
     }
@@ -118,11 +122,11 @@ async def test_randomized_runs_over_loopback(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_ambiguous_place_is_looked_up_not_resent() -> None:
+async def test_ambiguous_place_is_looked_up_not_resent(tmp_path: Path) -> None:
     server = in_process()
     server.faults.update({"queue": ["accept_drop"]})
     c = in_process_client(server)
-    journal = await Journal(Path(server.exchange.today.isoformat() + ".tmp.sqlite3")).open()
+    journal = await Journal(tmp_path / "j.sqlite3").open()
     try:
         desk = OrderDesk(c, journal, "paper")
         inst = Instrument("nse_cm", "2885", "RELIANCE-EQ", "RELIANCE", tick_size=Decimal("0.05"))
@@ -130,7 +134,6 @@ async def test_ambiguous_place_is_looked_up_not_resent() -> None:
     finally:
         await c.close()
         await journal.close()
-        Path(server.exchange.today.isoformat() + ".tmp.sqlite3").unlink(missing_ok=True)
     assert out.ok and out.attempts == 1
     assert server.requests["place"] == 1  # one send: the look-up found it
     assert server.exchange.stats["placed"] == 1

@@ -52,9 +52,14 @@ async def test_instrument_files_are_cached_for_the_day(tmp_path: Path) -> None:
     # nse_cm came from nse_cm-v1.csv, not from the commodity file nse_com.csv
     reliance = first.resolve("RELIANCE")
     assert (reliance.segment, reliance.token, reliance.trading_symbol) == (
-        "nse_cm", "2885", "RELIANCE-EQ")
+        "nse_cm",
+        "2885",
+        "RELIANCE-EQ",
+    )
     assert sorted(p.name.split("_2")[0] for p in (tmp_path / "cache").glob("*.csv")) == [
-        "nse_cm", "nse_fo"]
+        "nse_cm",
+        "nse_fo",
+    ]
 
 
 @pytest.mark.asyncio

@@ -22,8 +22,9 @@ from gui_trader.sim.serve import start
 from gui_trader.sim.server import SimServer
 from tests.support.harness import client, in_process, in_process_client
 
-RELIANCE = Instrument("nse_cm", "2885", "RELIANCE-EQ", "RELIANCE", tick_size=__import__(
-    "decimal").Decimal("0.05"))
+RELIANCE = Instrument(
+    "nse_cm", "2885", "RELIANCE-EQ", "RELIANCE", tick_size=__import__("decimal").Decimal("0.05")
+)
 
 
 @contextlib.asynccontextmanager
@@ -47,8 +48,9 @@ async def wired(kind: str) -> AsyncIterator[tuple[SimServer, NeoClient]]:
 @pytest.mark.asyncio
 async def test_one_login_for_200_concurrent_orders(transport_kind: str) -> None:
     async with wired(transport_kind) as (server, c):
-        ids = await asyncio.gather(*(
-            c.place(OrderRequest(RELIANCE, Side.BUY, 1, tag=f"L{i}")) for i in range(200)))
+        ids = await asyncio.gather(
+            *(c.place(OrderRequest(RELIANCE, Side.BUY, 1, tag=f"L{i}")) for i in range(200))
+        )
         assert len(set(ids)) == 200
         assert c.logins == 1
         assert server.exchange.stats["logins"] == 1
@@ -57,7 +59,8 @@ async def test_one_login_for_200_concurrent_orders(transport_kind: str) -> None:
 
 @pytest.mark.asyncio
 async def test_exactly_one_relogin_when_50_calls_meet_a_revoked_session(
-        transport_kind: str) -> None:
+    transport_kind: str,
+) -> None:
     async with wired(transport_kind) as (server, c):
         await c.login()
         assert server.exchange.revoke() == 1
@@ -71,21 +74,44 @@ async def test_exactly_one_relogin_when_50_calls_meet_a_revoked_session(
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gui_trader", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gui_trader", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_second_process_reuses_the_stored_session(tmp_path: Path) -> None:
     with start() as st:
-        env = {**os.environ, "GUI_TRADER_HOME": str(tmp_path / "h"),
-               "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring",
-               "TEST_KEYRING_FILE": str(tmp_path / "keyring.json"),
-               "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-               "GUI_TRADER_CONSUMER_KEY": PAPER_USER.consumer_key,
-               "GUI_TRADER_MPIN": PAPER_USER.mpin,
-               "GUI_TRADER_TOTP_SECRET": PAPER_USER.totp_secret}
-        added = _cli(["account", "add", "main", "--mobile", PAPER_USER.mobile, "--ucc",
-                      PAPER_USER.ucc, "--from-env", "--login-url", st.url, "--json"], env)
+        env = {
+            **os.environ,
+            "GUI_TRADER_HOME": str(tmp_path / "h"),
+            "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring",
+            "TEST_KEYRING_FILE": str(tmp_path / "keyring.json"),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "GUI_TRADER_CONSUMER_KEY": PAPER_USER.consumer_key,
+            "GUI_TRADER_MPIN": PAPER_USER.mpin,
+            "GUI_TRADER_TOTP_SECRET": PAPER_USER.totp_secret,
+        }
+        added = _cli(
+            [
+                "account",
+                "add",
+                "main",
+                "--mobile",
+                PAPER_USER.mobile,
+                "--ucc",
+                PAPER_USER.ucc,
+                "--from-env",
+                "--login-url",
+                st.url,
+                "--json",
+            ],
+            env,
+        )
         assert added.returncode == 0, added.stderr
         assert st.app.exchange.stats["logins"] == 1
 

@@ -24,11 +24,21 @@ def in_process(seed: int = 7, faults: FaultPlan | None = None) -> SimServer:
     return SimServer(Exchange(seed=seed, base_url=IN_PROCESS_URL), faults or FaultPlan())
 
 
-def client(url: str, transport: httpx.AsyncBaseTransport | None = None,
-           store: SessionStore | None = None, limits: ClientLimits = FAST,
-           name: str = "test") -> NeoClient:
-    return NeoClient(name, creds(), store or MemorySessionStore(), login_url=url,
-                     transport=transport, limits=limits)
+def client(
+    url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    store: SessionStore | None = None,
+    limits: ClientLimits = FAST,
+    name: str = "test",
+) -> NeoClient:
+    return NeoClient(
+        name,
+        creds(),
+        store or MemorySessionStore(),
+        login_url=url,
+        transport=transport,
+        limits=limits,
+    )
 
 
 def in_process_client(server: SimServer, **kw: object) -> NeoClient:

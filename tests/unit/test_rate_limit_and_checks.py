@@ -41,19 +41,32 @@ def test_retry_after_pauses_everyone() -> None:
     assert lim.reserve() == 0.0
 
 
-NIFTY_CE = Instrument("nse_fo", "40001", "NIFTY24NOV2525900CE", "NIFTY", "OPTIDX", "CE",
-                      Decimal(25900), None, lot_size=75, tick_size=Decimal("0.05"),
-                      freeze_qty=1800)
+NIFTY_CE = Instrument(
+    "nse_fo",
+    "40001",
+    "NIFTY24NOV2525900CE",
+    "NIFTY",
+    "OPTIDX",
+    "CE",
+    Decimal(25900),
+    None,
+    lot_size=75,
+    tick_size=Decimal("0.05"),
+    freeze_qty=1800,
+)
 
 
-@pytest.mark.parametrize(("qty", "price", "message"), [
-    (0, None, "must be positive"),
-    (-75, None, "must be positive"),
-    (10, None, "not a multiple of NIFTY24NOV2525900CE's lot size 75"),
-    (1875, None, "above NIFTY24NOV2525900CE's freeze limit: at most 1800 per order (24 lots)"),
-    (75, Decimal("100.03"), "not on NIFTY24NOV2525900CE's tick of 0.05"),
-    (75, Decimal("-5"), "must be positive"),
-])
+@pytest.mark.parametrize(
+    ("qty", "price", "message"),
+    [
+        (0, None, "must be positive"),
+        (-75, None, "must be positive"),
+        (10, None, "not a multiple of NIFTY24NOV2525900CE's lot size 75"),
+        (1875, None, "above NIFTY24NOV2525900CE's freeze limit: at most 1800 per order (24 lots)"),
+        (75, Decimal("100.03"), "not on NIFTY24NOV2525900CE's tick of 0.05"),
+        (75, Decimal("-5"), "must be positive"),
+    ],
+)
 def test_bad_orders_are_refused(qty: int, price: Decimal | None, message: str) -> None:
     kind = OrderType.LIMIT if price is not None else OrderType.MARKET
     with pytest.raises(InvalidOrder, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -53,5 +53,6 @@ def test_round_trip_with_the_simulator_file() -> None:
         assert got.strike == listing.strike
         assert got.tick_size == listing.tick
     tata = {i.trading_symbol: i for i in parse_scrip_master(scrip_master_csv(u, "nse_cm"))}[
-        "TATASTEEL-EQ"]
+        "TATASTEEL-EQ"
+    ]
     assert tata.tick_size == Decimal("0.01") and tata.freeze_qty == 0
