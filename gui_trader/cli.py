@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 from gui_trader.broker.base import BrokerError
+from gui_trader.broker.vault import KeyringUnavailable
 from gui_trader.config import AccountConfig, Config, Paths
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
@@ -154,11 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
     except KeyboardInterrupt:
         return fail("interrupted", 130, as_json)
+    except KeyringUnavailable as exc:
+        return fail(str(exc), EXIT_FAILED, as_json)
     except (BrokerError, KeyError, LookupError, OSError) as exc:
-        from gui_trader.broker.vault import KeyringUnavailable
-
-        message = str(exc).strip("'\"") if not isinstance(exc, KeyringUnavailable) else str(exc)
-        return fail(message or type(exc).__name__, EXIT_FAILED, as_json)
+        return fail(str(exc).strip("'\"") or type(exc).__name__, EXIT_FAILED, as_json)
     except Exception as exc:  # last resort: still one line, never a traceback dump
         from gui_trader.broker.redact import redact
 
