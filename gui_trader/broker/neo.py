@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 PROD_LOGIN_URL = "https://mis.kotaksecurities.com"
 FIN_KEY = "neotradeapi"
+CONFIG_URL = "https://lapi.kotaksecurities.com/5config/config"
+DEFAULT_SFEED = "wss://sfeed.kotaksecurities.com/apifeed"
 MAX_QUOTES_PER_CALL = 50
 MUTATIONS = frozenset({"place", "modify", "cancel"})
 DUPLICATE_TAG_CODES = frozenset({5204, 32})
@@ -144,6 +146,8 @@ class NeoClient:
             expires_at=token_expiry(token),
             ucc=str(trade.get("ucc") or c.ucc),
             data_center=str(trade.get("dataCenter") or ""),
+            feed_url=str(trade.get("feedUrl") or ""),
+            rt_url=str(trade.get("rtUrl") or ""),
         )
         log.info("logged in as %s (%s)", session.ucc, base)
         return session
@@ -479,8 +483,55 @@ class NeoClient:
                 await asyncio.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
 
+    async def feed_endpoints(self) -> FeedEndpoints:
+        """Where the market and order feeds are (reference §1.1, §10): best effort, never fatal.
+
+        Precedence: config service -> validate's feedUrl / rtUrl -> defaults by host and DC.
+        """
+        session = await self.session.get()
+        market = order = ""
+        if session.data_center:
+            url = (
+                CONFIG_URL
+                if self.login_url == PROD_LOGIN_URL
+                else f"{self.login_url}/5config/config"
+            )
+            params = {"appVersion": "3.0.9", "platform": "api", "environment": "prod"}
+            try:
+                resp = await self.http.get(url, timeout=5.0, params=params)
+                configs = (resp.json().get("data") or {}).get("configs") or {}
+                dc = session.data_center
+                source = configs.get(f"{dc}_broadcast_source")
+                if source:
+                    market = str(configs.get(f"{dc}_{source}_broadcast_endpoint") or "")
+                    order = str(configs.get(f"{dc}_{source}_interactive_endpoint") or "")
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                log.info("feed discovery through the config service failed: %s", exc)
+        host = httpx.URL(session.base_url).host or (
+            f"{session.data_center.lower()}.kotaksecurities.com"
+        )
+        return FeedEndpoints(
+            market=ws_scheme(market or session.feed_url or DEFAULT_SFEED),
+            orders=ws_scheme(order or session.rt_url or f"wss://{host}/realtime"),
+        )
+
     async def close(self) -> None:
         await self.http.aclose()
+
+
+@dataclass(frozen=True)
+class FeedEndpoints:
+    market: str
+    orders: str
+
+
+def ws_scheme(url: str) -> str:
+    """Feed URLs arrive as https:// or http://; the sockets want wss:// or ws://."""
+    if url.startswith("https://"):
+        return "wss://" + url.removeprefix("https://")
+    if url.startswith("http://"):
+        return "ws://" + url.removeprefix("http://")
+    return url
 
 
 def _data(body: Any) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class SessionToken:
     expires_at: float  # epoch seconds
     ucc: str = ""
     data_center: str = ""
+    feed_url: str = ""  # validate's optional feedUrl / rtUrl (fallbacks for feed discovery)
+    rt_url: str = ""
 
     def __post_init__(self) -> None:
         register_secret(self.token)
@@ -43,7 +45,16 @@ class SessionToken:
         return cls(
             **{
                 k: data[k]
-                for k in ("token", "sid", "base_url", "expires_at", "ucc", "data_center")
+                for k in (
+                    "token",
+                    "sid",
+                    "base_url",
+                    "expires_at",
+                    "ucc",
+                    "data_center",
+                    "feed_url",
+                    "rt_url",
+                )
                 if k in data
             }
         )

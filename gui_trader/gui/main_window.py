@@ -144,6 +144,8 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.warning("reconcile failed: %s", exc)
         await self.refresh()
+        if self.positions.rowCount() == 0 and self.holdings.rowCount():
+            self.tabs.setCurrentWidget(self.holdings)  # a first start shows the demo portfolio
         self.timer.start()
 
     def _tick(self) -> None:

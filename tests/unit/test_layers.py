@@ -1,0 +1,48 @@
+"""DESIGN.md's layer rules: Qt only in gui/; the engine knows brokers only through base.py;
+the CLI imports no Qt at module level."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[2] / "gui_trader"
+QT = ("PySide6", "pyqtgraph", "qasync", "shiboken6")
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_qt_only_in_gui() -> None:
+    for path in PKG.rglob("*.py"):
+        if "gui" in path.relative_to(PKG).parts:
+            continue
+        bad = {n for n in imports(path) if n.split(".")[0] in QT}
+        assert not bad, f"{path.relative_to(PKG)} imports {bad}"
+
+
+def test_engine_does_not_reach_into_the_wire_client() -> None:
+    for path in (PKG / "engine").rglob("*.py"):
+        bad = {
+            n
+            for n in imports(path)
+            if n.startswith(("gui_trader.broker.neo", "gui_trader.sim", "gui_trader.gui"))
+        }
+        assert not bad, f"{path.name} imports {bad}"
+
+
+def test_core_is_plain() -> None:
+    for path in (PKG / "core").rglob("*.py"):
+        bad = {
+            n
+            for n in imports(path)
+            if n.startswith("gui_trader.") and not n.startswith("gui_trader.core")
+        }
+        assert not bad, f"{path.name} imports {bad}"
