@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
@@ -23,6 +24,7 @@ from gui_trader.config import AccountConfig, Config, Paths
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder
+from gui_trader.engine.portfolio import portfolio
 from gui_trader.market.instruments import UnknownSymbol
 
 EXIT_FAILED = 1
@@ -473,60 +475,29 @@ def _order_json(o: Order) -> dict[str, Any]:
 
 
 async def cmd_positions(ctx: Any, args: argparse.Namespace) -> Result:
-    positions = await ctx.broker.positions()
-    keys = [f"{p.segment}|{p.token}" for p in positions]
-    ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
-    rows, total = [], Decimal(0)
-    for p in positions:
-        price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
-        pnl = p.pnl(price).quantize(Decimal("0.01"))
-        total += pnl
-        rows.append(
-            {
-                "symbol": p.trading_symbol,
-                "product": p.product,
-                "net_qty": p.net_qty,
-                "avg_price": p.avg_price,
-                "ltp": price,
-                "pnl": pnl,
-            }
-        )
+    view = await portfolio(ctx.broker, holdings=False)
+    rows = [asdict(p) for p in view.positions]
     text = _table(
         ["SYMBOL", "PRODUCT", "NET QTY", "AVG", "LTP", "P&L"],
-        [
-            [r["symbol"], r["product"], r["net_qty"], r["avg_price"], r["ltp"], r["pnl"]]
-            for r in rows
-        ],
+        [[p.symbol, p.product, p.net_qty, p.avg_price, p.ltp, p.pnl] for p in view.positions],
     )
     if rows:
-        text += f"\ntotal P&L {total:.2f}"
-    return _ok({"mode": ctx.mode, "positions": rows, "total_pnl": total}, text)
+        text += f"\ntotal P&L {view.positions_pnl:.2f}"
+    return _ok({"mode": ctx.mode, "positions": rows, "total_pnl": view.positions_pnl}, text)
 
 
 async def cmd_holdings(ctx: Any, args: argparse.Namespace) -> Result:
-    holdings = await ctx.broker.holdings()
-    keys = [f"{h.segment}|{h.token}" for h in holdings]
-    ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
-    rows, total = [], Decimal(0)
-    for h in holdings:
-        price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
-        pnl = h.pnl(price).quantize(Decimal("0.01"))
-        total += pnl
-        rows.append(
-            {
-                "symbol": h.symbol,
-                "qty": h.qty,
-                "sellable": h.sellable_qty,
-                "avg_price": h.avg_price.quantize(Decimal("0.01")),
-                "ltp": price,
-                "pnl": pnl,
-            }
-        )
+    view = await portfolio(ctx.broker, positions=False)
     text = _table(
         ["SYMBOL", "QTY", "SELLABLE", "AVG", "LTP", "P&L"],
-        [[r["symbol"], r["qty"], r["sellable"], r["avg_price"], r["ltp"], r["pnl"]] for r in rows],
+        [[h.symbol, h.qty, h.sellable, h.avg_price, h.ltp, h.pnl] for h in view.holdings],
     )
-    return _ok({"mode": ctx.mode, "holdings": rows, "total_pnl": total}, text)
+    payload = {
+        "mode": ctx.mode,
+        "holdings": [asdict(h) for h in view.holdings],
+        "total_pnl": view.holdings_pnl,
+    }
+    return _ok(payload, text)
 
 
 async def cmd_limits(ctx: Any, args: argparse.Namespace) -> Result:

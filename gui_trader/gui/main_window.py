@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from gui_trader.app import Context, open_context, reconcile, setup_logging
 from gui_trader.config import Paths
+from gui_trader.engine.portfolio import portfolio
 
 log = logging.getLogger(__name__)
 GREEN, RED = QColor("#1b8a3a"), QColor("#c62828")
@@ -158,36 +159,18 @@ class MainWindow(QMainWindow):
             return
         self._busy = True
         try:
-            positions, orders, holdings, funds = await asyncio.gather(
-                ctx.broker.positions(),
-                ctx.broker.orders(),
-                ctx.broker.holdings(),
-                ctx.broker.limits(),
+            view, orders, funds = await asyncio.gather(
+                portfolio(ctx.broker), ctx.broker.orders(), ctx.broker.limits()
             )
-            keys = list(
-                {f"{p.segment}|{p.token}" for p in positions}
-                | {f"{h.segment}|{h.token}" for h in holdings}
-            )
-            ltp = {q.key: q.ltp for q in await ctx.broker.quotes(keys)} if keys else {}
         except Exception as exc:
             self.status.setText(f"refresh failed: {exc}")
             return
         finally:
             self._busy = False
-        rows = []
-        for p in positions:
-            price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
-            rows.append(
-                [
-                    p.trading_symbol,
-                    p.product,
-                    p.net_qty,
-                    p.avg_price,
-                    price,
-                    p.pnl(price).quantize(Decimal("0.01")),
-                ]
-            )
-        self.positions.fill(rows, colour_col=5)
+        self.positions.fill(
+            [[p.symbol, p.product, p.net_qty, p.avg_price, p.ltp, p.pnl] for p in view.positions],
+            colour_col=5,
+        )
         self.orders.fill(
             [
                 [
@@ -206,20 +189,10 @@ class MainWindow(QMainWindow):
                 for o in sorted(orders, key=lambda o: o.order_id, reverse=True)
             ]
         )
-        hrows = []
-        for h in holdings:
-            price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
-            hrows.append(
-                [
-                    h.symbol,
-                    h.qty,
-                    h.sellable_qty,
-                    h.avg_price.quantize(Decimal("0.01")),
-                    price,
-                    h.pnl(price).quantize(Decimal("0.01")),
-                ]
-            )
-        self.holdings.fill(hrows, colour_col=5)
+        self.holdings.fill(
+            [[h.symbol, h.qty, h.sellable, h.avg_price, h.ltp, h.pnl] for h in view.holdings],
+            colour_col=5,
+        )
         self.funds.setText(
             f"available ₹{funds.available:,.2f}   margin used ₹{funds.margin_used:,.2f}"
         )
