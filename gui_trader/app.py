@@ -28,6 +28,7 @@ from gui_trader.market.instruments import InstrumentStore, load_instruments
 log = logging.getLogger(__name__)
 PAPER = "paper"
 PAPER_URL = "http://paper.sim"
+RECONCILE_IDLE_S = 120.0
 
 
 _handlers: list[logging.Handler] = []
@@ -182,7 +183,9 @@ async def open_context(
 
 async def reconcile(ctx: Context) -> list[dict[str, Any]]:
     """Settle intents a crash left open: found by tag -> placed; absent -> not placed."""
-    open_intents = await ctx.journal.unresolved(ctx.account)
+    # Another process (the window, a script) may be sending its intents right now: only settle
+    # the ones nobody has touched for a while.
+    open_intents = await ctx.journal.unresolved(ctx.account, idle_s=RECONCILE_IDLE_S)
     if not open_intents:
         return []
     book = {o.tag: o for o in await ctx.broker.orders() if o.tag}

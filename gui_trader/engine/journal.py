@@ -179,7 +179,17 @@ class Journal:
     ) -> None:
         await self._run(self._update, tag, state, order_id, detail, bump)
 
-    async def unresolved(self, account: str) -> list[Intent]:
+    async def unresolved(self, account: str, idle_s: float = 0.0) -> list[Intent]:
+        """Intents still open; `idle_s` skips ones touched recently (another process may be
+        sending them right now)."""
+        if idle_s:
+            return list(
+                await self._run(
+                    self._select,
+                    "account=? AND state IN (?, ?, ?) AND updated < ?",
+                    (account, *OPEN_STATES, time.time() - idle_s),
+                )
+            )
         return list(
             await self._run(
                 self._select, "account=? AND state IN (?, ?, ?)", (account, *OPEN_STATES)

@@ -94,7 +94,9 @@ class OrderDesk:
                 order_id = await self.broker.place(req)
             except DuplicateTag:
                 notes.append("broker already had this tag")
-                outcome = await self._resolve(req, notes, sends, resend_ok=False)
+                outcome = await self._resolve(
+                    req, notes, sends, resend_ok=False, broker_has_tag=True
+                )
             except Rejected as exc:
                 await self.journal.update(tag, "rejected", detail=exc.reason)
                 return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends, notes)
@@ -112,7 +114,12 @@ class OrderDesk:
             log.info("order %s not at the broker after an ambiguous failure; sending again", tag)
 
     async def _resolve(
-        self, req: OrderRequest, notes: list[str], sends: int, resend_ok: bool
+        self,
+        req: OrderRequest,
+        notes: list[str],
+        sends: int,
+        resend_ok: bool,
+        broker_has_tag: bool = False,
     ) -> OrderOutcome | None:
         """Look the tag up; None means "definitely absent, send again"."""
         tag = req.tag or ""
@@ -130,6 +137,12 @@ class OrderDesk:
             return OrderOutcome(
                 tag, req, found.order_id, found.status, found.reject_reason, sends, notes
             )
+        if broker_has_tag:
+            # The broker says the tag exists but its book does not show it (GuiOrdId can change
+            # after a modify): never resend, and do not claim it is absent either.
+            detail = "broker reports this tag exists, but no order in the book carries it"
+            await self.journal.update(tag, "unknown", detail=detail)
+            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
         if not resend_ok:
             # The look-up ran after the last failed send had finished: the broker has no such
             # order, so this is a definite "not placed", not an unknown.

@@ -137,3 +137,52 @@ async def test_ambiguous_place_is_looked_up_not_resent(tmp_path: Path) -> None:
     assert out.ok and out.attempts == 1
     assert server.requests["place"] == 1  # one send: the look-up found it
     assert server.exchange.stats["placed"] == 1
+
+
+@pytest.mark.asyncio
+async def test_duplicate_tag_without_a_book_entry_stays_unknown(tmp_path: Path) -> None:
+    """The broker says the tag exists; the book does not show it: never resend, never guess."""
+    server = in_process()
+    c = in_process_client(server)
+    journal = await Journal(tmp_path / "j.sqlite3").open()
+    inst = Instrument("nse_cm", "2885", "RELIANCE-EQ", "RELIANCE", tick_size=Decimal("0.05"))
+    try:
+        desk = OrderDesk(c, journal, "paper")
+        tag = await journal.new_intent("paper", "place", "O", {})
+        server.exchange.book("PAPER1").tags.add(tag)  # e.g. the tag was renamed after a modify
+        out = await desk.send(OrderRequest(inst, Side.BUY, 1, tag=tag))
+        [intent] = await journal.all()
+    finally:
+        await c.close()
+        await journal.close()
+    assert out.status is OrderStatus.UNKNOWN and out.order_id is None
+    assert server.requests["place"] == 1
+    assert intent.state == "unknown"
+
+
+@pytest.mark.asyncio
+async def test_reconcile_settles_a_crashed_intent_but_not_a_fresh_one(
+    tmp_path: Path, home: Path
+) -> None:
+    from gui_trader.app import open_context, reconcile
+
+    ctx = await open_context(paper=True)
+    try:
+        store = await ctx.instruments()
+        inst = store.resolve("SBIN")
+        # a crash after the send: the order is at the broker, the journal still says "sent"
+        tag = await ctx.journal.new_intent("paper", "place", "O", {})
+        await ctx.journal.update(tag, "sent")
+        order_id = await ctx.broker.place(OrderRequest(inst, Side.BUY, 1, tag=tag))
+        fresh = await ctx.journal.new_intent("paper", "place", "O", {})
+        assert await reconcile(ctx) == []  # both were touched just now: another process's?
+        db = ctx.journal._db
+        assert db is not None
+        await ctx.journal._run(db.execute, "UPDATE intents SET updated = updated - 600")
+        settled = await reconcile(ctx)
+        states = {i.tag: (i.state, i.order_id) for i in await ctx.journal.all()}
+    finally:
+        await ctx.close()
+    assert {s["tag"] for s in settled} == {tag, fresh}
+    assert states[tag] == ("placed", order_id)
+    assert states[fresh] == ("absent", None)
