@@ -20,7 +20,6 @@ from gui_trader.broker.redact import install as install_redaction
 from gui_trader.broker.session import MemorySessionStore
 from gui_trader.broker.vault import Credentials, KeyringSessionStore, load_credentials
 from gui_trader.config import Config, Paths
-from gui_trader.core.clock import today_ist
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
@@ -182,23 +181,5 @@ async def open_context(
 
 
 async def reconcile(ctx: Context) -> list[dict[str, Any]]:
-    """Settle intents a crash left open: found by tag -> placed; absent -> not placed."""
-    # Another process (the window, a script) may be sending its intents right now: only settle
-    # the ones nobody has touched for a while.
-    open_intents = await ctx.journal.unresolved(ctx.account, idle_s=RECONCILE_IDLE_S)
-    if not open_intents:
-        return []
-    book = {o.tag: o for o in await ctx.broker.orders() if o.tag}
-    today = today_ist().isoformat()
-    settled = []
-    for intent in open_intents:
-        if intent.day != today:  # the broker's book only holds today's orders
-            await ctx.journal.update(intent.tag, "expired", detail="from an earlier day")
-            continue
-        order = book.get(intent.tag)
-        if order is not None:
-            await ctx.journal.update(intent.tag, "placed", order_id=order.order_id)
-        else:
-            await ctx.journal.update(intent.tag, "absent", detail="not at the broker on restart")
-        settled.append({"tag": intent.tag, "order_id": order.order_id if order else None})
-    return settled
+    """Settle intents a crash left open (see OrderDesk.reconcile)."""
+    return await ctx.desk.reconcile(idle_s=RECONCILE_IDLE_S)

@@ -22,6 +22,7 @@ from gui_trader.broker.base import (
     OrderFinished,
     Rejected,
 )
+from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_checks import check_order
@@ -193,3 +194,30 @@ class OrderDesk:
             except BrokerError:
                 await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
         return None
+
+    async def reconcile(self, idle_s: float = 120.0) -> list[dict[str, Any]]:
+        """Settle intents a crash left open: found by tag -> placed; absent -> not placed.
+
+        Only intents idle for `idle_s` are touched: another process (the window, a script) may
+        be sending its intents right now. Absent ones are never resent here; that is the
+        feature's decision (a straddle asks first).
+        """
+        open_intents = await self.journal.unresolved(self.account, idle_s=idle_s)
+        if not open_intents:
+            return []
+        book = {o.tag: o for o in await self.broker.orders() if o.tag}
+        today = today_ist().isoformat()
+        settled: list[dict[str, Any]] = []
+        for intent in open_intents:
+            if intent.day != today:  # the broker's book only holds today's orders
+                await self.journal.update(intent.tag, "expired", detail="from an earlier day")
+                continue
+            order = book.get(intent.tag)
+            if order is not None:
+                await self.journal.update(intent.tag, "placed", order_id=order.order_id)
+            else:
+                await self.journal.update(
+                    intent.tag, "absent", detail="not at the broker on restart"
+                )
+            settled.append({"tag": intent.tag, "order_id": order.order_id if order else None})
+        return settled

@@ -1,0 +1,135 @@
+"""The event hub: the engine publishes immutable events; the window and the CLI drain them.
+
+Publishing never blocks and never drops: each subscriber has its own deque (appends are
+thread-safe, so the journal thread and log handlers may publish too). The window drains its
+queue once per frame, so a burst of 500 updates costs one repaint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from gui_trader.core.market_data import Quote
+from gui_trader.core.order import Order
+from gui_trader.core.portfolio import Funds, Holding, Position
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    order: Order
+    external: bool  # not placed by this app (no journal intent with its tag)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsUpdated:
+    positions: tuple[Position, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingsUpdated:
+    holdings: tuple[Holding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotesUpdated:
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FundsUpdated:
+    funds: Funds
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    mode: str  # PAPER / LIVE
+    account: str
+    state: str  # connecting / ready / expired / error / closed
+    expires_at: datetime | None = None
+    detail: str = ""
+    trading_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    rtt_ms: float
+    loop_lag_p50_ms: float
+    loop_lag_p99_ms: float
+    orders_free: float
+    orders_per_second: float
+    logins: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    level: str
+    time: datetime
+    source: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the trader must see even when the window is in the background."""
+
+    kind: str  # fill / reject / error
+    title: str
+    text: str
+    amount: Decimal | None = None
+
+
+Event = (
+    OrderUpdated
+    | PositionsUpdated
+    | HoldingsUpdated
+    | QuotesUpdated
+    | FundsUpdated
+    | SessionState
+    | Metrics
+    | LogRecord
+    | Notice
+)
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._queues: list[deque[Event]] = []
+
+    def subscribe(self) -> deque[Event]:
+        q: deque[Event] = deque()
+        self._queues.append(q)
+        return q
+
+    def unsubscribe(self, q: deque[Event]) -> None:
+        if q in self._queues:
+            self._queues.remove(q)
+
+    def publish(self, event: Event) -> None:
+        for q in self._queues:
+            q.append(event)
+
+
+class HubLogHandler(logging.Handler):
+    """Log records become events for the Log pane (the file handler keeps its own copy)."""
+
+    def __init__(self, hub: EventHub, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.hub = hub
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record) if self.formatter else record.getMessage()
+            self.hub.publish(
+                LogRecord(
+                    record.levelname,
+                    datetime.fromtimestamp(record.created),
+                    record.name.removeprefix("gui_trader."),
+                    message,
+                )
+            )
+        except Exception:
+            self.handleError(record)

@@ -1,0 +1,369 @@
+"""The live trading state behind the window: books polled and diffed, quotes batched, actions.
+
+Self-updating in the ib_async sense: the engine keeps the latest orders, positions, holdings,
+funds and quotes and publishes only what changed, as immutable events on the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from gui_trader.broker.base import Ambiguous, BrokerError, LoginFailed, Rejected, Unreachable
+from gui_trader.core.clock import IST
+from gui_trader.core.instrument import Instrument
+from gui_trader.core.market_data import Quote
+from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderType, Product, Side
+from gui_trader.core.portfolio import Funds, Holding, Position
+from gui_trader.engine.events import (
+    EventHub,
+    FundsUpdated,
+    HoldingsUpdated,
+    Metrics,
+    Notice,
+    OrderUpdated,
+    PositionsUpdated,
+    QuotesUpdated,
+    SessionState,
+)
+from gui_trader.engine.order_checks import check_order
+from gui_trader.market.instruments import InstrumentStore
+
+if TYPE_CHECKING:  # the composition root builds the context; the engine only uses it
+    from gui_trader.app import Context
+
+log = logging.getLogger(__name__)
+SLOW_EVERY = 5  # holdings and funds change rarely: every 5th poll
+
+
+def explain(exc: BaseException) -> str:
+    """A broker failure in words a trader acts on."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, LoginFailed):
+        if "totp" in low:
+            return "Wrong TOTP code: check the phone's clock, or the TOTP secret you stored."
+        if "mpin" in low:
+            return "Wrong MPIN."
+        return f"Login refused: {text.removeprefix('login refused: ')}"
+    if "1037" in low or ("ip" in low and "session" in low):
+        return "This session was created from another IP: log in again from this machine."
+    if isinstance(exc, Unreachable):
+        return "The broker cannot be reached: check the connection. Nothing was sent."
+    if "keyring" in low:
+        return text
+    return text or type(exc).__name__
+
+
+def slices(qty: int, instrument: Instrument) -> list[int]:
+    """Split a quantity into orders at the freeze limit, each a whole number of lots."""
+    cap = instrument.max_order_qty or qty
+    out = []
+    while qty > 0:
+        out.append(min(cap, qty))
+        qty -= out[-1]
+    return out
+
+
+class LagMonitor:
+    """How late the event loop wakes up: the number the trader feels as a frozen window."""
+
+    def __init__(self, period_s: float = 0.05, window: int = 1200) -> None:
+        self.period = period_s
+        self.samples: deque[float] = deque(maxlen=window)
+
+    async def run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.samples.append(max(0.0, time.perf_counter() - start - self.period) * 1000)
+
+    def percentiles(self) -> tuple[float, float]:
+        if len(self.samples) < 2:
+            return 0.0, 0.0
+        data = sorted(self.samples)
+        return statistics.median(data), data[min(len(data) - 1, int(len(data) * 0.99))]
+
+
+def _order_sig(o: Order) -> tuple[object, ...]:
+    return (o.status, o.filled_qty, o.qty, o.price, o.avg_price, o.reject_reason, o.trigger_price)
+
+
+class TradingEngine:
+    def __init__(
+        self, ctx: Context, hub: EventHub, *, poll_s: float = 1.0, watchlist: Iterable[str] = ()
+    ) -> None:
+        self.ctx = ctx
+        self.hub = hub
+        self.poll_s = poll_s
+        self.watch: list[str] = list(watchlist)  # symbols as the trader typed them
+        self.instruments: InstrumentStore | None = None
+        self.orders: dict[str, Order] = {}
+        self.positions: tuple[Position, ...] = ()
+        self.holdings: tuple[Holding, ...] = ()
+        self.quotes: dict[str, Quote] = {}
+        self.funds: Funds | None = None
+        self.own_tags: set[str] = set()
+        self.lag = LagMonitor()
+        self.ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._refresh_lock = asyncio.Lock()
+        self._polls = 0
+        self._baseline = True
+
+    @property
+    def mode(self) -> str:
+        return self.ctx.mode
+
+    def _state(self, state: str, detail: str = "", trading: bool = False) -> None:
+        cur = self.ctx.broker.session.current
+        expires = datetime.fromtimestamp(cur.expires_at, IST) if cur else None
+        self.hub.publish(SessionState(self.mode, self.ctx.account, state, expires, detail, trading))
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> bool:
+        """Log in, load instruments, reconcile the journal with the book, then enable trading."""
+        self._tasks.append(asyncio.create_task(self.lag.run(), name="loop-lag"))
+        self._state("connecting")
+        try:
+            await self.ctx.broker.login()
+            self.instruments = await self.ctx.instruments()
+            await self.ctx.desk.reconcile()
+            self.own_tags = {i.tag for i in await self.ctx.journal.all()}
+            await self.refresh(full=True)
+        except (BrokerError, LookupError, OSError) as exc:
+            log.error("cannot start: %s", explain(exc))
+            self._state("error", explain(exc))
+            return False
+        self._baseline = False
+        self._state("ready", trading=True)
+        self.ready.set()
+        self._tasks.append(asyncio.create_task(self._poll(), name="poll"))
+        self._tasks.append(asyncio.create_task(self._metrics(), name="metrics"))
+        return True
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._state("closed")
+        await self.ctx.close()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                await self.refresh(full=self._polls % SLOW_EVERY == 0)
+            except BrokerError as exc:
+                log.warning("refresh failed: %s", explain(exc))
+
+    async def _metrics(self) -> None:
+        b = self.ctx.broker
+        while True:
+            p50, p99 = self.lag.percentiles()
+            self.hub.publish(
+                Metrics(
+                    b.stats.last_rtt_ms,
+                    p50,
+                    p99,
+                    b.order_limiter.headroom(),
+                    b.config.orders_per_second,
+                    b.logins,
+                )
+            )
+            await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------------ state
+    def keys(self) -> list[str]:
+        keys = [f"{p.segment}|{p.token}" for p in self.positions]
+        keys += [f"{h.segment}|{h.token}" for h in self.holdings]
+        store = self.instruments
+        if store is not None:
+            for sym in self.watch:
+                with contextlib.suppress(LookupError):
+                    keys.append(store.resolve(sym).key)
+        return list(dict.fromkeys(keys))
+
+    async def refresh(self, full: bool = False) -> None:
+        if self._refresh_lock.locked():
+            return  # one in flight already: its answer is as fresh as ours would be
+        async with self._refresh_lock:
+            self._polls += 1
+            b = self.ctx.broker
+            if full:
+                orders, positions, holdings, funds = await asyncio.gather(
+                    b.orders(), b.positions(), b.holdings(), b.limits()
+                )
+                self._apply_holdings(tuple(holdings))
+                if funds != self.funds:
+                    self.funds = funds
+                    self.hub.publish(FundsUpdated(funds))
+            else:
+                orders, positions = await asyncio.gather(b.orders(), b.positions())
+            self._apply_orders(orders)
+            self._apply_positions(tuple(positions))
+            keys = self.keys()
+            if keys:
+                self._apply_quotes(await b.quotes(keys))
+
+    def _apply_orders(self, orders: list[Order]) -> None:
+        for o in orders:
+            old = self.orders.get(o.order_id)
+            if old is not None and _order_sig(old) == _order_sig(o):
+                continue
+            self.orders[o.order_id] = o
+            self.hub.publish(OrderUpdated(o, external=not o.tag or o.tag not in self.own_tags))
+            if self._baseline or (old is not None and old.status == o.status):
+                continue
+            if o.status.value == "complete":
+                self.hub.publish(
+                    Notice(
+                        "fill",
+                        f"Filled: {o.side.label} {o.trading_symbol}",
+                        f"{o.filled_qty} @ {o.avg_price}",
+                        o.avg_price,
+                    )
+                )
+            elif o.status.value == "rejected":
+                self.hub.publish(
+                    Notice(
+                        "reject",
+                        f"Rejected: {o.side.label} {o.trading_symbol}",
+                        o.reject_reason or "no reason given",
+                    )
+                )
+
+    def _apply_positions(self, positions: tuple[Position, ...]) -> None:
+        if positions != self.positions:
+            self.positions = positions
+            self.hub.publish(PositionsUpdated(positions))
+
+    def _apply_holdings(self, holdings: tuple[Holding, ...]) -> None:
+        if holdings != self.holdings:
+            self.holdings = holdings
+            self.hub.publish(HoldingsUpdated(holdings))
+
+    def _apply_quotes(self, quotes: list[Quote]) -> None:
+        changed = []
+        for q in quotes:
+            old = self.quotes.get(q.key)
+            if old is None or (old.ltp, old.prev_close) != (q.ltp, q.prev_close):
+                self.quotes[q.key] = q
+                changed.append(q)
+        if changed:
+            self.hub.publish(QuotesUpdated(tuple(changed)))
+
+    # ------------------------------------------------------------------ watchlist
+    def add_watch(self, symbol: str) -> Instrument:
+        if self.instruments is None:
+            raise LookupError("instruments are not loaded yet")
+        inst = self.instruments.resolve(symbol)
+        if inst.trading_symbol not in self.watch:
+            self.watch.append(inst.trading_symbol)
+        return inst
+
+    def remove_watch(self, symbol: str) -> None:
+        if symbol in self.watch:
+            self.watch.remove(symbol)
+
+    # ------------------------------------------------------------------ actions
+    def instrument(self, text: str) -> Instrument:
+        if self.instruments is None:
+            raise LookupError("instruments are not loaded yet")
+        return self.instruments.resolve(text)
+
+    def request(
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: Decimal | None = None,
+        product: Product | None = None,
+    ) -> OrderRequest:
+        inst = self.instrument(symbol)
+        product = product or (Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
+        kind = OrderType.LIMIT if price is not None else OrderType.MARKET
+        return OrderRequest(inst, side, qty, kind, price, product)
+
+    async def place(self, req: OrderRequest, feature: str = "O") -> OrderOutcome:
+        outcome = await self.ctx.desk.place(req, feature=feature)
+        self.own_tags.add(outcome.tag)
+        if not outcome.ok:
+            self.hub.publish(
+                Notice(
+                    "reject",
+                    f"Not placed: {req.side.label} {req.instrument.trading_symbol}",
+                    outcome.error,
+                )
+            )
+        await self.refresh()
+        return outcome
+
+    async def cancel(self, order_ids: Iterable[str]) -> list[Order | BaseException | None]:
+        results = await asyncio.gather(
+            *(self.ctx.desk.cancel(i) for i in order_ids), return_exceptions=True
+        )
+        await self.refresh()
+        return list(results)
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.status.working]
+
+    async def cancel_all_open(self) -> list[Order | BaseException | None]:
+        return await self.cancel([o.order_id for o in self.open_orders()])
+
+    async def modify(
+        self, order_id: str, *, price: Decimal | None = None, qty: int | None = None
+    ) -> Order:
+        order = self.orders[order_id]
+        inst = self.instruments.by_token(order.segment, order.token) if self.instruments else None
+        if inst is not None:
+            check_order(
+                OrderRequest(
+                    inst,
+                    order.side,
+                    qty if qty is not None else order.qty,
+                    OrderType(order.order_type or "L"),
+                    price if price is not None else order.price,
+                    Product(order.product),
+                )
+            )
+        try:
+            result = await self.ctx.desk.modify(order, price=price, qty=qty)
+        except (Rejected, Ambiguous) as exc:
+            self.hub.publish(Notice("reject", f"Modify failed: {order.trading_symbol}", str(exc)))
+            raise
+        finally:
+            await self.refresh()
+        return result
+
+    def exit_plan(self, position: Position) -> list[OrderRequest]:
+        """Market orders that flatten a position, sliced at the freeze quantity."""
+        if self.instruments is None or position.net_qty == 0:
+            return []
+        inst = self.instruments.by_token(position.segment, position.token)
+        if inst is None:
+            raise LookupError(f"{position.trading_symbol} is not in today's instrument file")
+        side = Side.SELL if position.net_qty > 0 else Side.BUY
+        return [
+            OrderRequest(inst, side, q, OrderType.MARKET, None, Product(position.product))
+            for q in slices(abs(position.net_qty), inst)
+        ]
+
+    async def exit_position(self, position: Position) -> list[OrderOutcome]:
+        plan = self.exit_plan(position)
+        outcomes = await asyncio.gather(*(self.ctx.desk.place(r, feature="X") for r in plan))
+        self.own_tags.update(o.tag for o in outcomes)
+        await self.refresh()
+        return list(outcomes)
