@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.broker.vault import KeyringUnavailable
-from gui_trader.config import AccountConfig, Config, Paths
+from gui_trader.config import Config, Paths
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder
@@ -217,9 +217,7 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
     )
     try:
         if command == "login":
-            await ctx.broker.session.get() if not opt(args, "totp") else await _login_with(
-                ctx, args.totp
-            )
+            await ctx.broker.login(opt(args, "totp"))
             return _ok(
                 {"account": ctx.account, "mode": ctx.mode, "logins": ctx.broker.logins},
                 f"{ctx.mode} {ctx.account}: session ready "
@@ -234,15 +232,6 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         return await handler(ctx, args)
     finally:
         await ctx.close()
-
-
-async def _login_with(ctx: Any, totp: str) -> None:
-    if not (len(totp) == 6 and totp.isdigit()):
-        raise CommandError("--totp takes today's 6-digit code", EXIT_BAD_INPUT)
-    token = await ctx.broker._login_flow(totp)
-    ctx.broker.session.current = token
-    ctx.broker.session.logins += 1
-    await asyncio.to_thread(ctx.broker.session.store.save, token)
 
 
 def _ok(payload: Any, text: str) -> Result:
@@ -317,53 +306,32 @@ def _mask(mobile: str) -> str:
 
 
 async def account_add(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
-    from gui_trader.broker.neo import PROD_LOGIN_URL, NeoClient
-    from gui_trader.broker.vault import (
-        Credentials,
-        KeyringSessionStore,
-        check_keyring,
-        store_secrets,
-    )
+    from gui_trader.accounts import BadAccountInput, NewAccount, add_account
+    from gui_trader.broker.neo import PROD_LOGIN_URL
+    from gui_trader.broker.vault import check_keyring
 
-    name = args.name
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise CommandError(f"account name {name!r}: use letters, digits, - and _", EXIT_BAD_INPUT)
-    mobile = args.mobile.strip()
-    if not (mobile.startswith("+") and mobile[1:].isdigit() and len(mobile) >= 11):
-        raise CommandError(
-            f"--mobile {mobile!r}: give it with the country code, e.g. +919876543210",
-            EXIT_BAD_INPUT,
-        )
     await asyncio.to_thread(check_keyring)
     secrets = read_secrets(bool(args.from_env))
-    login_url = opt(args, "login_url") or PROD_LOGIN_URL
-    creds = Credentials(
-        secrets["consumer_key"], mobile, args.ucc.strip(), secrets["mpin"], secrets["totp_secret"]
+    new = NewAccount(
+        args.name,
+        args.mobile,
+        args.ucc,
+        secrets["consumer_key"],
+        secrets["mpin"],
+        secrets["totp_secret"],
+        opt(args, "login_url") or PROD_LOGIN_URL,
     )
-    store = KeyringSessionStore(name)
-    client = NeoClient(name, creds, store, login_url=login_url)
     try:
-        await client.login()  # verify before keeping anything
-    finally:
-        await client.close()
-    await asyncio.to_thread(
-        lambda: store_secrets(
-            name, consumer_key=creds.consumer_key, mpin=creds.mpin, totp_secret=creds.totp_secret
-        )
-    )
-    if client.session.current is not None:
-        await asyncio.to_thread(store.save, client.session.current)
-    config.accounts[name] = AccountConfig(name, mobile, creds.ucc, login_url)
-    config.save()
+        account = await add_account(paths, new)
+    except BadAccountInput as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from None
     return _ok(
-        {"account": name, "ucc": creds.ucc, "login_url": login_url, "logins": 1},
-        f"account {name} added; logged in as {creds.ucc}; secrets are in the OS keyring",
+        {"account": account.name, "ucc": account.ucc, "login_url": account.login_url, "logins": 1},
+        f"account {account.name} added; logged in as {account.ucc}; secrets are in the OS keyring",
     )
 
 
 def read_secrets(from_env: bool) -> dict[str, str]:
-    import pyotp
-
     if from_env:
         values = {k: os.environ.get(v, "").strip() for k, v in ENV_SECRETS.items()}
         missing = [ENV_SECRETS[k] for k, v in values.items() if not v]
@@ -380,14 +348,7 @@ def read_secrets(from_env: bool) -> dict[str, str]:
             "mpin": getpass.getpass("MPIN: ").strip(),
             "totp_secret": getpass.getpass("TOTP secret (base32): ").strip(),
         }
-    if not (values["mpin"].isdigit() and 4 <= len(values["mpin"]) <= 6):
-        raise CommandError("MPIN must be 4-6 digits", EXIT_BAD_INPUT)
-    try:
-        pyotp.TOTP(values["totp_secret"].replace(" ", "").upper()).now()
-    except Exception:
-        raise CommandError("TOTP secret is not valid base32", EXIT_BAD_INPUT) from None
-    values["totp_secret"] = values["totp_secret"].replace(" ", "").upper()
-    return values
+    return values  # checked by NewAccount.checked with the rest
 
 
 # ------------------------------------------------------------------------------- market/orders

@@ -112,8 +112,14 @@ class NeoClient:
         self.stats = CallStats()
 
     # ---------------------------------------------------------------- login
-    async def login(self) -> None:
-        await self.session.get()
+    async def login(self, totp: str | None = None) -> None:
+        """Reuse the session if valid; with `totp` (today's 6-digit code) log in afresh."""
+        if totp is None:
+            await self.session.get()
+            return
+        if not (len(totp) == 6 and totp.isdigit()):
+            raise LoginFailed("the TOTP code is the 6 digits your authenticator shows now")
+        await self.session.adopt(await self._login_flow(totp))
 
     @property
     def logins(self) -> int:

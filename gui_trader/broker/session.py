@@ -148,6 +148,15 @@ class Session:
         await asyncio.to_thread(self.store.save, token)
         self._notify()
 
+    async def adopt(self, token: SessionToken) -> None:
+        """A session obtained outside `get` (login with a typed TOTP code)."""
+        async with self._lock:
+            self._loaded = True
+            self.current = token
+            self.logins += 1
+            await asyncio.to_thread(self.store.save, token)
+            self._notify()
+
     async def logout(self) -> None:
         async with self._lock:
             self.current = None

@@ -1,0 +1,521 @@
+"""Table models fed by engine events, repainting at most once per frame.
+
+Each model keeps rows by key and the formatted cells of each row. `upsert` marks only the cells
+whose text changed; `flush` (called once per frame by the window's drain timer) emits one
+`dataChanged` per run of touched rows. Rows are never rebuilt wholesale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont, QFontDatabase
+
+from gui_trader.core.market_data import Quote
+from gui_trader.core.order import Order, OrderStatus
+from gui_trader.core.portfolio import Holding, Position
+
+Index = QModelIndex | QPersistentModelIndex
+SORT_ROLE = Qt.ItemDataRole.UserRole
+KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+PROFIT, LOSS = QColor("#2e9d4f"), QColor("#d83b3b")
+STATUS_COLOURS = {
+    OrderStatus.COMPLETE: PROFIT,
+    OrderStatus.REJECTED: LOSS,
+    OrderStatus.CANCELLED: QColor("#8a8a8a"),
+    OrderStatus.UNKNOWN: QColor("#d98b00"),
+}
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def signed(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:+,.2f}"
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    text: Callable[[Any], str]
+    sort: Callable[[Any], Any] | None = None
+    numeric: bool = False
+    colour: Callable[[Any], QColor | None] | None = None
+    tip: str = ""
+
+
+def sign_colour(value: Decimal | None) -> QColor | None:
+    if value is None or value == 0:
+        return None
+    return PROFIT if value > 0 else LOSS
+
+
+class KeyedTableModel(QAbstractTableModel):
+    """Rows identified by a key; cells cached as text; changes batched per frame."""
+
+    columns: Sequence[Column] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._rows: dict[str, Any] = {}
+        self._cells: dict[str, list[str]] = {}
+        self._dirty: dict[int, tuple[int, int]] = {}
+        self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.bold = QFont()
+        self.bold.setBold(True)
+
+    # ---------------------------------------------------------------- Qt interface
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._keys)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        col = self.columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return col.title
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return RIGHT if col.numeric else LEFT
+        if role == Qt.ItemDataRole.ToolTipRole and col.tip:
+            return col.tip
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._keys):
+            return None
+        key = self._keys[index.row()]
+        col = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._cells[key][index.column()]
+        row = self._rows[key]
+        if role == SORT_ROLE:
+            value = col.sort(row) if col.sort else self._cells[key][index.column()]
+            return float(value) if isinstance(value, Decimal) else value
+        if role == KEY_ROLE:
+            return key
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return RIGHT if col.numeric else LEFT
+        if role == Qt.ItemDataRole.FontRole and col.numeric:
+            return self.mono
+        if role == Qt.ItemDataRole.ForegroundRole and col.colour:
+            return col.colour(row)
+        return None
+
+    # ---------------------------------------------------------------- updates
+    def _format(self, row: Any) -> list[str]:
+        return [c.text(row) for c in self.columns]
+
+    def upsert(self, key: str, row: Any) -> None:
+        cells = self._format(row)
+        self._rows[key] = row
+        at = self._pos.get(key)
+        if at is None:
+            n = len(self._keys)
+            self.beginInsertRows(QModelIndex(), n, n)
+            self._keys.append(key)
+            self._pos[key] = n
+            self._cells[key] = cells
+            self.endInsertRows()
+            return
+        old = self._cells[key]
+        changed = [i for i, (a, b) in enumerate(zip(old, cells, strict=True)) if a != b]
+        self._cells[key] = cells
+        if changed:
+            lo, hi = self._dirty.get(at, (changed[0], changed[-1]))
+            self._dirty[at] = (min(lo, changed[0]), max(hi, changed[-1]))
+
+    def remove(self, key: str) -> None:
+        at = self._pos.get(key)
+        if at is None:
+            return
+        self.flush()
+        self.beginRemoveRows(QModelIndex(), at, at)
+        del self._keys[at]
+        del self._rows[key]
+        del self._cells[key]
+        self._pos = {k: i for i, k in enumerate(self._keys)}
+        self.endRemoveRows()
+
+    def remove_first(self, count: int) -> None:
+        if count <= 0:
+            return
+        self.flush()
+        self.beginRemoveRows(QModelIndex(), 0, count - 1)
+        for key in self._keys[:count]:
+            del self._rows[key]
+            del self._cells[key]
+        del self._keys[:count]
+        self._pos = {k: i for i, k in enumerate(self._keys)}
+        self.endRemoveRows()
+
+    def flush(self) -> int:
+        """Emit the frame's changes: one dataChanged per run of consecutive touched rows."""
+        if not self._dirty:
+            return 0
+        rows = sorted(self._dirty)
+        emitted = 0
+        start = prev = rows[0]
+        lo, hi = self._dirty[start]
+        for r in [*rows[1:], None]:
+            if r is not None and r == prev + 1:
+                a, b = self._dirty[r]
+                lo, hi, prev = min(lo, a), max(hi, b), r
+                continue
+            self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
+            emitted += 1
+            if r is not None:
+                start = prev = r
+                lo, hi = self._dirty[r]
+        self._dirty.clear()
+        return emitted
+
+    def row(self, key: str) -> Any:
+        return self._rows.get(key)
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def rows(self) -> list[Any]:
+        return [self._rows[k] for k in self._keys]
+
+
+# -------------------------------------------------------------------- orders
+@dataclass(frozen=True)
+class OrderRow:
+    order: Order
+    external: bool
+
+
+class OrdersModel(KeyedTableModel):
+    columns = (
+        Column(
+            "Time",
+            lambda r: r.order.time.strftime("%H:%M:%S") if r.order.time else "",
+            lambda r: r.order.time.isoformat() if r.order.time else "",
+        ),
+        Column("Symbol", lambda r: r.order.trading_symbol),
+        Column(
+            "Side",
+            lambda r: r.order.side.label,
+            colour=lambda r: PROFIT if r.order.side.value == "B" else LOSS,
+        ),
+        Column("Qty", lambda r: f"{r.order.qty:,}", lambda r: r.order.qty, True),
+        Column("Filled", lambda r: f"{r.order.filled_qty:,}", lambda r: r.order.filled_qty, True),
+        Column("Type", lambda r: r.order.order_type),
+        Column(
+            "Price",
+            lambda r: money(r.order.price) if r.order.price else "MKT",
+            lambda r: r.order.price,
+            True,
+        ),
+        Column(
+            "Avg fill",
+            lambda r: money(r.order.avg_price) if r.order.filled_qty else "",
+            lambda r: r.order.avg_price,
+            True,
+        ),
+        Column(
+            "Status",
+            lambda r: r.order.status.value,
+            colour=lambda r: STATUS_COLOURS.get(r.order.status),
+        ),
+        Column("Tag", lambda r: r.order.tag or "—"),
+        Column(
+            "Source",
+            lambda r: "external" if r.external else "gui_trader",
+            tip="external: placed outside this app (another terminal or the broker's app)",
+        ),
+        Column("Reason", lambda r: r.order.reject_reason),
+        Column("Order no", lambda r: r.order.order_id),
+    )
+
+    def apply(self, order: Order, external: bool) -> None:
+        self.upsert(order.order_id, OrderRow(order, external))
+
+
+# -------------------------------------------------------------------- positions
+@dataclass(frozen=True)
+class PositionRow:
+    position: Position
+    ltp: Decimal
+    prev_close: Decimal
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.position.pnl(self.ltp).quantize(Decimal("0.01"))
+
+    @property
+    def day_change_pct(self) -> Decimal | None:
+        if not self.prev_close:
+            return None
+        return ((self.ltp - self.prev_close) * 100 / self.prev_close).quantize(Decimal("0.01"))
+
+
+class PositionsModel(KeyedTableModel):
+    columns = (
+        Column("Symbol", lambda r: r.position.trading_symbol),
+        Column("Product", lambda r: r.position.product),
+        Column(
+            "Net qty",
+            lambda r: f"{r.position.net_qty:,}",
+            lambda r: r.position.net_qty,
+            True,
+            lambda r: sign_colour(Decimal(r.position.net_qty)),
+        ),
+        Column("Avg", lambda r: money(r.position.avg_price), lambda r: r.position.avg_price, True),
+        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
+        Column(
+            "Day %",
+            lambda r: "" if r.day_change_pct is None else f"{r.day_change_pct:+.2f}%",
+            lambda r: r.day_change_pct or 0,
+            True,
+            lambda r: sign_colour(r.day_change_pct),
+        ),
+        Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quotes: dict[str, Quote] = {}
+
+    @staticmethod
+    def key_of(p: Position) -> str:
+        return f"{p.segment}|{p.token}|{p.product}"
+
+    def _row(self, p: Position) -> PositionRow:
+        q = self.quotes.get(f"{p.segment}|{p.token}")
+        return PositionRow(p, q.ltp if q else p.ltp, q.prev_close if q else Decimal(0))
+
+    def apply_positions(self, positions: Sequence[Position]) -> None:
+        seen = set()
+        for p in positions:
+            key = self.key_of(p)
+            seen.add(key)
+            self.upsert(key, self._row(p))
+        for key in [k for k in self.keys() if k not in seen]:
+            self.remove(key)
+
+    def apply_quotes(self, quotes: Sequence[Quote]) -> None:
+        touched = set()
+        for q in quotes:
+            self.quotes[q.key] = q
+            touched.add(q.key)
+        for key in self.keys():
+            row: PositionRow = self.row(key)
+            if f"{row.position.segment}|{row.position.token}" in touched:
+                self.upsert(key, self._row(row.position))
+
+    def total_pnl(self) -> Decimal:
+        return sum((r.pnl for r in self.rows()), Decimal(0))
+
+
+# -------------------------------------------------------------------- holdings
+@dataclass(frozen=True)
+class HoldingRow:
+    holding: Holding
+    ltp: Decimal
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.holding.pnl(self.ltp).quantize(Decimal("0.01"))
+
+
+class HoldingsModel(KeyedTableModel):
+    columns = (
+        Column("Symbol", lambda r: r.holding.symbol),
+        Column("Qty", lambda r: f"{r.holding.qty:,}", lambda r: r.holding.qty, True),
+        Column(
+            "Sellable",
+            lambda r: f"{r.holding.sellable_qty:,}",
+            lambda r: r.holding.sellable_qty,
+            True,
+        ),
+        Column(
+            "Avg",
+            lambda r: money(r.holding.avg_price.quantize(Decimal("0.01"))),
+            lambda r: r.holding.avg_price,
+            True,
+        ),
+        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
+        Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quotes: dict[str, Decimal] = {}
+
+    def apply_holdings(self, holdings: Sequence[Holding]) -> None:
+        seen = set()
+        for h in holdings:
+            key = f"{h.segment}|{h.token}"
+            seen.add(key)
+            self.upsert(key, HoldingRow(h, self.quotes.get(key, h.close_price)))
+        for key in [k for k in self.keys() if k not in seen]:
+            self.remove(key)
+
+    def apply_quotes(self, quotes: Sequence[Quote]) -> None:
+        for q in quotes:
+            self.quotes[q.key] = q.ltp
+            row = self.row(q.key)
+            if row is not None:
+                self.upsert(q.key, HoldingRow(row.holding, q.ltp))
+
+    def total_pnl(self) -> Decimal:
+        return sum((r.pnl for r in self.rows()), Decimal(0))
+
+
+# -------------------------------------------------------------------- watchlist
+@dataclass(frozen=True)
+class WatchRow:
+    symbol: str
+    key: str
+    quote: Quote | None
+
+
+class WatchlistModel(KeyedTableModel):
+    columns = (
+        Column("Symbol", lambda r: r.symbol),
+        Column(
+            "LTP",
+            lambda r: money(r.quote.ltp) if r.quote else "…",
+            lambda r: r.quote.ltp if r.quote else 0,
+            True,
+        ),
+        Column(
+            "Chg",
+            lambda r: signed(r.quote.change) if r.quote else "",
+            lambda r: r.quote.change if r.quote else 0,
+            True,
+            lambda r: sign_colour(r.quote.change) if r.quote else None,
+        ),
+        Column(
+            "Chg %",
+            lambda r: f"{r.quote.change_pct:+.2f}%" if r.quote else "",
+            lambda r: r.quote.change_pct if r.quote else 0,
+            True,
+            lambda r: sign_colour(r.quote.change_pct) if r.quote else None,
+        ),
+    )
+
+    def add(self, symbol: str, key: str, quote: Quote | None = None) -> None:
+        self.upsert(key, WatchRow(symbol, key, quote))
+
+    def apply_quotes(self, quotes: Sequence[Quote]) -> None:
+        for q in quotes:
+            row = self.row(q.key)
+            if row is not None:
+                self.upsert(q.key, WatchRow(row.symbol, q.key, q))
+
+
+# -------------------------------------------------------------------- log
+@dataclass(frozen=True)
+class LogRow:
+    level: str
+    time: datetime
+    source: str
+    message: str
+
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+class LogModel(KeyedTableModel):
+    columns = (
+        Column(
+            "Level",
+            lambda r: r.level,
+            colour=lambda r: (
+                LOSS
+                if LEVELS.get(r.level, 0) >= 40
+                else QColor("#d98b00")
+                if r.level == "WARNING"
+                else None
+            ),
+        ),
+        Column("Time", lambda r: r.time.strftime("%H:%M:%S.%f")[:-3]),
+        Column("Source", lambda r: r.source),
+        Column("Message", lambda r: r.message),
+    )
+
+    def __init__(self, cap: int = 5000) -> None:
+        super().__init__()
+        self.cap = cap
+        self._seq = 0
+
+    def append(self, row: LogRow) -> None:
+        self._seq += 1
+        self.upsert(str(self._seq), row)
+        if self.rowCount() > self.cap + self.cap // 10:  # trim in chunks, not per line
+            self.remove_first(self.rowCount() - self.cap)
+
+
+# -------------------------------------------------------------------- filters
+class OrdersFilter(QSortFilterProxyModel):
+    """ "open" shows working orders only; "all" shows everything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_only = False
+        self.setSortRole(SORT_ROLE)
+
+    def set_open_only(self, value: bool) -> None:
+        self.open_only = value
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if not self.open_only:
+            return True
+        model = self.sourceModel()
+        assert isinstance(model, OrdersModel)
+        row: OrderRow = model.row(model.keys()[source_row])
+        return row.order.status.working or row.order.status is OrderStatus.UNKNOWN
+
+
+class LogFilter(QSortFilterProxyModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.min_level = 0
+        self.needle = ""
+
+    def set_level(self, name: str) -> None:
+        self.min_level = LEVELS.get(name, 0)
+        self.invalidateFilter()
+
+    def set_search(self, text: str) -> None:
+        self.needle = text.lower()
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, LogModel)
+        row: LogRow = model.row(model.keys()[source_row])
+        if LEVELS.get(row.level, 0) < self.min_level:
+            return False
+        return not self.needle or self.needle in f"{row.source} {row.message}".lower()
+
+
+class SortProxy(QSortFilterProxyModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSortRole(SORT_ROLE)
