@@ -1,13 +1,22 @@
-"""Start the window on one thread: qasync runs the asyncio engine on Qt's event loop."""
+"""Start the window on one thread: qasync runs the asyncio engine on Qt's event loop.
+
+The window is shown before the engine's imports (httpx, aiohttp, the paper exchange with numpy)
+so the trader sees it as early as possible.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
+
+STARTED = time.perf_counter()
 
 
 def run_gui(account: str | None = None, paper: bool = False, login_url: str | None = None) -> int:
     import qasync
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from gui_trader.gui.main_window import MainWindow
@@ -15,11 +24,22 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("gui_trader")
     app.setOrganizationName("gui_trader")
+    probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
         window = MainWindow()
         window.show()
+        if probe:
+            shown = asyncio.Event()
+            QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
+            await shown.wait()
+            print(f"window shown after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            if probe == "exit":
+                await window.shutdown()
+                return 0
         await window.start(account=account, paper=paper, login_url=login_url)
+        if probe:
+            print(f"engine ready after {time.perf_counter() - STARTED:.3f} s", flush=True)
         await window.closed.wait()
         await window.shutdown()
         return 0

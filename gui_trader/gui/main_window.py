@@ -1,213 +1,638 @@
-"""The trading window (first cut): mode banner, positions / orders / holdings, status bar.
-
-Data comes from the same engine context as the CLI; refreshes are tasks on the qasync loop.
-"""
+"""The trading window: docks around the engine, fed by events drained once per frame."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QColor, QFont
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
     QMainWindow,
-    QTableWidget,
-    QTableWidgetItem,
-    QTabWidget,
-    QVBoxLayout,
+    QMessageBox,
+    QSystemTrayIcon,
     QWidget,
 )
 
-from gui_trader.app import Context, open_context, reconcile, setup_logging
-from gui_trader.config import Paths
-from gui_trader.engine.portfolio import portfolio
+from gui_trader.config import Config, Paths
+from gui_trader.core.order import Order, Product, Side
+from gui_trader.core.portfolio import Position
+from gui_trader.engine.events import (
+    EventHub,
+    FundsUpdated,
+    HoldingsUpdated,
+    HubLogHandler,
+    LogRecord,
+    Metrics,
+    Notice,
+    OrderUpdated,
+    PositionsUpdated,
+    QuotesUpdated,
+    SessionState,
+)
+from gui_trader.gui import dialogs
+from gui_trader.gui.models import (
+    HoldingsModel,
+    LogModel,
+    LogRow,
+    OrdersModel,
+    PositionsModel,
+    WatchlistModel,
+    money,
+)
+from gui_trader.gui.order_ticket import OrderTicket
+from gui_trader.gui.panes import HoldingsPane, LogPane, OrdersPane, PositionsPane, WatchlistPane
+from gui_trader.gui.status_bar import TradingStatusBar
+from gui_trader.gui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
-GREEN, RED = QColor("#1b8a3a"), QColor("#c62828")
-REFRESH_MS = 1000
-RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+FRAME_MS = 16
+LAYOUT_VERSION = 1
+DEFAULT_WATCHLIST = ("NIFTY", "RELIANCE", "HDFCBANK", "INFY", "SBIN")
 
 
-class Table(QTableWidget):
-    def __init__(self, headers: list[str], numeric: set[int]) -> None:
-        super().__init__(0, len(headers))
-        self.setHorizontalHeaderLabels(headers)
-        self.numeric = numeric
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(True)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        header.setDefaultSectionSize(110)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.mono = mono
-
-    def fill(self, rows: list[list[Any]], colour_col: int | None = None) -> None:
-        self.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                item = self.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.setItem(r, c, item)
-                text = f"{value:,.2f}" if isinstance(value, Decimal) else str(value)
-                if item.text() != text:
-                    item.setText(text)
-                if c in self.numeric:
-                    item.setTextAlignment(RIGHT)
-                    item.setFont(self.mono)
-                if c == colour_col and isinstance(value, Decimal):
-                    item.setForeground(GREEN if value > 0 else RED if value < 0 else QColor())
+def app_icon(colour: str = "#1565c0") -> QIcon:
+    pix = QPixmap(32, 32)
+    pix.fill(QColor(colour))
+    return QIcon(pix)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, paths: Paths | None = None) -> None:
         super().__init__()
+        self.paths = (paths or Paths.resolve()).ensure()
+        self.settings = QSettings(str(self.paths.root / "window.ini"), QSettings.Format.IniFormat)
         self.setWindowTitle("gui_trader")
-        self.resize(1200, 720)
+        self.setWindowIcon(app_icon())
+        screen = QApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        width = min(1400, int(avail.width() * 0.96)) if avail else 1400
+        height = min(860, int(avail.height() * 0.94)) if avail else 860
+        self.resize(width, height)
+        self.setDockNestingEnabled(True)
         self.closed = asyncio.Event()
-        self.ctx: Context | None = None
-        self._busy = False
-        self._refresh_task: asyncio.Future[None] | None = None
+        self.engine: TradingEngine | None = None
+        self.hub = EventHub()
+        self.queue = self.hub.subscribe()
+        self.confirm: Callable[[str, str], bool] = lambda t, x: dialogs.confirm(self, t, x)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._log_handler: HubLogHandler | None = None
+        self._shut = False
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        banner = QHBoxLayout()
-        self.mode = QLabel("…")
-        self.mode.setObjectName("mode")
-        self.mode.setMinimumWidth(90)
-        self.mode.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.account = QLabel("starting…")
-        self.funds = QLabel("")
-        banner.addWidget(self.mode)
-        banner.addWidget(self.account)
-        banner.addStretch(1)
-        banner.addWidget(self.funds)
-        layout.addLayout(banner)
-        self.tabs = QTabWidget()
-        self.positions = Table(["Symbol", "Product", "Net qty", "Avg", "LTP", "P&L"], {2, 3, 4, 5})
-        self.orders = Table(
-            [
-                "Time",
-                "Symbol",
-                "Side",
-                "Qty",
-                "Filled",
-                "Type",
-                "Price",
-                "Avg",
-                "Status",
-                "Tag",
-                "Reason",
-            ],
-            {3, 4, 6, 7},
+        self.orders_model = OrdersModel(self)
+        self.positions_model = PositionsModel(self)
+        self.holdings_model = HoldingsModel(self)
+        self.watch_model = WatchlistModel(self)
+        self.log_model = LogModel(parent=self)
+
+        self.ticket = OrderTicket(self.submit_order)
+        self.watchlist = WatchlistPane(self.watch_model, self)
+        self.positions = PositionsPane(self.positions_model, self)
+        self.holdings = HoldingsPane(self.holdings_model, self)
+        self.orders = OrdersPane(self.orders_model, self)
+        self.log_pane = LogPane(self.log_model)
+        self.status = TradingStatusBar(self)
+        self.setStatusBar(self.status)
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self._build_menus()
+        self.tray = self._build_tray()
+        self.theme = apply_theme(
+            QApplication.instance(),  # type: ignore[arg-type]
+            str(self.settings.value("theme", "light")),
         )
-        self.holdings = Table(["Symbol", "Qty", "Sellable", "Avg", "LTP", "P&L"], {1, 2, 3, 4, 5})
-        self.tabs.addTab(self.positions, "Positions")
-        self.tabs.addTab(self.orders, "Orders")
-        self.tabs.addTab(self.holdings, "Holdings")
-        layout.addWidget(self.tabs)
-        self.setCentralWidget(central)
-        self.status = QLabel("")
-        self.statusBar().addPermanentWidget(self.status)
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self._tick)
+        self._restore_layout()
 
-    async def start(self, *, account: str | None, paper: bool, login_url: str | None) -> None:
-        paths = Paths.resolve().ensure()
-        setup_logging(paths, stderr=True)
+        self.drain_timer = QTimer(self)
+        self.drain_timer.setInterval(FRAME_MS)
+        self.drain_timer.timeout.connect(self.drain)
+        self.drain_timer.start()
+
+    # ------------------------------------------------------------------ layout
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        return dock
+
+    def _build_docks(self) -> None:
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.setCentralWidget(None)  # type: ignore[arg-type]
+        self._dock("watchlist", "Watchlist", self.watchlist, left)
+        self._dock("ticket", "Order ticket", self.ticket, right)
+        positions = self._dock("positions", "Positions", self.positions, bottom)
+        for name, title, widget in (
+            ("holdings", "Holdings", self.holdings),
+            ("orders", "Orders", self.orders),
+            ("log", "Log", self.log_pane),
+        ):
+            self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
+        positions.raise_()
+        self.resizeDocks(
+            [self.docks["watchlist"], self.docks["ticket"]], [300, 300], Qt.Orientation.Horizontal
+        )
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+        for pane in self._tables():
+            pane.restore(self.settings)
+
+    def _tables(self) -> list[Any]:
+        return [
+            self.positions.table,
+            self.holdings.table,
+            self.orders.table,
+            self.log_pane.table,
+            self.watchlist.table,
+        ]
+
+    def save_layout(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("theme", self.theme)
+        for table in self._tables():
+            table.save(self.settings)
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+        self.docks["positions"].raise_()
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction("Export orders to CSV…", lambda: self._export_dialog("orders"))
+        file.addAction("Export positions to CSV…", lambda: self._export_dialog("positions"))
+        file.addSeparator()
+        quit_action = file.addAction("Quit", self.close)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+
+        trade = bar.addMenu("&Trade")
+        self._shortcut(trade, "Buy (order ticket)", "F1", lambda: self.ticket.buy.click())
+        self._shortcut(trade, "Sell (order ticket)", "F2", lambda: self.ticket.sell.click())
+        self._shortcut(trade, "Cancel all open orders…", "Ctrl+Shift+X", self.cancel_all_open)
+        self._shortcut(trade, "Refresh now", "F5", lambda: self.spawn(self._refresh(), "refresh"))
+        self._shortcut(trade, "Go to order ticket", "Ctrl+T", self._focus_ticket)
+
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self._shortcut(view, "Search the log", "Ctrl+L", self._focus_log)
+        dark = view.addAction("Dark theme")
+        dark.setCheckable(True)
+        dark.setChecked(str(self.settings.value("theme", "light")) == "dark")
+        dark.toggled.connect(self.set_dark)
+        view.addAction("Reset layout", self.reset_layout)
+
+        self.account_menu = bar.addMenu("&Account")
+        self._fill_account_menu()
+
+    def _shortcut(self, menu: Any, text: str, keys: str, slot: Callable[[], Any]) -> QAction:
+        action: QAction = menu.addAction(text)
+        action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        return action
+
+    def _fill_account_menu(self) -> None:
+        menu = self.account_menu
+        menu.clear()
+        menu.addAction("Add account…", self.add_account_dialog)
+        menu.addAction("Log in again with today's TOTP code…", self.login_with_code)
+        menu.addAction("Log out", lambda: self.spawn(self._logout(), "log out"))
+        menu.addSeparator()
+        switch = menu.addMenu("Switch to")
+        switch.addAction(
+            "Paper (simulated exchange)",
+            lambda: self.spawn(self.switch(None, paper=True), "switch"),
+        )
+        for name in Config.load(self.paths.config).accounts:
+            switch.addAction(f"{name} (live)", self._switcher(name))
+
+    def _switcher(self, name: str) -> Callable[[], None]:
+        def go() -> None:
+            self.spawn(self.switch(name, paper=False), "switch")
+
+        return go
+
+    def _build_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip("gui_trader")
+        tray.show()
+        return tray
+
+    def set_dark(self, on: bool) -> None:
+        self.theme = apply_theme(
+            QApplication.instance(),  # type: ignore[arg-type]
+            "dark" if on else "light",
+        )
+        self.settings.setValue("theme", self.theme)
+
+    def _focus_ticket(self) -> None:
+        self.docks["ticket"].raise_()
+        self.ticket.symbol.setFocus()
+
+    def _focus_log(self) -> None:
+        self.docks["log"].raise_()
+        self.log_pane.search.setFocus()
+
+    # ------------------------------------------------------------------ engine
+    async def start(
+        self, *, account: str | None = None, paper: bool = False, login_url: str | None = None
+    ) -> bool:
+        from gui_trader.app import open_context, setup_logging
+        from gui_trader.engine.trading import TradingEngine
+
+        setup_logging(self.paths, stderr=True)
+        if self._log_handler is None:
+            self._log_handler = HubLogHandler(self.hub)
+            logging.getLogger().addHandler(self._log_handler)
         try:
-            self.ctx = await open_context(
-                account=account, paper=paper, login_url=login_url, paths=paths
+            ctx = await open_context(
+                account=account, paper=paper, login_url=login_url, paths=self.paths
             )
-        except Exception as exc:  # shown, not raised: the window stays usable
-            self.account.setText(f"cannot start: {exc}")
-            return
-        live = self.ctx.paper is None
-        self.mode.setText("LIVE" if live else "PAPER")
-        self.mode.setStyleSheet(
-            "QLabel#mode { font-weight: bold; font-size: 16px; padding: 4px 10px; color: white;"
-            f" background: {'#c62828' if live else '#1565c0'}; border-radius: 4px; }}"
-        )
-        self.account.setText(
-            f"  account {self.ctx.account}" if live else "  simulated exchange · no real money"
-        )
-        try:
-            await reconcile(self.ctx)
         except Exception as exc:
-            log.warning("reconcile failed: %s", exc)
-        await self.refresh()
-        if self.positions.rowCount() == 0 and self.holdings.rowCount():
-            self.tabs.setCurrentWidget(self.holdings)  # a first start shows the demo portfolio
-        self.timer.start()
+            from gui_trader.engine.trading import explain
 
-    def _tick(self) -> None:
-        if not self._busy:
-            self._refresh_task = asyncio.ensure_future(self.refresh())
-
-    async def refresh(self) -> None:
-        ctx = self.ctx
-        if ctx is None:
-            return
-        self._busy = True
-        try:
-            view, orders, funds = await asyncio.gather(
-                portfolio(ctx.broker), ctx.broker.orders(), ctx.broker.limits()
+            self.hub.publish(
+                SessionState(
+                    "LIVE" if account else "PAPER", account or "paper", "error", None, explain(exc)
+                )
             )
-        except Exception as exc:
-            self.status.setText(f"refresh failed: {exc}")
+            self.ticket.set_enabled(False, f"cannot start: {explain(exc)}")
+            return False
+        config = Config.load(self.paths.config)
+        watch = config.extra.get("watchlist") or list(DEFAULT_WATCHLIST)
+        self.engine = TradingEngine(ctx, self.hub, watchlist=watch)
+        ok = await self.engine.start()
+        if ok:
+            self._show_watchlist()
+            store = self.engine.instruments
+            if store is not None:
+                self.ticket.set_symbols(sorted({i.trading_symbol for i in store.all}))
+            self.ticket.set_enabled(True, f"{ctx.mode}: ready")
+            if self.positions_model.rowCount() == 0 and self.holdings_model.rowCount():
+                self.docks["holdings"].raise_()
+        return ok
+
+    def _show_watchlist(self) -> None:
+        engine = self.engine
+        if engine is None or engine.instruments is None:
             return
-        finally:
-            self._busy = False
-        self.positions.fill(
-            [[p.symbol, p.product, p.net_qty, p.avg_price, p.ltp, p.pnl] for p in view.positions],
-            colour_col=5,
-        )
-        self.orders.fill(
-            [
-                [
-                    o.time.strftime("%H:%M:%S") if o.time else "",
-                    o.trading_symbol,
-                    o.side.label,
-                    o.qty,
-                    o.filled_qty,
-                    o.order_type,
-                    o.price,
-                    o.avg_price,
-                    o.status.value,
-                    o.tag,
-                    o.reject_reason,
-                ]
-                for o in sorted(orders, key=lambda o: o.order_id, reverse=True)
-            ]
-        )
-        self.holdings.fill(
-            [[h.symbol, h.qty, h.sellable, h.avg_price, h.ltp, h.pnl] for h in view.holdings],
-            colour_col=5,
-        )
-        self.funds.setText(
-            f"available ₹{funds.available:,.2f}   margin used ₹{funds.margin_used:,.2f}"
-        )
-        b = ctx.broker
-        self.status.setText(
-            f"RTT {b.stats.last_rtt_ms:.0f} ms · logins {b.logins} · "
-            f"{b.order_limiter.headroom():.0f}/{b.config.orders_per_second:.0f} "
-            "orders/s free"
-        )
+        for symbol in engine.watch:
+            try:
+                inst = engine.instruments.resolve(symbol)
+            except LookupError:
+                continue
+            self.watch_model.add(inst.trading_symbol, inst.key, engine.quotes.get(inst.key))
 
     async def shutdown(self) -> None:
-        self.timer.stop()
-        if self.ctx is not None:
-            await self.ctx.close()
+        """Stop tasks, close HTTP clients and the journal; safe to call twice."""
+        if self._shut:
+            return
+        self._shut = True
+        self.drain_timer.stop()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
 
+    async def switch(self, account: str | None, *, paper: bool) -> None:
+        self.ticket.set_enabled(False, "switching account…")
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+        for model in (
+            self.orders_model,
+            self.positions_model,
+            self.holdings_model,
+            self.watch_model,
+        ):
+            model.clear()
+        await self.start(account=account, paper=paper)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run an action on the loop; its failure is shown, never raised into Qt."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.tasks.discard(t)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                from gui_trader.engine.trading import explain
+
+                log.error("%s failed: %s", what, explain(exc))
+                self.ticket.say(f"{what} failed: {explain(exc)}", error=True)
+
+        task.add_done_callback(done)
+        return task
+
+    async def _refresh(self) -> None:
+        if self.engine is not None:
+            await self.engine.refresh(full=True)
+
+    # ------------------------------------------------------------------ events -> models
+    def drain(self) -> int:
+        """Apply every pending event, then let each model emit its changes once."""
+        n = 0
+        queue = self.queue
+        positions_touched = holdings_touched = logs = False
+        while queue:
+            event = queue.popleft()
+            n += 1
+            if isinstance(event, OrderUpdated):
+                self.orders_model.apply(event.order, event.external)
+            elif isinstance(event, QuotesUpdated):
+                self.positions_model.apply_quotes(event.quotes)
+                self.holdings_model.apply_quotes(event.quotes)
+                self.watch_model.apply_quotes(event.quotes)
+                positions_touched = holdings_touched = True
+            elif isinstance(event, PositionsUpdated):
+                self.positions_model.apply_positions(event.positions)
+                positions_touched = True
+            elif isinstance(event, HoldingsUpdated):
+                self.holdings_model.apply_holdings(event.holdings)
+                holdings_touched = True
+            elif isinstance(event, LogRecord):
+                self.log_model.append(LogRow(event.level, event.time, event.source, event.message))
+                logs = True
+            elif isinstance(event, Metrics):
+                self.status.on_metrics(event)
+            elif isinstance(event, SessionState):
+                self._on_session(event)
+            elif isinstance(event, FundsUpdated):
+                self.ticket.say(
+                    f"available ₹{money(event.funds.available)} · margin used "
+                    f"₹{money(event.funds.margin_used)}"
+                )
+            elif isinstance(event, Notice):
+                self._notify(event)
+        if n:
+            for model in (
+                self.orders_model,
+                self.positions_model,
+                self.holdings_model,
+                self.watch_model,
+                self.log_model,
+            ):
+                model.flush()
+            if positions_touched:
+                self.positions.update_total()
+            if holdings_touched:
+                self.holdings.update_total()
+            if logs:
+                self.log_pane.follow()
+        return n
+
+    def _on_session(self, s: SessionState) -> None:
+        self.status.on_session(s)
+        live = s.mode == "LIVE"
+        title = f"gui_trader — {'LIVE ' + s.account if live else 'PAPER (simulated)'}"
+        self.setWindowTitle(title)
+        self.setWindowIcon(app_icon("#c62828" if live else "#1565c0"))
+        if s.state in ("error", "expired"):
+            self.ticket.set_enabled(False, s.detail or s.state)
+
+    def _notify(self, n: Notice) -> None:
+        self.statusBar().showMessage(f"{n.title}: {n.text}", 8000)
+        if n.kind == "reject":
+            self.ticket.say(f"{n.title}: {n.text}", error=True)
+        if self.tray is not None:
+            icon = (
+                QSystemTrayIcon.MessageIcon.Warning
+                if n.kind == "reject"
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self.tray.showMessage(n.title, n.text, icon, 6000)
+
+    # ------------------------------------------------------------------ trader actions
+    def submit_order(
+        self, symbol: str, side: Side, qty: int, price: Decimal | None, product: Product | None
+    ) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        from gui_trader.engine.order_checks import InvalidOrder, check_order
+
+        try:
+            req = engine.request(symbol, side, qty, price, product)
+            check_order(req)
+        except (InvalidOrder, LookupError) as exc:
+            self.ticket.say(str(exc).strip("'\""), error=True)
+            return
+        kind = f"limit {price}" if price is not None else "market"
+        text = (
+            f"{side.label} {qty:,} {req.instrument.trading_symbol} at {kind} "
+            f"({req.product.value}) on {engine.mode}?"
+        )
+        if not self.confirm("Send order", text):
+            return
+        self.ticket.say(f"sending {side.label} {req.instrument.trading_symbol}…")
+
+        async def go() -> None:
+            outcome = await engine.place(req)
+            if outcome.ok:
+                self.ticket.say(
+                    f"{side.label} {req.instrument.trading_symbol}: order "
+                    f"{outcome.order_id} ({outcome.status.value})"
+                )
+            else:
+                self.ticket.say(f"not placed: {outcome.error}", error=True)
+
+        self.spawn(go(), "order")
+
+    def pick_symbol(self, symbol: str) -> None:
+        self.ticket.symbol.setText(symbol)
+        self._focus_ticket()
+
+    def exit_position(self, position: Position) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            plan = engine.exit_plan(position)
+        except LookupError as exc:
+            self.ticket.say(str(exc), error=True)
+            return
+        if not plan:
+            return
+        side = plan[0].side.label
+        sizes = ", ".join(f"{r.qty:,}" for r in plan)
+        text = (
+            f"{side} {abs(position.net_qty):,} {position.trading_symbol} at market to close "
+            f"the position?\n{len(plan)} order{'s' * (len(plan) > 1)}: {sizes} (freeze "
+            "limit)"
+        )
+        if self.confirm("Exit position", text):
+            self.spawn(engine.exit_position(position), "exit")
+
+    def cancel_orders(self, order_ids: list[str]) -> None:
+        engine = self.engine
+        if engine is None or not order_ids:
+            return
+        n = len(order_ids)
+        if self.confirm("Cancel orders", f"Cancel {n} open order{'s' * (n != 1)}?"):
+            self.spawn(engine.cancel(order_ids), "cancel")
+
+    def cancel_all_open(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        ids = [o.order_id for o in engine.open_orders()]
+        if not ids:
+            self.statusBar().showMessage("no open orders", 3000)
+            return
+        self.cancel_orders(ids)
+
+    def modify_order(self, order: Order) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        inst = (
+            engine.instruments.by_token(order.segment, order.token) if engine.instruments else None
+        )
+        dialog = dialogs.ModifyDialog(order, inst.lot_size if inst else 1, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        price, qty = dialog.result_price, dialog.qty.value()
+        self.spawn(engine.modify(order.order_id, price=price, qty=qty), "modify")
+
+    def add_watch(self, symbol: str) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            inst = engine.add_watch(symbol)
+        except LookupError as exc:
+            self.statusBar().showMessage(str(exc).strip("'\""), 5000)
+            return
+        self.watch_model.add(inst.trading_symbol, inst.key, engine.quotes.get(inst.key))
+        self._save_watchlist()
+        self.spawn(engine.refresh(), "refresh")
+
+    def remove_watch(self, key: str) -> None:
+        engine = self.engine
+        row = self.watch_model.row(key)
+        if engine is None or row is None:
+            return
+        engine.remove_watch(row.symbol)
+        self.watch_model.remove(key)
+        self._save_watchlist()
+
+    def _save_watchlist(self) -> None:
+        if self.engine is None:
+            return
+        config = Config.load(self.paths.config)
+        config.extra["watchlist"] = list(self.engine.watch)
+        config.save()
+
+    # ------------------------------------------------------------------ accounts
+    def add_account_dialog(self) -> None:
+        dialog = dialogs.AccountDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        from gui_trader.accounts import NewAccount, add_account
+
+        new = NewAccount(
+            dialog.name.text(),
+            dialog.mobile.text(),
+            dialog.ucc.text(),
+            dialog.consumer_key.text(),
+            dialog.mpin.text(),
+            dialog.totp.text(),
+            dialog.login_url.text(),
+        )
+
+        async def go() -> None:
+            account = await add_account(self.paths, new)
+            self._fill_account_menu()
+            if self.confirm("Account added", f"Switch to {account.name} (live) now?"):
+                await self.switch(account.name, paper=False)
+
+        self.spawn(go(), "add account")
+
+    def login_with_code(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        code, ok = QInputDialog.getText(self, "Log in", "Today's 6-digit TOTP code:")
+        if ok and code.strip():
+            self.spawn(engine.ctx.broker.login(code.strip()), "log in")
+
+    async def _logout(self) -> None:
+        if self.engine is not None:
+            await self.engine.ctx.broker.logout()
+            self.ticket.set_enabled(False, "logged out: log in again from the Account menu")
+
+    # ------------------------------------------------------------------ export
+    def _export_dialog(self, kind: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", f"{kind}.csv", "CSV (*.csv)")
+        if path:
+            self.spawn(self.export_csv(kind, Path(path)), "export")
+
+    async def export_csv(self, kind: str, path: Path) -> int:
+        model = self.orders_model if kind == "orders" else self.positions_model
+        headers = [c.title for c in model.columns]
+        rows = [
+            [model.data(model.index(r, c)) for c in range(len(headers))]
+            for r in range(model.rowCount())
+        ]
+
+        def write() -> int:
+            import pandas as pd
+
+            pd.DataFrame(rows, columns=headers).to_csv(path, index=False)
+            return len(rows)
+
+        n = await asyncio.to_thread(write)
+        self.statusBar().showMessage(f"exported {n} {kind} to {path}", 5000)
+        return n
+
+    # ------------------------------------------------------------------ close
     def closeEvent(self, event: QCloseEvent) -> None:
+        engine = self.engine
+        if engine is not None and engine.mode == "LIVE" and engine.open_orders():
+            answer = QMessageBox.question(
+                self,
+                "Open orders",
+                f"{len(engine.open_orders())} orders are still open at the "
+                "broker. They stay open after you quit. Quit anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.save_layout()
         self.closed.set()
         event.accept()

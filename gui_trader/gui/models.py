@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -69,8 +70,8 @@ class KeyedTableModel(QAbstractTableModel):
 
     columns: Sequence[Column] = ()
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._keys: list[str] = []
         self._pos: dict[str, int] = {}
         self._rows: dict[str, Any] = {}
@@ -190,6 +191,16 @@ class KeyedTableModel(QAbstractTableModel):
         self._dirty.clear()
         return emitted
 
+    def clear(self) -> None:
+        """Only on an account switch: everything shown belongs to another account."""
+        self.beginResetModel()
+        self._keys.clear()
+        self._pos.clear()
+        self._rows.clear()
+        self._cells.clear()
+        self._dirty.clear()
+        self.endResetModel()
+
     def row(self, key: str) -> Any:
         return self._rows.get(key)
 
@@ -295,8 +306,8 @@ class PositionsModel(KeyedTableModel):
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
     )
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.quotes: dict[str, Quote] = {}
 
     @staticmethod
@@ -361,8 +372,8 @@ class HoldingsModel(KeyedTableModel):
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
     )
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.quotes: dict[str, Decimal] = {}
 
     def apply_holdings(self, holdings: Sequence[Holding]) -> None:
@@ -458,8 +469,8 @@ class LogModel(KeyedTableModel):
         Column("Message", lambda r: r.message),
     )
 
-    def __init__(self, cap: int = 5000) -> None:
-        super().__init__()
+    def __init__(self, cap: int = 5000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.cap = cap
         self._seq = 0
 
@@ -471,17 +482,28 @@ class LogModel(KeyedTableModel):
 
 
 # -------------------------------------------------------------------- filters
-class OrdersFilter(QSortFilterProxyModel):
+class FilterProxy(QSortFilterProxyModel):
+    def refilter(self, change: Callable[[], None]) -> None:
+        """Qt >= 6.9 wants begin/endFilterChange around a filter change."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:  # pragma: no cover - older Qt
+            change()
+            self.invalidateFilter()
+
+
+class OrdersFilter(FilterProxy):
     """ "open" shows working orders only; "all" shows everything."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.open_only = False
         self.setSortRole(SORT_ROLE)
 
     def set_open_only(self, value: bool) -> None:
-        self.open_only = value
-        self.invalidateFilter()
+        self.refilter(lambda: setattr(self, "open_only", value))
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         if not self.open_only:
@@ -492,19 +514,17 @@ class OrdersFilter(QSortFilterProxyModel):
         return row.order.status.working or row.order.status is OrderStatus.UNKNOWN
 
 
-class LogFilter(QSortFilterProxyModel):
-    def __init__(self) -> None:
-        super().__init__()
+class LogFilter(FilterProxy):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.min_level = 0
         self.needle = ""
 
     def set_level(self, name: str) -> None:
-        self.min_level = LEVELS.get(name, 0)
-        self.invalidateFilter()
+        self.refilter(lambda: setattr(self, "min_level", LEVELS.get(name, 0)))
 
     def set_search(self, text: str) -> None:
-        self.needle = text.lower()
-        self.invalidateFilter()
+        self.refilter(lambda: setattr(self, "needle", text.lower()))
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
@@ -516,6 +536,6 @@ class LogFilter(QSortFilterProxyModel):
 
 
 class SortProxy(QSortFilterProxyModel):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.setSortRole(SORT_ROLE)

@@ -1,66 +1,242 @@
-"""The window opens in paper mode on the qasync loop, shows the paper account, closes cleanly."""
+"""The window a trader opens: paper by default, live books, orders from the GUI, clean close."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
 
-import pytest
-import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
+from gui_trader.core.order import OrderStatus
 from gui_trader.gui.main_window import MainWindow
+from tests.gui.conftest import Runner
 
 
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop driven by Qt's own loop while qtbot waits (sync tests only: STACK-NOTES)."""
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
-    qapp.processEvents()
-    loop.stop()
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
+def cell(model: object, row: int, col: int) -> str:
+    return str(model.index(row, col).data())  # type: ignore[attr-defined]
 
 
-def wait_for(qtbot: QtBot, loop: qasync.QEventLoop, coro: object) -> object:
-    task = loop.create_task(coro)  # type: ignore[arg-type]
-    qtbot.waitUntil(task.done, timeout=15_000)
-    return task.result()
+def find_row(model: object, col: int, text: str) -> int:
+    for r in range(model.rowCount()):  # type: ignore[attr-defined]
+        if cell(model, r, col) == text:
+            return r
+    raise AssertionError(f"{text} not in column {col}")
 
 
-def test_window_opens_in_paper_mode_and_shows_the_account(
-    qtbot: QtBot, qloop: qasync.QEventLoop
+def test_opens_in_paper_mode_with_the_demo_portfolio(window: MainWindow, qtbot: QtBot) -> None:
+    qtbot.waitUntil(lambda: window.drain() == 0 and window.holdings_model.rowCount() == 6)
+    assert window.status.mode.text() == "PAPER"
+    assert "PAPER" in window.windowTitle()
+    assert window.ticket.buy.isEnabled()
+    assert window.watch_model.rowCount() == 5
+    assert "unrealised P&L" in window.holdings.total.text()
+
+
+def test_buy_from_the_ticket_fills_and_shows_the_right_pnl(
+    window: MainWindow, qtbot: QtBot, run: Runner
 ) -> None:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    wait_for(qtbot, qloop, window.start(account=None, paper=False, login_url=None))
-    assert window.mode.text() == "PAPER"
-    assert window.ctx is not None and window.ctx.paper is not None
-    assert window.holdings.rowCount() == 6  # the demo portfolio
-    symbols = {window.holdings.item(r, 0).text() for r in range(6)}
-    assert {"RELIANCE", "INFY", "SBIN"} <= symbols
-    assert "available" in window.funds.text()
+    window.ticket.symbol.setText("SBIN")
+    window.ticket.qty.setValue(7)
+    qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.drain() >= 0 and window.positions_model.rowCount() == 1)
+    orders = window.orders_model
+    assert orders.rowCount() == 1
+    assert cell(orders, 0, 1) == "SBIN-EQ" and cell(orders, 0, 8) == "complete"
+    assert cell(orders, 0, 10) == "gui_trader"
+    row = window.positions_model.rows()[0]
+    assert row.position.net_qty == 7
+    fill = orders.rows()[0].order.avg_price
+    assert row.position.avg_price == fill
+    # P&L is exact: (LTP - fill) x qty, as the broker's formula gives for a fresh position
+    assert row.pnl == ((row.ltp - fill) * 7).quantize(Decimal("0.01"))
+    assert "1 position" in window.positions.total.text()
 
-    # an order placed through the engine shows up after the next refresh
+
+def test_bad_ticket_input_sends_nothing(window: MainWindow, qtbot: QtBot) -> None:
+    window.ticket.symbol.setText("RELIANCE")
+    window.ticket.price.setText("1456.03")
+    qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
+    assert "not on RELIANCE-EQ's tick" in window.ticket.message.text()
+    window.ticket.price.setText("abc")
+    qtbot.mouseClick(window.ticket.sell, Qt.MouseButton.LeftButton)
+    assert "not a number" in window.ticket.message.text()
+    window.ticket.symbol.setText("NOSUCH")
+    window.ticket.price.setText("")
+    qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
+    assert "unknown symbol" in window.ticket.message.text()
+    assert window.engine is not None and window.engine.orders == {}
+
+
+def test_limit_order_modify_then_cancel(window: MainWindow, qtbot: QtBot, run: Runner) -> None:
+    engine = window.engine
+    assert engine is not None
+    req = engine.request(
+        "INFY",
+        __import__("gui_trader.core.order", fromlist=["Side"]).Side.BUY,
+        3,
+        Decimal("1400.00"),
+    )
+    outcome = run(engine.place(req))
+    qtbot.waitUntil(lambda: window.drain() >= 0 and window.orders_model.rowCount() == 1)
+    assert cell(window.orders_model, 0, 8) == "open"
+    run(engine.modify(outcome.order_id, price=Decimal("1399.50")))
+    qtbot.waitUntil(lambda: window.drain() >= 0 and cell(window.orders_model, 0, 6) == "1,399.50")
+    window.orders.proxy.set_open_only(True)
+    assert window.orders.proxy.rowCount() == 1
+    window.orders.table.selectRow(0)
+    window.orders.cancel_selected()
+    qtbot.waitUntil(lambda: window.drain() >= 0 and cell(window.orders_model, 0, 8) == "cancelled")
+    assert window.orders.proxy.rowCount() == 0  # the open filter hides it now
+    assert engine.orders[outcome.order_id].status is OrderStatus.CANCELLED
+
+
+def test_cancel_all_open_and_exit_position(window: MainWindow, qtbot: QtBot, run: Runner) -> None:
+    from gui_trader.core.order import Side
+
+    engine = window.engine
+    assert engine is not None
+    for price in ("1300.00", "1310.00"):
+        run(engine.place(engine.request("RELIANCE", Side.BUY, 1, Decimal(price))))
+    run(engine.place(engine.request("ITC", Side.BUY, 10)))
+    window.cancel_all_open()
+    qtbot.waitUntil(lambda: not engine.open_orders() and len(engine.orders) == 3)
+    window.drain()
+    statuses = sorted(r.order.status.value for r in window.orders_model.rows())
+    assert statuses == ["cancelled", "cancelled", "complete"]
+    [itc] = [r.position for r in window.positions_model.rows()]
+    window.exit_position(itc)
+    qtbot.waitUntil(
+        lambda: window.drain() >= 0 and window.positions_model.rows()[0].position.net_qty == 0
+    )
+    exit_tags = [r.order.tag for r in window.orders_model.rows() if r.order.tag.startswith("X")]
+    assert len(exit_tags) == 1
+
+
+def test_exit_is_sliced_at_the_freeze_quantity(window: MainWindow) -> None:
+    from gui_trader.core.portfolio import Position
+
+    engine = window.engine
+    assert engine is not None and engine.instruments is not None
+    ce = next(i for i in engine.instruments.all if i.option_type == "CE")
+    short = Position(
+        ce.trading_symbol, ce.segment, ce.token, "NRML", 0, 167 * 75, Decimal(0), Decimal(1_000_000)
+    )
+    plan = engine.exit_plan(short)
+    assert [r.qty for r in plan] == [1800] * 6 + [1725]
+    assert all(r.side.value == "B" and r.qty % 75 == 0 for r in plan)
+
+
+def test_external_orders_are_marked(window: MainWindow, qtbot: QtBot, run: Runner) -> None:
     from gui_trader.core.order import OrderRequest, Side
 
-    async def buy() -> None:
-        assert window.ctx is not None
-        store = await window.ctx.instruments()
-        await window.ctx.desk.place(OrderRequest(store.resolve("SBIN"), Side.BUY, 4))
-        await window.refresh()
+    engine = window.engine
+    assert engine is not None
+    inst = engine.instrument("TITAN")
+    run(engine.ctx.broker.place(OrderRequest(inst, Side.BUY, 1, tag="WEB123")))  # not journaled
+    run(engine.refresh())
+    window.drain()
+    assert cell(window.orders_model, 0, 10) == "external"
 
-    wait_for(qtbot, qloop, buy())
-    assert window.positions.rowCount() == 1
-    assert window.positions.item(0, 0).text() == "SBIN-EQ"
-    assert window.orders.item(0, 8).text() == "complete"
-    wait_for(qtbot, qloop, window.shutdown())
+
+def test_every_model_passes_the_model_tester(window: MainWindow, qtbot: QtBot, run: Runner) -> None:
+    from gui_trader.core.order import Side
+
+    fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
+    testers = [  # each tester parented to its model: Qt destroys both together
+        QAbstractItemModelTester(m, fatal, m)
+        for m in (
+            window.orders_model,
+            window.positions_model,
+            window.holdings_model,
+            window.watch_model,
+            window.log_model,
+            window.orders.proxy,
+            window.log_pane.proxy,
+            window.positions.proxy,
+        )
+    ]
+    engine = window.engine
+    assert engine is not None
+    run(engine.place(engine.request("SBIN", Side.BUY, 2)))
+    run(engine.place(engine.request("INFY", Side.BUY, 1, Decimal("1400.00"))))
+    window.add_watch("TATASTEEL")
+    qtbot.waitUntil(lambda: window.drain() >= 0 and window.watch_model.rowCount() == 6)
+    window.remove_watch(window.watch_model.keys()[0])
+    window.log_model.cap = 10
+    for i in range(30):
+        import logging
+
+        logging.getLogger("gui_trader.test").warning("line %d", i)
+    window.drain()
+    assert window.log_model.rowCount() <= 11
+    window.log_pane.proxy.set_search("line 2")
+    window.log_pane.proxy.set_level("ERROR")
+    run(engine.cancel_all_open())
+    window.drain()
+    assert len(testers) == 8
+
+
+def test_a_burst_costs_one_change_signal_per_row_run(window: MainWindow) -> None:
+    """500 quote updates in one frame: cells change, one dataChanged per run of rows."""
+    from gui_trader.core.market_data import Quote
+
+    model = window.watch_model
+    window.drain()
+    signals: list[object] = []
+    model.dataChanged.connect(lambda a, b: signals.append((a.row(), b.row())))
+    keys = model.keys()
+    for i in range(100):
+        for k in keys:
+            seg, tok = k.split("|")
+            window.hub.publish(
+                __import__("gui_trader.engine.events", fromlist=["x"]).QuotesUpdated(
+                    (Quote(seg, tok, k, Decimal(100 + i)),)
+                )
+            )
+    window.drain()
+    assert signals == [(0, len(keys) - 1)]
+    assert cell(model, 0, 1) == "199.00"
+
+
+def test_layout_columns_and_sort_are_remembered(
+    window: MainWindow, qtbot: QtBot, run: Runner, home: Path
+) -> None:
+    window.orders.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)
+    window.orders.table.setColumnWidth(1, 211)
+    window.docks["log"].raise_()
+    window.docks["watchlist"].hide()
+    window.close()
+    assert (home / "window.ini").exists()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    header = again.orders.table.horizontalHeader()
+    assert header.sortIndicatorSection() == 3
+    assert again.orders.table.columnWidth(1) == 211
+    assert not again.docks["watchlist"].isVisibleTo(again)
+    again.reset_layout()
+    assert again.docks["watchlist"].isVisibleTo(again)
+    run(again.shutdown())
+
+
+def test_csv_export_and_clean_close(
+    window: MainWindow, qtbot: QtBot, run: Runner, tmp_path: Path
+) -> None:
+    from gui_trader.core.order import Side
+
+    engine = window.engine
+    assert engine is not None
+    run(engine.place(engine.request("SBIN", Side.BUY, 2)))
+    window.drain()
+    n = run(window.export_csv("orders", tmp_path / "orders.csv"))
+    text = (tmp_path / "orders.csv").read_text()
+    assert n == 1 and text.startswith("Time,Symbol,Side") and "SBIN-EQ" in text
+    run(window.export_csv("positions", tmp_path / "positions.csv"))
+    assert "SBIN-EQ" in (tmp_path / "positions.csv").read_text()
+    ctx = engine.ctx
     window.close()
     assert window.closed.is_set()
+    run(window.shutdown())
+    assert window.engine is None
+    assert ctx.broker.http.is_closed

@@ -1,0 +1,268 @@
+"""The panes a trader reads all day: watchlist, positions, holdings, orders, log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui_trader.core.order import Order
+from gui_trader.core.portfolio import Position
+from gui_trader.gui.models import (
+    HoldingsModel,
+    LogFilter,
+    LogModel,
+    OrderRow,
+    OrdersFilter,
+    OrdersModel,
+    PositionsModel,
+    SortProxy,
+    WatchlistModel,
+    money,
+    signed,
+)
+from gui_trader.gui.table_view import TradingTable
+
+
+class Actions(Protocol):
+    def exit_position(self, position: Position) -> None: ...
+    def cancel_orders(self, order_ids: list[str]) -> None: ...
+    def cancel_all_open(self) -> None: ...
+    def modify_order(self, order: Order) -> None: ...
+    def add_watch(self, symbol: str) -> None: ...
+    def remove_watch(self, key: str) -> None: ...
+    def pick_symbol(self, symbol: str) -> None: ...
+
+
+def _total_label() -> QLabel:
+    label = QLabel("")
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    label.setStyleSheet("font-weight: bold; padding: 2px 6px")
+    return label
+
+
+def _colour_total(label: QLabel, text: str, value: Decimal) -> None:
+    colour = "#2e9d4f" if value > 0 else "#d83b3b" if value < 0 else ""
+    label.setText(text)
+    label.setStyleSheet(
+        f"font-weight: bold; padding: 2px 6px; color: {colour}"
+        if colour
+        else "font-weight: bold; padding: 2px 6px"
+    )
+
+
+class PositionsPane(QWidget):
+    def __init__(self, model: PositionsModel, actions: Actions) -> None:
+        super().__init__()
+        self.model = model
+        self.act = actions
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(model)
+        self.table = TradingTable("positions")
+        self.table.setModel(self.proxy)
+        self.total = _total_label()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addWidget(self.total)
+        self.table.customContextMenuRequested.connect(self._menu)
+        self.table.doubleClicked.connect(
+            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
+        )
+
+    def update_total(self) -> None:
+        pnl = self.model.total_pnl()
+        n = self.model.rowCount()
+        _colour_total(self.total, f"{n} position{'s' * (n != 1)} · total P&L {signed(pnl)}", pnl)
+
+    def _menu(self, pos: QPoint) -> None:
+        key = self.table.key_at(pos)
+        if key is None:
+            return
+        row = self.model.row(key)
+        menu = QMenu(self)
+        exit_action = menu.addAction(f"Exit {row.position.trading_symbol} at market…")
+        exit_action.setEnabled(row.position.net_qty != 0)
+        exit_action.triggered.connect(lambda: self.act.exit_position(row.position))
+        menu.addAction(
+            "Trade this symbol", lambda: self.act.pick_symbol(row.position.trading_symbol)
+        )
+        menu.addAction("Copy", self.table.copy_selection)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+
+class HoldingsPane(QWidget):
+    def __init__(self, model: HoldingsModel, actions: Actions) -> None:
+        super().__init__()
+        self.model = model
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(model)
+        self.table = TradingTable("holdings")
+        self.table.setModel(self.proxy)
+        self.total = _total_label()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addWidget(self.total)
+        self.table.doubleClicked.connect(
+            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
+        )
+
+    def update_total(self) -> None:
+        pnl = self.model.total_pnl()
+        value = sum((r.ltp * r.holding.qty for r in self.model.rows()), Decimal(0))
+        _colour_total(self.total, f"value {money(value)} · unrealised P&L {signed(pnl)}", pnl)
+
+
+class OrdersPane(QWidget):
+    def __init__(self, model: OrdersModel, actions: Actions) -> None:
+        super().__init__()
+        self.model = model
+        self.act = actions
+        self.proxy = OrdersFilter(self)
+        self.proxy.setSourceModel(model)
+        self.table = TradingTable("orders")
+        self.table.setModel(self.proxy)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.filter = QComboBox()
+        self.filter.addItems(["All orders", "Open orders"])
+        self.filter.currentIndexChanged.connect(lambda i: self.proxy.set_open_only(i == 1))
+        self.cancel_all = QPushButton("Cancel all open")
+        self.cancel_all.setToolTip("Ctrl+Shift+X")
+        self.cancel_all.clicked.connect(actions.cancel_all_open)
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter)
+        bar.addStretch(1)
+        bar.addWidget(self.cancel_all)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        self.table.customContextMenuRequested.connect(self._menu)
+        cancel = QAction("Cancel selected", self.table)
+        cancel.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        cancel.triggered.connect(self.cancel_selected)
+        modify = QAction("Modify…", self.table)
+        modify.setShortcut(QKeySequence(Qt.Key.Key_F3))
+        modify.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        modify.triggered.connect(self.modify_selected)
+        self.table.addActions([cancel, modify])
+
+    def selected(self) -> list[Order]:
+        rows: list[OrderRow] = [self.model.row(k) for k in self.table.selected_keys()]
+        return [r.order for r in rows if r is not None]
+
+    def cancel_selected(self) -> None:
+        ids = [o.order_id for o in self.selected() if o.status.working]
+        if ids:
+            self.act.cancel_orders(ids)
+
+    def modify_selected(self) -> None:
+        working = [o for o in self.selected() if o.status.working]
+        if len(working) == 1:
+            self.act.modify_order(working[0])
+
+    def _menu(self, pos: QPoint) -> None:
+        if self.table.key_at(pos) is None:
+            return
+        orders = self.selected()
+        working = [o for o in orders if o.status.working]
+        menu = QMenu(self)
+        n = len(working)
+        cancel = menu.addAction(f"Cancel {n} open order{'s' * (n != 1)}…" if n else "Cancel")
+        cancel.setEnabled(bool(working))
+        cancel.triggered.connect(self.cancel_selected)
+        modify = menu.addAction("Modify price / qty…")
+        modify.setEnabled(n == 1)
+        modify.triggered.connect(self.modify_selected)
+        menu.addSeparator()
+        menu.addAction("Copy", self.table.copy_selection)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+
+class LogPane(QWidget):
+    def __init__(self, model: LogModel) -> None:
+        super().__init__()
+        self.model = model
+        self.proxy = LogFilter(self)
+        self.proxy.setSourceModel(model)
+        self.table = TradingTable("log")
+        self.table.setSortingEnabled(False)
+        self.table.setModel(self.proxy)
+        self.level = QComboBox()
+        self.level.addItems(["DEBUG", "INFO", "WARNING", "ERROR"])
+        self.level.setCurrentText("INFO")
+        self.level.currentTextChanged.connect(self.proxy.set_level)
+        self.proxy.set_level("INFO")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("search the log (Ctrl+L)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.set_search)
+        copy = QPushButton("Copy")
+        copy.clicked.connect(self.table.copy_selection)
+        bar = QHBoxLayout()
+        bar.addWidget(self.level)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(copy)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+
+    def follow(self) -> None:
+        self.table.scrollToBottom()
+
+
+class WatchlistPane(QWidget):
+    def __init__(self, model: WatchlistModel, actions: Actions) -> None:
+        super().__init__()
+        self.model = model
+        self.act = actions
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(model)
+        self.table = TradingTable("watchlist")
+        self.table.setModel(self.proxy)
+        self.add = QLineEdit()
+        self.add.setPlaceholderText("add a symbol, Enter")
+        self.add.returnPressed.connect(self._add)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.add)
+        layout.addWidget(self.table)
+        self.table.customContextMenuRequested.connect(self._menu)
+        self.table.doubleClicked.connect(
+            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
+        )
+
+    def _add(self) -> None:
+        text = self.add.text().strip()
+        if text:
+            self.act.add_watch(text)
+            self.add.clear()
+
+    def _menu(self, pos: QPoint) -> None:
+        key = self.table.key_at(pos)
+        if key is None:
+            return
+        row = self.model.row(key)
+        menu = QMenu(self)
+        menu.addAction(f"Trade {row.symbol}", lambda: self.act.pick_symbol(row.symbol))
+        menu.addAction("Remove", lambda: self.act.remove_watch(key))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+
+Callback = Callable[[], None]

@@ -1,0 +1,61 @@
+"""A table view that looks right for numbers and remembers its columns and sort order."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from gui_trader.gui.models import KEY_ROLE
+
+
+class TradingTable(QTableView):
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setSortingEnabled(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setWordWrap(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setDefaultSectionSize(96)
+        header.setSortIndicatorShown(True)
+
+    def selected_keys(self) -> list[str]:
+        keys = []
+        for index in self.selectionModel().selectedRows():
+            key = index.data(KEY_ROLE)
+            if key is not None:
+                keys.append(str(key))
+        return keys
+
+    def key_at(self, pos: object) -> str | None:
+        index = self.indexAt(pos)  # type: ignore[arg-type]
+        return None if not index.isValid() else str(index.data(KEY_ROLE))
+
+    def copy_selection(self) -> str:
+        model = self.model()
+        lines = []
+        for index in sorted(self.selectionModel().selectedRows(), key=lambda i: i.row()):
+            cells = [
+                str(model.index(index.row(), c).data() or "") for c in range(model.columnCount())
+            ]
+            lines.append("\t".join(cells))
+        text = "\n".join(lines)
+        QGuiApplication.clipboard().setText(text)
+        return text
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue(f"header/{self.objectName()}", self.horizontalHeader().saveState())
+
+    def restore(self, settings: QSettings) -> None:
+        state = settings.value(f"header/{self.objectName()}")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.horizontalHeader().restoreState(state)
