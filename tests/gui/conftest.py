@@ -27,10 +27,14 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     if _LOOP is None:
         _LOOP = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(_LOOP)
+    asyncio.events._set_running_loop(_LOOP)
     yield _LOOP
     for task in asyncio.all_tasks(_LOOP):
         task.cancel()
     qapp.processEvents()
+    # other tests use asyncio.run: the Qt loop must not look like it is still running
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,8 +42,7 @@ def _close_session_loop() -> Iterator[None]:
     yield
     if _LOOP is not None:
         _LOOP.stop()
-        asyncio.events._set_running_loop(None)
-        _LOOP.close()  # also joins the loop's executor threads
+        _LOOP.close()  # also joins the loop's executor threads  # also joins the loop's executor threads
 
 
 class Runner:
