@@ -99,6 +99,14 @@ class OrderDesk:
                     req, notes, sends, resend_ok=False, broker_has_tag=True
                 )
             except Rejected as exc:
+                log.warning(
+                    "%s %s %s rejected: %s [%s]",
+                    req.side.label,
+                    req.qty,
+                    req.instrument.trading_symbol,
+                    exc.reason,
+                    tag,
+                )
                 await self.journal.update(tag, "rejected", detail=exc.reason)
                 return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends, notes)
             except Ambiguous as exc:
@@ -108,6 +116,14 @@ class OrderDesk:
                 await self.journal.update(tag, "failed", detail=str(exc))
                 return OrderOutcome(tag, req, None, OrderStatus.REJECTED, str(exc), sends, notes)
             else:
+                log.info(
+                    "%s %s %s sent: order %s [%s]",
+                    req.side.label,
+                    req.qty,
+                    req.instrument.trading_symbol,
+                    order_id,
+                    tag,
+                )
                 await self.journal.update(tag, "placed", order_id=order_id)
                 return OrderOutcome(tag, req, order_id, OrderStatus.OPEN, "", sends, notes)
             if outcome is not None:
@@ -131,6 +147,11 @@ class OrderDesk:
             return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, str(exc), sends, notes)
         if found is not None:
             notes.append(f"found by tag as {found.order_id}")
+            log.info(
+                "ambiguous reply for %s: found at the broker as order %s, not resent",
+                tag,
+                found.order_id,
+            )
             state = "rejected" if found.status is OrderStatus.REJECTED else "placed"
             await self.journal.update(
                 tag, state, order_id=found.order_id, detail=found.reject_reason or None
@@ -156,6 +177,13 @@ class OrderDesk:
         self, order: Order, *, price: Decimal | None = None, qty: int | None = None
     ) -> Order:
         """Modify is safe to repeat (same target); after an ambiguity, check before resending."""
+        log.info(
+            "modifying order %s (%s): price %s qty %s",
+            order.order_id,
+            order.trading_symbol,
+            price if price is not None else "unchanged",
+            qty if qty is not None else "unchanged",
+        )
         for _ in range(MAX_SENDS):
             try:
                 await self.broker.modify(order, price=price, qty=qty)
@@ -174,6 +202,7 @@ class OrderDesk:
         raise Ambiguous(order.tag, "modify outcome unknown after retries")
 
     async def cancel(self, order_id: str) -> Order | None:
+        log.info("cancelling order %s", order_id)
         for _ in range(MAX_SENDS):
             try:
                 await self.broker.cancel(order_id)

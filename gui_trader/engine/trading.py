@@ -227,6 +227,14 @@ class TradingEngine:
             if self._baseline or (old is not None and old.status == o.status):
                 continue
             if o.status.value == "complete":
+                log.info(
+                    "filled: %s %s %s @ %s (order %s)",
+                    o.side.label,
+                    o.filled_qty,
+                    o.trading_symbol,
+                    o.avg_price,
+                    o.order_id,
+                )
                 self.hub.publish(
                     Notice(
                         "fill",
@@ -236,6 +244,14 @@ class TradingEngine:
                     )
                 )
             elif o.status.value == "rejected":
+                log.warning(
+                    "rejected by the broker: %s %s %s: %s (order %s)",
+                    o.side.label,
+                    o.qty,
+                    o.trading_symbol,
+                    o.reject_reason,
+                    o.order_id,
+                )
                 self.hub.publish(
                     Notice(
                         "reject",

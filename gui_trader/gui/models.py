@@ -57,6 +57,7 @@ class Column:
     numeric: bool = False
     colour: Callable[[Any], QColor | None] | None = None
     tip: str = ""
+    width: int = 0  # default width in pixels; 0 = the view's default
 
 
 def sign_colour(value: Decimal | None) -> QColor | None:
@@ -121,6 +122,9 @@ class KeyedTableModel(QAbstractTableModel):
             return self.mono
         if role == Qt.ItemDataRole.ForegroundRole and col.colour:
             return col.colour(row)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            text = self._cells[key][index.column()]
+            return text if len(text) > 12 else None  # the full text of a truncated cell
         return None
 
     # ---------------------------------------------------------------- updates
@@ -251,14 +255,14 @@ class OrdersModel(KeyedTableModel):
             lambda r: r.order.status.value,
             colour=lambda r: STATUS_COLOURS.get(r.order.status),
         ),
-        Column("Tag", lambda r: r.order.tag or "—"),
+        Column("Tag", lambda r: r.order.tag or "—", width=130),
         Column(
             "Source",
             lambda r: "external" if r.external else "gui_trader",
             tip="external: placed outside this app (another terminal or the broker's app)",
         ),
-        Column("Reason", lambda r: r.order.reject_reason),
-        Column("Order no", lambda r: r.order.order_id),
+        Column("Reason", lambda r: r.order.reject_reason, width=260),
+        Column("Order no", lambda r: r.order.order_id, width=140),
     )
 
     def apply(self, order: Order, external: bool) -> None:
@@ -465,7 +469,7 @@ class LogModel(KeyedTableModel):
             ),
         ),
         Column("Time", lambda r: r.time.strftime("%H:%M:%S.%f")[:-3]),
-        Column("Source", lambda r: r.source),
+        Column("Source", lambda r: r.source, width=150),
         Column("Message", lambda r: r.message),
     )
 

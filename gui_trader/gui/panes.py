@@ -134,7 +134,7 @@ class OrdersPane(QWidget):
         self.act = actions
         self.proxy = OrdersFilter(self)
         self.proxy.setSourceModel(model)
-        self.table = TradingTable("orders")
+        self.table = TradingTable("orders", stretch=1)
         self.table.setModel(self.proxy)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.filter = QComboBox()
@@ -200,7 +200,7 @@ class LogPane(QWidget):
         self.model = model
         self.proxy = LogFilter(self)
         self.proxy.setSourceModel(model)
-        self.table = TradingTable("log")
+        self.table = TradingTable("log", stretch=3)
         self.table.setSortingEnabled(False)
         self.table.setModel(self.proxy)
         self.level = QComboBox()

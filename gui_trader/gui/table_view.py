@@ -10,7 +10,7 @@ from gui_trader.gui.models import KEY_ROLE
 
 
 class TradingTable(QTableView):
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, parent: QWidget | None = None, stretch: int = 0) -> None:
         super().__init__(parent)
         self.setObjectName(name)
         self.setSortingEnabled(True)
@@ -24,9 +24,18 @@ class TradingTable(QTableView):
         header = self.horizontalHeader()
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setDefaultSectionSize(96)
+        header.setStretchLastSection(False)
+        header.setDefaultSectionSize(92)
+        self.stretch = stretch  # the column that takes the spare width (symbol, message)
         header.setSortIndicatorShown(True)
+
+    def setModel(self, model: object) -> None:  # type: ignore[override]
+        super().setModel(model)  # type: ignore[arg-type]
+        source = getattr(model, "sourceModel", lambda: model)()
+        for i, column in enumerate(getattr(source, "columns", ())):
+            if column.width:
+                self.setColumnWidth(i, column.width)
+        self.horizontalHeader().setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
 
     def selected_keys(self) -> list[str]:
         keys = []
