@@ -78,6 +78,7 @@ class KeyedTableModel(QAbstractTableModel):
         self._rows: dict[str, Any] = {}
         self._cells: dict[str, list[str]] = {}
         self._dirty: dict[int, tuple[int, int]] = {}
+        self._pending: list[str] = []  # new rows, inserted together at the frame's flush
         self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.bold = QFont()
         self.bold.setBold(True)
@@ -132,16 +133,15 @@ class KeyedTableModel(QAbstractTableModel):
         return [c.text(row) for c in self.columns]
 
     def upsert(self, key: str, row: Any) -> None:
+        if self._rows.get(key) == row:
+            return  # same data: nothing to format, nothing to repaint
         cells = self._format(row)
         self._rows[key] = row
         at = self._pos.get(key)
         if at is None:
-            n = len(self._keys)
-            self.beginInsertRows(QModelIndex(), n, n)
-            self._keys.append(key)
-            self._pos[key] = n
+            if key not in self._cells:  # a new row: inserted with the frame's other new rows
+                self._pending.append(key)
             self._cells[key] = cells
-            self.endInsertRows()
             return
         old = self._cells[key]
         changed = [i for i, (a, b) in enumerate(zip(old, cells, strict=True)) if a != b]
@@ -150,11 +150,22 @@ class KeyedTableModel(QAbstractTableModel):
             lo, hi = self._dirty.get(at, (changed[0], changed[-1]))
             self._dirty[at] = (min(lo, changed[0]), max(hi, changed[-1]))
 
+    def _insert_pending(self) -> None:
+        if not self._pending:
+            return
+        n = len(self._keys)
+        self.beginInsertRows(QModelIndex(), n, n + len(self._pending) - 1)
+        for i, key in enumerate(self._pending, start=n):
+            self._keys.append(key)
+            self._pos[key] = i
+        self._pending.clear()
+        self.endInsertRows()
+
     def remove(self, key: str) -> None:
+        self.flush()
         at = self._pos.get(key)
         if at is None:
             return
-        self.flush()
         self.beginRemoveRows(QModelIndex(), at, at)
         del self._keys[at]
         del self._rows[key]
@@ -175,7 +186,9 @@ class KeyedTableModel(QAbstractTableModel):
         self.endRemoveRows()
 
     def flush(self) -> int:
-        """Emit the frame's changes: one dataChanged per run of consecutive touched rows."""
+        """Emit the frame's changes: new rows in one insert, then one dataChanged per run of
+        consecutive touched rows."""
+        self._insert_pending()
         if not self._dirty:
             return 0
         rows = sorted(self._dirty)
@@ -197,22 +210,30 @@ class KeyedTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         """Only on an account switch: everything shown belongs to another account."""
+        for attr in ("quotes", "by_instrument"):
+            if hasattr(self, attr):
+                getattr(self, attr).clear()
         self.beginResetModel()
         self._keys.clear()
         self._pos.clear()
         self._rows.clear()
         self._cells.clear()
         self._dirty.clear()
+        self._pending.clear()
         self.endResetModel()
 
     def row(self, key: str) -> Any:
         return self._rows.get(key)
 
+    def key_at(self, row: int) -> str:
+        return self._keys[row]
+
     def keys(self) -> list[str]:
-        return list(self._keys)
+        """Every row, shown or still waiting for the frame's flush."""
+        return [*self._keys, *self._pending]
 
     def rows(self) -> list[Any]:
-        return [self._rows[k] for k in self._keys]
+        return [self._rows[k] for k in self.keys()]
 
 
 # -------------------------------------------------------------------- orders
@@ -313,6 +334,7 @@ class PositionsModel(KeyedTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.quotes: dict[str, Quote] = {}
+        self.by_instrument: dict[str, set[str]] = {}  # quote key -> position keys (products)
 
     @staticmethod
     def key_of(p: Position) -> str:
@@ -327,19 +349,20 @@ class PositionsModel(KeyedTableModel):
         for p in positions:
             key = self.key_of(p)
             seen.add(key)
+            self.by_instrument.setdefault(f"{p.segment}|{p.token}", set()).add(key)
             self.upsert(key, self._row(p))
         for key in [k for k in self.keys() if k not in seen]:
             self.remove(key)
+            for keys in self.by_instrument.values():
+                keys.discard(key)
 
     def apply_quotes(self, quotes: Sequence[Quote]) -> None:
-        touched = set()
         for q in quotes:
             self.quotes[q.key] = q
-            touched.add(q.key)
-        for key in self.keys():
-            row: PositionRow = self.row(key)
-            if f"{row.position.segment}|{row.position.token}" in touched:
-                self.upsert(key, self._row(row.position))
+            for key in self.by_instrument.get(q.key, ()):
+                row: PositionRow | None = self.row(key)
+                if row is not None:
+                    self.upsert(key, self._row(row.position))
 
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))
@@ -481,7 +504,8 @@ class LogModel(KeyedTableModel):
     def append(self, row: LogRow) -> None:
         self._seq += 1
         self.upsert(str(self._seq), row)
-        if self.rowCount() > self.cap + self.cap // 10:  # trim in chunks, not per line
+        if len(self._keys) + len(self._pending) > self.cap + self.cap // 10:
+            self.flush()  # trim in chunks, not per line
             self.remove_first(self.rowCount() - self.cap)
 
 
@@ -514,7 +538,7 @@ class OrdersFilter(FilterProxy):
             return True
         model = self.sourceModel()
         assert isinstance(model, OrdersModel)
-        row: OrderRow = model.row(model.keys()[source_row])
+        row: OrderRow = model.row(model.key_at(source_row))
         return row.order.status.working or row.order.status is OrderStatus.UNKNOWN
 
 
@@ -533,7 +557,7 @@ class LogFilter(FilterProxy):
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
         assert isinstance(model, LogModel)
-        row: LogRow = model.row(model.keys()[source_row])
+        row: LogRow = model.row(model.key_at(source_row))
         if LEVELS.get(row.level, 0) < self.min_level:
             return False
         return not self.needle or self.needle in f"{row.source} {row.message}".lower()

@@ -1,0 +1,193 @@
+"""The window under load: start-up time, event-loop lag, per-frame cost, memory. Prints JSON.
+
+    .venv/bin/python tests/benchmarks/bench_window.py [--runs 5]
+
+1. Launch -> first frame: a fresh `gui-trader` process per run (GUI_TRADER_STARTUP_PROBE=exit);
+   the parent times spawn to the "window shown" line.
+2. In one process (offscreen, qasync as in the app): the paper engine running, 200 positions
+   and their quotes updated every second through the event hub, and a 100-order burst through
+   the real order desk; event-loop lag sampled every 50 ms, and the time each frame's drain takes.
+3. Resident memory after all of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pct(data: list[float], q: float) -> float:
+    data = sorted(data)
+    return round(data[min(len(data) - 1, int(len(data) * q))], 2) if data else 0.0
+
+
+def startup(runs: int) -> dict[str, object]:
+    exe = Path(sys.executable).with_name("gui-trader")
+    times = []
+    for _ in range(runs):
+        home = tempfile.mkdtemp()
+        env = {
+            **os.environ,
+            "GUI_TRADER_STARTUP_PROBE": "exit",
+            "GUI_TRADER_HOME": home,
+            "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        }
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(exe)], env=env, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("window shown"):
+                times.append(time.perf_counter() - t0)
+                break
+        proc.wait(30)
+    return {
+        "runs": len(times),
+        "launch_to_window_s_p50": round(statistics.median(times), 3),
+        "launch_to_window_s_max": round(max(times), 3),
+    }
+
+
+def load(seconds: float) -> dict[str, object]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["GUI_TRADER_HOME"] = tempfile.mkdtemp()
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from gui_trader.core.market_data import Quote
+    from gui_trader.core.order import Side
+    from gui_trader.core.portfolio import Position
+    from gui_trader.engine.events import PositionsUpdated, QuotesUpdated
+    from gui_trader.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    result: dict[str, object] = {}
+
+    async def main() -> None:
+        window = MainWindow()
+        window.confirm = lambda t, x: True  # type: ignore[method-assign]
+        window.show()
+        assert await window.start(paper=True)
+        engine = window.engine
+        assert engine is not None
+        b = engine.ctx.broker  # measure the app, not the account's configured pacing
+        for limiter in (b.order_limiter, b.request_limiter):
+            limiter.rate = limiter.burst = 1000
+        drain_ms: list[float] = []
+        original = window.drain
+
+        def timed_drain() -> int:
+            t = time.perf_counter()
+            n = original()
+            if n:
+                drain_ms.append((time.perf_counter() - t) * 1000)
+            return n
+
+        window.drain_timer.timeout.disconnect()
+        window.drain_timer.timeout.connect(timed_drain)
+        rng = random.Random(1)
+        positions = tuple(
+            Position(
+                f"SYM{i:03d}-EQ",
+                "nse_cm",
+                str(90000 + i),
+                "CNC",
+                rng.randint(1, 500),
+                0,
+                Decimal(1000) * (i + 1),
+                Decimal(0),
+            )
+            for i in range(200)
+        )
+        engine.lag.samples.clear()
+
+        async def feed() -> None:
+            tick = 0
+            while True:
+                tick += 1
+                window.hub.publish(PositionsUpdated(positions))
+                window.hub.publish(
+                    QuotesUpdated(
+                        tuple(
+                            Quote(
+                                "nse_cm",
+                                p.token,
+                                p.trading_symbol,
+                                Decimal(1000 + rng.randint(-500, 500)) / 100 * (i + 1),
+                                Decimal(10) * (i + 1),
+                            )
+                            for i, p in enumerate(positions)
+                        )
+                    )
+                )
+                await asyncio.sleep(1.0)
+
+        async def burst() -> float:
+            await asyncio.sleep(1.0)
+            inst = engine.instrument("RELIANCE")
+            from gui_trader.core.order import OrderRequest
+
+            t = time.perf_counter()
+            outcomes = await asyncio.gather(
+                *(engine.ctx.desk.place(OrderRequest(inst, Side.BUY, 1)) for _ in range(100))
+            )
+            assert all(o.ok for o in outcomes)
+            await engine.refresh()
+            return (time.perf_counter() - t) * 1000
+
+        feeder = asyncio.create_task(feed())
+        burst_ms = await burst()
+        await asyncio.sleep(seconds)
+        feeder.cancel()
+        lag = list(engine.lag.samples)
+        result.update(
+            {
+                "positions": 200,
+                "updates_per_second": 1,
+                "burst_orders": 100,
+                "burst_ms": round(burst_ms, 1),
+                "loop_lag_ms_p50": pct(lag, 0.5),
+                "loop_lag_ms_p99": pct(lag, 0.99),
+                "loop_lag_ms_max": round(max(lag), 2),
+                "lag_samples": len(lag),
+                "frame_drain_ms_p50": pct(drain_ms, 0.5),
+                "frame_drain_ms_p99": pct(drain_ms, 0.99),
+                "frames_with_events": len(drain_ms),
+                "orders_in_model": window.orders_model.rowCount(),
+            }
+        )
+        await window.shutdown()
+        window.close()
+
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        runner.run(main())
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                key, value = line.split(":")
+                result[f"{key.lower()}_mb"] = round(int(value.split()[0]) / 1024, 1)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=20.0)
+    a = p.parse_args()
+    out = {"startup": startup(a.runs), "load": load(a.seconds), "cpu_count": os.cpu_count()}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
