@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
             elif isinstance(event, SessionState):
                 self._on_session(event)
             elif isinstance(event, FundsUpdated):
-                self.ticket.say(
+                self.ticket.funds.setText(
                     f"available ₹{money(event.funds.available)} · margin used "
                     f"₹{money(event.funds.margin_used)}"
                 )

@@ -56,6 +56,8 @@ class OrderTicket(QWidget):
         self.sell.clicked.connect(lambda: self._send(Side.SELL))
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.funds = QLabel("")
+        self.funds.setStyleSheet("color: palette(placeholder-text)")
         form.addRow("Symbol", self.symbol)
         form.addRow("Quantity", self.qty)
         form.addRow("Limit price", self.price)
@@ -65,6 +67,7 @@ class OrderTicket(QWidget):
         row.addWidget(self.sell)
         form.addRow(row)
         form.addRow(self.message)
+        form.addRow(self.funds)
         self.set_enabled(False, "waiting for the broker…")
 
     def set_symbols(self, symbols: list[str]) -> None:

@@ -42,7 +42,7 @@ def _close_session_loop() -> Iterator[None]:
     yield
     if _LOOP is not None:
         _LOOP.stop()
-        _LOOP.close()  # also joins the loop's executor threads  # also joins the loop's executor threads
+        _LOOP.close()  # also joins the loop's executor threads
 
 
 class Runner:

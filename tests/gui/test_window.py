@@ -240,3 +240,32 @@ def test_csv_export_and_clean_close(
     run(window.shutdown())
     assert window.engine is None
     assert ctx.broker.http.is_closed
+
+
+def test_switching_accounts_and_a_live_start_error_in_trader_words(
+    window: MainWindow, qtbot: QtBot, run: Runner, home: Path
+) -> None:
+    from gui_trader.config import AccountConfig, Config
+
+    config = Config.load(home / "config.toml")
+    config.accounts["main"] = AccountConfig("main", "+919999999999", "AB1", "http://127.0.0.1:9")
+    config.save()
+    window._fill_account_menu()
+    run(window.switch("main", paper=False))  # no secrets in the keyring for it
+    window.drain()
+    assert window.engine is None
+    assert "has no consumer_key" in window.status.session.text()
+    assert not window.ticket.buy.isEnabled()
+    run(window.switch(None, paper=True))
+    qtbot.waitUntil(lambda: window.drain() >= 0 and window.holdings_model.rowCount() == 6)
+    assert window.status.mode.text() == "PAPER" and window.ticket.buy.isEnabled()
+
+
+def test_broker_errors_are_explained() -> None:
+    from gui_trader.broker.base import LoginFailed, Rejected, Unreachable
+    from gui_trader.engine.trading import explain
+
+    assert explain(LoginFailed("login refused: Invalid TOTP")).startswith("Wrong TOTP code")
+    assert explain(LoginFailed("login refused: Invalid MPIN")) == "Wrong MPIN."
+    assert "another IP" in explain(Rejected("session ip mismatch (1037)", 1037))
+    assert "cannot be reached" in explain(Unreachable("orders: ConnectError"))
