@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +22,7 @@ from gui_trader.core.order import Order
 from gui_trader.core.portfolio import Position
 from gui_trader.gui.models import (
     HoldingsModel,
+    KeyedTableModel,
     LogFilter,
     LogModel,
     OrderRow,
@@ -64,94 +64,99 @@ def _colour_total(label: QLabel, text: str, value: Decimal) -> None:
     )
 
 
-class PositionsPane(QWidget):
-    def __init__(self, model: PositionsModel, actions: Actions) -> None:
+class TablePane(QWidget):
+    """A table over a proxy of one model, with an optional bar above and a total below."""
+
+    def __init__(
+        self,
+        model: KeyedTableModel,
+        proxy: QSortFilterProxyModel,
+        name: str,
+        *,
+        actions: Actions | None = None,
+        bar: QHBoxLayout | QWidget | None = None,
+        total: bool = False,
+        stretch: int = 0,
+    ) -> None:
         super().__init__()
-        self.model = model
         self.act = actions
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(model)
-        self.table = TradingTable("positions")
-        self.table.setModel(self.proxy)
-        self.total = _total_label()
+        self.model = model
+        self.proxy = proxy
+        proxy.setParent(self)
+        proxy.setSourceModel(model)
+        self.table = TradingTable(name, stretch=stretch)
+        self.table.setModel(proxy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        if isinstance(bar, QHBoxLayout):
+            layout.addLayout(bar)
+        elif bar is not None:
+            layout.addWidget(bar)
         layout.addWidget(self.table)
-        layout.addWidget(self.total)
+        self.total = _total_label()
+        if total:
+            layout.addWidget(self.total)
         self.table.customContextMenuRequested.connect(self._menu)
-        self.table.doubleClicked.connect(
-            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
-        )
+        if actions is not None:  # double-click a row: its symbol goes to the order ticket
+            self.table.doubleClicked.connect(
+                lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
+            )
+
+    def _menu(self, pos: QPoint) -> None:
+        """Panes with a context menu override this."""
+
+
+class PositionsPane(TablePane):
+    def __init__(self, model: PositionsModel, actions: Actions) -> None:
+        super().__init__(model, SortProxy(), "positions", actions=actions, total=True)
+        self.positions = model
 
     def update_total(self) -> None:
-        pnl = self.model.total_pnl()
+        pnl = self.positions.total_pnl()
         n = self.model.rowCount()
         _colour_total(self.total, f"{n} position{'s' * (n != 1)} · total P&L {signed(pnl)}", pnl)
 
     def _menu(self, pos: QPoint) -> None:
         key = self.table.key_at(pos)
-        if key is None:
+        if key is None or self.act is None:
             return
+        act = self.act
         row = self.model.row(key)
         menu = QMenu(self)
         exit_action = menu.addAction(f"Exit {row.position.trading_symbol} at market…")
         exit_action.setEnabled(row.position.net_qty != 0)
-        exit_action.triggered.connect(lambda: self.act.exit_position(row.position))
-        menu.addAction(
-            "Trade this symbol", lambda: self.act.pick_symbol(row.position.trading_symbol)
-        )
+        exit_action.triggered.connect(lambda: act.exit_position(row.position))
+        menu.addAction("Trade this symbol", lambda: act.pick_symbol(row.position.trading_symbol))
         menu.addAction("Copy", self.table.copy_selection)
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
 
-class HoldingsPane(QWidget):
+class HoldingsPane(TablePane):
     def __init__(self, model: HoldingsModel, actions: Actions) -> None:
-        super().__init__()
-        self.model = model
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(model)
-        self.table = TradingTable("holdings")
-        self.table.setModel(self.proxy)
-        self.total = _total_label()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table)
-        layout.addWidget(self.total)
-        self.table.doubleClicked.connect(
-            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
-        )
+        super().__init__(model, SortProxy(), "holdings", actions=actions, total=True)
+        self.holdings = model
 
     def update_total(self) -> None:
-        pnl = self.model.total_pnl()
+        pnl = self.holdings.total_pnl()
         value = sum((r.ltp * r.holding.qty for r in self.model.rows()), Decimal(0))
         _colour_total(self.total, f"value {money(value)} · unrealised P&L {signed(pnl)}", pnl)
 
 
-class OrdersPane(QWidget):
+class OrdersPane(TablePane):
     def __init__(self, model: OrdersModel, actions: Actions) -> None:
-        super().__init__()
-        self.model = model
-        self.act = actions
-        self.proxy = OrdersFilter(self)
-        self.proxy.setSourceModel(model)
-        self.table = TradingTable("orders", stretch=1)
-        self.table.setModel(self.proxy)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.filter = QComboBox()
         self.filter.addItems(["All orders", "Open orders"])
-        self.filter.currentIndexChanged.connect(lambda i: self.proxy.set_open_only(i == 1))
         self.cancel_all = QPushButton("Cancel all open")
         self.cancel_all.setToolTip("Ctrl+Shift+X")
-        self.cancel_all.clicked.connect(actions.cancel_all_open)
         bar = QHBoxLayout()
         bar.addWidget(self.filter)
         bar.addStretch(1)
         bar.addWidget(self.cancel_all)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(bar)
-        layout.addWidget(self.table)
-        self.table.customContextMenuRequested.connect(self._menu)
+        self.orders_proxy = OrdersFilter()
+        super().__init__(model, self.orders_proxy, "orders", actions=actions, bar=bar, stretch=1)
+        self.filter.currentIndexChanged.connect(lambda i: self.orders_proxy.set_open_only(i == 1))
+        self.cancel_all.clicked.connect(actions.cancel_all_open)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         cancel = QAction("Cancel selected", self.table)
         cancel.setShortcut(QKeySequence(Qt.Key.Key_Delete))
         cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -168,19 +173,18 @@ class OrdersPane(QWidget):
 
     def cancel_selected(self) -> None:
         ids = [o.order_id for o in self.selected() if o.status.working]
-        if ids:
+        if ids and self.act is not None:
             self.act.cancel_orders(ids)
 
     def modify_selected(self) -> None:
         working = [o for o in self.selected() if o.status.working]
-        if len(working) == 1:
+        if len(working) == 1 and self.act is not None:
             self.act.modify_order(working[0])
 
     def _menu(self, pos: QPoint) -> None:
         if self.table.key_at(pos) is None:
             return
-        orders = self.selected()
-        working = [o for o in orders if o.status.working]
+        working = [o for o in self.selected() if o.status.working]
         menu = QMenu(self)
         n = len(working)
         cancel = menu.addAction(f"Cancel {n} open order{'s' * (n != 1)}…" if n else "Cancel")
@@ -194,75 +198,51 @@ class OrdersPane(QWidget):
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
 
-class LogPane(QWidget):
+class LogPane(TablePane):
     def __init__(self, model: LogModel) -> None:
-        super().__init__()
-        self.model = model
-        self.proxy = LogFilter(self)
-        self.proxy.setSourceModel(model)
-        self.table = TradingTable("log", stretch=3)
-        self.table.setSortingEnabled(False)
-        self.table.setModel(self.proxy)
         self.level = QComboBox()
         self.level.addItems(["DEBUG", "INFO", "WARNING", "ERROR"])
         self.level.setCurrentText("INFO")
-        self.level.currentTextChanged.connect(self.proxy.set_level)
-        self.proxy.set_level("INFO")
         self.search = QLineEdit()
         self.search.setPlaceholderText("search the log (Ctrl+L)")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.proxy.set_search)
         copy = QPushButton("Copy")
-        copy.clicked.connect(self.table.copy_selection)
         bar = QHBoxLayout()
         bar.addWidget(self.level)
         bar.addWidget(self.search, 1)
         bar.addWidget(copy)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(bar)
-        layout.addWidget(self.table)
+        self.log_proxy = LogFilter()
+        super().__init__(model, self.log_proxy, "log", bar=bar, stretch=3)
+        self.table.setSortingEnabled(False)
+        self.level.currentTextChanged.connect(self.log_proxy.set_level)
+        self.log_proxy.set_level("INFO")
+        self.search.textChanged.connect(self.log_proxy.set_search)
+        copy.clicked.connect(self.table.copy_selection)
 
     def follow(self) -> None:
         self.table.scrollToBottom()
 
 
-class WatchlistPane(QWidget):
+class WatchlistPane(TablePane):
     def __init__(self, model: WatchlistModel, actions: Actions) -> None:
-        super().__init__()
-        self.model = model
-        self.act = actions
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(model)
-        self.table = TradingTable("watchlist")
-        self.table.setModel(self.proxy)
         self.add = QLineEdit()
         self.add.setPlaceholderText("add a symbol, Enter")
+        super().__init__(model, SortProxy(), "watchlist", actions=actions, bar=self.add)
         self.add.returnPressed.connect(self._add)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.add)
-        layout.addWidget(self.table)
-        self.table.customContextMenuRequested.connect(self._menu)
-        self.table.doubleClicked.connect(
-            lambda i: actions.pick_symbol(str(self.proxy.index(i.row(), 0).data()))
-        )
 
     def _add(self) -> None:
         text = self.add.text().strip()
-        if text:
+        if text and self.act is not None:
             self.act.add_watch(text)
             self.add.clear()
 
     def _menu(self, pos: QPoint) -> None:
         key = self.table.key_at(pos)
-        if key is None:
+        if key is None or self.act is None:
             return
+        act = self.act
         row = self.model.row(key)
         menu = QMenu(self)
-        menu.addAction(f"Trade {row.symbol}", lambda: self.act.pick_symbol(row.symbol))
-        menu.addAction("Remove", lambda: self.act.remove_watch(key))
+        menu.addAction(f"Trade {row.symbol}", lambda: act.pick_symbol(row.symbol))
+        menu.addAction("Remove", lambda: act.remove_watch(key))
         menu.exec(self.table.viewport().mapToGlobal(pos))
-
-
-Callback = Callable[[], None]
