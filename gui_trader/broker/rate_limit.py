@@ -33,6 +33,13 @@ class RateLimiter:
         start = max(tat - allowance, now, self._paused_until)
         return max(0.0, start - now)
 
+    async def acquire_many(self, n: int) -> None:
+        """n slots that are used together: wait once, for the last of them."""
+        wait = max((self.reserve() for _ in range(n)), default=0.0)
+        if wait > 0:
+            self.waited += wait
+            await asyncio.sleep(wait)
+
     async def acquire(self) -> None:
         wait = self.reserve()
         if wait > 0:

@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS intents (
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS intents_open ON intents (account, state);
 CREATE INDEX IF NOT EXISTS intents_group ON intents (group_id);
 """
@@ -69,6 +78,16 @@ class Intent:
     detail: str | None
     group_id: str | None
     attempts: int
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    account: str
+    kind: str
+    plan: dict[str, Any]
+    state: str
 
 
 class Journal:
@@ -88,6 +107,9 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        columns = {r[1] for r in db.execute("PRAGMA table_info(intents)")}
+        if "meta" not in columns:  # journals from before intents carried metadata
+            db.execute("ALTER TABLE intents ADD COLUMN meta TEXT")
         row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
         if row is None:
             install = "".join(secrets.choice(_B36) for _ in range(2))
@@ -105,26 +127,82 @@ class Journal:
         group: str | None,
         day: date,
     ) -> str:
+        return self._new_many(account, kind, feature, [request], group, day, [None])[0]
+
+    def _new_many(
+        self,
+        account: str,
+        kind: str,
+        feature: str,
+        requests: list[dict[str, Any]],
+        group: str | None,
+        day: date,
+        metas: list[dict[str, Any] | None],
+    ) -> list[str]:
         db = self._db
         assert db is not None
         now = time.time()
+        tags = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(
-                "INSERT INTO intents (account, day, kind, feature, request, state, group_id,"
-                " created, updated) VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?)",
-                (account, day.isoformat(), kind, feature, json.dumps(request), group, now, now),
-            )
-            rowid = int(cur.lastrowid or 0)
-            # Tag: feature letter + yymmdd + install id + row id: unique per account and day,
-            # <= 20 chars, and a human reading the broker's book can tell where it came from.
-            tag = f"{feature}{day:%y%m%d}{self.install_id}{b36(rowid, 5)}"
-            db.execute("UPDATE intents SET tag=? WHERE id=?", (tag, rowid))
+            for request, meta in zip(requests, metas, strict=True):
+                cur = db.execute(
+                    "INSERT INTO intents (account, day, kind, feature, request, state, group_id,"
+                    " meta, created, updated) VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?)",
+                    (
+                        account,
+                        day.isoformat(),
+                        kind,
+                        feature,
+                        json.dumps(request),
+                        group,
+                        json.dumps(meta) if meta is not None else None,
+                        now,
+                        now,
+                    ),
+                )
+                rowid = int(cur.lastrowid or 0)
+                # Tag: feature letter + yymmdd + install id + row id: unique per account and
+                # day, <= 20 chars, and a human reading the broker's book can tell its origin.
+                tag = f"{feature}{day:%y%m%d}{self.install_id}{b36(rowid, 5)}"
+                db.execute("UPDATE intents SET tag=? WHERE id=?", (tag, rowid))
+                tags.append(tag)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return tag
+        return tags
+
+    def _update_many(self, tags: list[str], state: str) -> None:
+        assert self._db is not None
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "UPDATE intents SET state=?, attempts=attempts+1, updated=? WHERE tag=?",
+            [(state, time.time(), t) for t in tags],
+        )
+        self._db.execute("COMMIT")
+
+    def _save_run(
+        self, run_id: str, account: str, kind: str, plan: dict[str, Any], state: str
+    ) -> None:
+        assert self._db is not None
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO runs (id, account, kind, plan, state, created, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
+            " updated=excluded.updated",
+            (run_id, account, kind, json.dumps(plan), state, now, now),
+        )
+
+    def _runs(self, account: str, kind: str, states: tuple[str, ...]) -> list[Run]:
+        assert self._db is not None
+        marks = ",".join("?" * len(states))
+        rows = self._db.execute(
+            f"SELECT id, account, kind, plan, state FROM runs WHERE account=? AND kind=?"
+            f" AND state IN ({marks}) ORDER BY created",
+            (account, kind, *states),
+        ).fetchall()
+        return [Run(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
     def _update(
         self, tag: str, state: str, order_id: str | None, detail: str | None, bump: bool
@@ -140,12 +218,24 @@ class Journal:
         assert self._db is not None
         rows = self._db.execute(
             "SELECT id, tag, account, day, kind, feature, request, state, order_id, detail,"
-            f" group_id, attempts FROM intents WHERE {where} ORDER BY id",
+            f" group_id, attempts, meta FROM intents WHERE {where} ORDER BY id",
             args,
         ).fetchall()
         return [
             Intent(
-                r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9], r[10], r[11]
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                json.loads(r[6]),
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                json.loads(r[12]) if r[12] else None,
             )
             for r in rows
         ]
@@ -167,6 +257,36 @@ class Journal:
         return str(
             await self._run(self._new, account, kind, feature, request, group, day or today_ist())
         )
+
+    async def new_intents(
+        self,
+        account: str,
+        kind: str,
+        feature: str,
+        requests: list[dict[str, Any]],
+        group: str | None,
+        metas: list[dict[str, Any] | None],
+        day: date | None = None,
+    ) -> list[str]:
+        """Several intents in one transaction (one trip to the journal thread)."""
+        return list(
+            await self._run(
+                self._new_many, account, kind, feature, requests, group, day or today_ist(), metas
+            )
+        )
+
+    async def mark(self, tags: list[str], state: str) -> None:
+        await self._run(self._update_many, tags, state)
+
+    async def save_run(
+        self, run_id: str, account: str, kind: str, plan: dict[str, Any], state: str
+    ) -> None:
+        await self._run(self._save_run, run_id, account, kind, plan, state)
+
+    async def runs(
+        self, account: str, kind: str, states: tuple[str, ...] = ("running",)
+    ) -> list[Run]:
+        return list(await self._run(self._runs, account, kind, states))
 
     async def update(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,7 @@ class OrderDesk:
         self.broker = broker
         self.journal = journal
         self.account = account
+        self.on_send: Callable[[str], None] | None = None  # tag -> the moment it hits the wire
 
     async def find_by_tag(self, tag: str) -> Order | None:
         """The broker's order with this tag, None if it has none; retries the look-up itself."""
@@ -82,15 +84,38 @@ class OrderDesk:
         )
         return await self.send(replace(req, tag=tag))
 
-    async def send(self, req: OrderRequest) -> OrderOutcome:
-        """Send a journaled request (also used to resume one after a restart)."""
+    async def prepare(
+        self,
+        reqs: list[OrderRequest],
+        *,
+        feature: str,
+        group: str | None,
+        metas: list[dict[str, Any] | None],
+    ) -> list[OrderRequest]:
+        """Check and journal several requests at once; they come back carrying their tags."""
+        for req in reqs:
+            check_order(req)
+        tags = await self.journal.new_intents(
+            self.account, "place", feature, [request_record(r) for r in reqs], group, metas
+        )
+        return [replace(r, tag=t) for r, t in zip(reqs, tags, strict=True)]
+
+    async def send(self, req: OrderRequest, *, marked: bool = False) -> OrderOutcome:
+        """Send a journaled request (also used to resume one after a restart).
+
+        `marked`: the caller already journaled it as sent (a batch marks all its legs in one
+        write, so nothing stands between the legs and the wire).
+        """
         tag = req.tag
         assert tag, "journal the request first"
         notes: list[str] = []
         sends = 0
         while True:
             sends += 1
-            await self.journal.update(tag, "sent", bump=True)
+            if not (marked and sends == 1):
+                await self.journal.update(tag, "sent", bump=True)
+            if self.on_send is not None:
+                self.on_send(tag)
             try:
                 order_id = await self.broker.place(req)
             except DuplicateTag:
