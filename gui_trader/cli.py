@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -122,6 +123,39 @@ def build_parser() -> OneLineParser:
         o.add_argument("--product", choices=[p.value for p in Product], default=None)
     c = cmd("cancel", "cancel an open order")
     c.add_argument("order_id")
+    st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")
+    st.add_argument("--underlying", default="NIFTY")
+    st.add_argument("--expiry", required=True, metavar="YYYY-MM-DD")
+    strikes = st.add_mutually_exclusive_group()
+    strikes.add_argument("--strike", type=_decimal, help="one strike for both legs")
+    strikes.add_argument("--atm", action="store_true", help="the strike nearest the live spot")
+    st.add_argument("--call-strike", type=_decimal)
+    st.add_argument("--put-strike", type=_decimal)
+    st.add_argument(
+        "--steps", type=_int, default=0, help="with --atm: CE at ATM+N strikes, PE at ATM-N"
+    )
+    st.add_argument("--lots", type=_int, required=True)
+    st.add_argument("--batch-lots", type=_int, default=20)
+    pace = st.add_mutually_exclusive_group()
+    pace.add_argument("--delay", type=float, default=20.0, help="seconds between batches")
+    pace.add_argument(
+        "--paced", action="store_true", help="no delay: as fast as the account's order rate allows"
+    )
+    st.add_argument(
+        "--dynamic-delay",
+        action="store_true",
+        help="widen the delay when the broker slows down or throttles",
+    )
+    st.add_argument("--side", choices=["sell", "buy"], default="sell")
+    st.add_argument("--product", choices=["NRML", "MIS"], default="NRML")
+    st.add_argument("--order-type", choices=["MKT", "LIMIT"], default="MKT")
+    st.add_argument("--buffer-pct", type=_decimal, default=Decimal("1"))
+    st.add_argument("--yes", action="store_true", help="send it (otherwise: show the plan)")
+    st.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish a run a crash interrupted (journal); nothing else",
+    )
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
     sim.add_argument("--port", type=_int, default=8765)
     sim.add_argument("--latency-ms", type=float, default=0.0)
@@ -525,6 +559,125 @@ async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
     return ok, {"order_id": order_id, "status": status}, f"order {order_id}: {status}"
 
 
+async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
+    from datetime import date
+
+    from gui_trader.core.clock import now_ist, nse_open
+    from gui_trader.engine import straddle as sd
+    from gui_trader.straddle_report import plan_table
+
+    store = await ctx.instruments()
+    if args.resume:
+        return await _resume_straddle(ctx, args, store)
+    try:
+        expiry = date.fromisoformat(args.expiry)
+    except ValueError:
+        raise CommandError(f"--expiry {args.expiry!r}: use YYYY-MM-DD", EXIT_BAD_INPUT) from None
+    if not (args.atm or args.strike is not None or args.call_strike is not None):
+        raise CommandError(
+            "give --strike S, or --call-strike C --put-strike P, or --atm", EXIT_BAD_INPUT
+        )
+    if args.steps and not args.atm:
+        raise CommandError("--steps goes with --atm", EXIT_BAD_INPUT)
+    spec = sd.StraddleSpec(
+        underlying=args.underlying.upper(),
+        expiry=expiry,
+        lots=args.lots,
+        batch_lots=args.batch_lots,
+        call_strike=args.strike if args.strike is not None else args.call_strike,
+        put_strike=args.strike if args.strike is not None else args.put_strike,
+        atm_steps=args.steps if args.atm else None,
+        side=Side.SELL if args.side == "sell" else Side.BUY,
+        delay_s=None if args.paced else args.delay,
+        product=Product(args.product),
+        order_type=OrderType.MARKET if args.order_type == "MKT" else OrderType.LIMIT,
+        buffer_pct=args.buffer_pct,
+        dynamic_delay=args.dynamic_delay,
+    )
+    market_open = True if ctx.paper is not None else nse_open(now_ist())
+    plan = await sd.prepare_plan(
+        spec,
+        ctx.broker,
+        store,
+        today=now_ist().date(),
+        market_open=market_open,
+        orders_per_second=ctx.broker.config.orders_per_second,
+    )
+    text = plan_table(plan)
+    payload: dict[str, Any] = {"mode": ctx.mode, "plan": _plan_json(plan)}
+    if not plan.ok:
+        raise CommandError("cannot run: " + "; ".join(plan.problems), EXIT_BAD_INPUT)
+    if not args.yes:
+        return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
+    return await _run_straddle(ctx, args, sd.StraddleRun(plan, ctx.desk), payload, text)
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {
+        "call": plan.call.trading_symbol if plan.call else None,
+        "put": plan.put.trading_symbol if plan.put else None,
+        "spot": plan.spot,
+        "lot_size": plan.lot_size,
+        "qty_per_leg": plan.qty_per_leg,
+        "batches": [
+            {
+                "batch": b.number,
+                "lots": b.lots,
+                "orders": [{"leg": o.leg, "qty": o.qty, "price": o.price} for o in b.orders],
+            }
+            for b in plan.batches
+        ],
+        "margin_required": plan.margin_required,
+        "margin_available": plan.margin_available,
+        "expected_s": round(plan.expected_s, 2),
+        "problems": list(plan.problems),
+    }
+
+
+async def _run_straddle(
+    ctx: Any,
+    args: argparse.Namespace,
+    run: Any,
+    payload: dict[str, Any],
+    text: str,
+    resume: list[Any] | None = None,
+) -> Result:
+    import signal
+
+    from gui_trader.straddle_report import summary_text
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, run.abort)  # Ctrl-C: abort, then the summary
+    try:
+        summary = await run.execute(resume=resume)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    result = summary.to_json()
+    ok = summary.complete
+    return ok, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
+
+
+async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Result:
+    from gui_trader.engine import straddle as sd
+
+    runs = await sd.unfinished_runs(ctx.desk)
+    if not runs:
+        return True, {"mode": ctx.mode, "resumed": None}, "no interrupted straddle run"
+    run, intents = await sd.resume_run(runs[-1], ctx.desk, store)
+    done = {(i.meta or {}).get("batch") for i in intents}
+    text = (
+        f"run {run.run_id} was interrupted: {len(intents)} of {len(run.plan.orders)} orders "
+        f"journaled (batches {sorted(b for b in done if b)}); finishing it sends only what "
+        "the broker does not already have"
+    )
+    payload = {"mode": ctx.mode, "resumed": run.run_id}
+    if not args.yes:
+        return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to finish it"
+    return await _run_straddle(ctx, args, run, payload, text, resume=intents)
+
+
 COMMANDS = {
     "quote": cmd_quote,
     "orders": cmd_orders,
@@ -534,4 +687,5 @@ COMMANDS = {
     "buy": cmd_order,
     "sell": cmd_order,
     "cancel": cmd_cancel,
+    "straddle": cmd_straddle,
 }

@@ -82,19 +82,6 @@ class Notice:
     amount: Decimal | None = None
 
 
-Event = (
-    OrderUpdated
-    | PositionsUpdated
-    | HoldingsUpdated
-    | QuotesUpdated
-    | FundsUpdated
-    | SessionState
-    | Metrics
-    | LogRecord
-    | Notice
-)
-
-
 class EventHub:
     def __init__(self) -> None:
         self._queues: list[deque[Event]] = []
@@ -133,3 +120,41 @@ class HubLogHandler(logging.Handler):
             )
         except Exception:
             self.handleError(record)
+
+
+@dataclass(frozen=True, slots=True)
+class LegProgress:
+    """One straddle leg order landed (or failed): the trader sees each result as it lands."""
+
+    run_id: str
+    batch: int
+    leg: str  # CE / PE
+    slice: int
+    qty: int
+    status: str
+    order_id: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    run_id: str
+    batches_done: int
+    batches: int
+    state: str  # running / waiting / done / aborted
+    next_batch_at: float | None = None  # monotonic time the next batch goes out
+
+
+Event = (
+    OrderUpdated
+    | PositionsUpdated
+    | HoldingsUpdated
+    | QuotesUpdated
+    | FundsUpdated
+    | SessionState
+    | Metrics
+    | LogRecord
+    | Notice
+    | LegProgress
+    | RunProgress
+)

@@ -99,8 +99,9 @@ class SimServer:
         delay = self.faults.delay()
         if kind == "place":
             receive = await self._note_arrival(arrived, receive)
-        if delay:
-            await asyncio.sleep(delay)
+        # The request travels: even with no latency, other requests sent in the same tick
+        # arrive before this one is processed, as over a network.
+        await asyncio.sleep(delay)
         if fault == "drop":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             raise ConnectionDropped(kind)

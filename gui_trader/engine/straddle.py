@@ -1,0 +1,820 @@
+"""Straddle batches: a pure plan (lots -> batches -> orders), and a run that sends the CALL and
+the PUT of each batch together, waits only between batches, and accounts for every leg.
+
+The seed system sold 167 lots as 9 batches of 20, CALL then PUT, a new login per order and 20 s
+after every order. Here: one session; both legs of a batch leave in the same loop tick (their
+rate slots reserved together); the delay runs from a batch's replies to the next batch; "paced"
+drops the delay and lets the account's order rate decide. Every order is journaled before it is
+sent, with its run, batch, leg and slice, so a crashed run resumes without a lot placed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from gui_trader.broker.base import Broker, BrokerError
+from gui_trader.core.instrument import Instrument
+from gui_trader.core.money import round_to_tick
+from gui_trader.core.order import (
+    Order,
+    OrderOutcome,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+)
+from gui_trader.core.portfolio import MarginCheck
+from gui_trader.engine.events import EventHub, LegProgress, RunProgress
+from gui_trader.engine.journal import Intent, Run
+from gui_trader.engine.order_desk import LookupFailed, OrderDesk
+from gui_trader.market.instruments import INDICES, InstrumentStore
+
+log = logging.getLogger(__name__)
+LEGS = ("CE", "PE")
+KIND = "straddle"
+FILL_WAIT_S = 3.0  # after the last batch, how long to wait for market orders to report fills
+
+
+@dataclass(frozen=True)
+class StraddleSpec:
+    underlying: str
+    expiry: date
+    lots: int
+    batch_lots: int = 20
+    call_strike: Decimal | None = None
+    put_strike: Decimal | None = None
+    atm_steps: int | None = None  # ATM from the live spot: CE at ATM+N steps, PE at ATM-N
+    side: Side = Side.SELL
+    delay_s: float | None = 20.0  # None = paced by the account's order rate
+    product: Product = Product.NRML
+    order_type: OrderType = OrderType.MARKET
+    buffer_pct: Decimal = Decimal(0)  # LIMIT: sells at LTP - x %, buys at LTP + x %
+    dynamic_delay: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    batch: int  # 1-based
+    leg: str  # CE / PE
+    slice: int  # 1-based: a batch above the freeze quantity is several orders per leg
+    qty: int
+    price: Decimal | None = None
+
+    @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.batch, self.leg, self.slice)
+
+
+@dataclass(frozen=True)
+class Batch:
+    number: int
+    lots: int
+    orders: tuple[PlannedOrder, ...]
+
+
+@dataclass(frozen=True)
+class StraddlePlan:
+    spec: StraddleSpec
+    call: Instrument | None
+    put: Instrument | None
+    spot: Decimal | None
+    batches: tuple[Batch, ...]
+    margin_required: Decimal | None = None
+    margin_available: Decimal | None = None
+    expected_s: float = 0.0
+    problems: tuple[str, ...] = ()
+    leg_ltp: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def lot_size(self) -> int:
+        return self.call.lot_size if self.call else 0
+
+    @property
+    def qty_per_leg(self) -> int:
+        return sum(o.qty for b in self.batches for o in b.orders if o.leg == "CE")
+
+    @property
+    def orders(self) -> list[PlannedOrder]:
+        return [o for b in self.batches for o in b.orders]
+
+    def instrument(self, leg: str) -> Instrument:
+        inst = self.call if leg == "CE" else self.put
+        assert inst is not None
+        return inst
+
+    def request(self, o: PlannedOrder) -> OrderRequest:
+        return OrderRequest(
+            self.instrument(o.leg),
+            self.spec.side,
+            o.qty,
+            self.spec.order_type,
+            o.price,
+            self.spec.product,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """What a resumed run needs: the resolved contracts and every planned order."""
+        spec = asdict(self.spec)
+        spec.update(
+            expiry=self.spec.expiry.isoformat(),
+            side=self.spec.side.value,
+            product=self.spec.product.value,
+            order_type=self.spec.order_type.value,
+            buffer_pct=str(self.spec.buffer_pct),
+            call_strike=str(self.spec.call_strike) if self.spec.call_strike else None,
+            put_strike=str(self.spec.put_strike) if self.spec.put_strike else None,
+        )
+        return {
+            "spec": spec,
+            "call": self.call.key if self.call else None,
+            "put": self.put.key if self.put else None,
+            "batches": [
+                [
+                    b.number,
+                    b.lots,
+                    [
+                        [o.leg, o.slice, o.qty, str(o.price) if o.price is not None else None]
+                        for o in b.orders
+                    ],
+                ]
+                for b in self.batches
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], store: InstrumentStore) -> StraddlePlan:
+        s = dict(data["spec"])
+        spec = StraddleSpec(
+            underlying=s["underlying"],
+            expiry=date.fromisoformat(s["expiry"]),
+            lots=s["lots"],
+            batch_lots=s["batch_lots"],
+            atm_steps=s["atm_steps"],
+            side=Side(s["side"]),
+            delay_s=s["delay_s"],
+            product=Product(s["product"]),
+            order_type=OrderType(s["order_type"]),
+            buffer_pct=Decimal(s["buffer_pct"]),
+            call_strike=Decimal(s["call_strike"]) if s["call_strike"] else None,
+            put_strike=Decimal(s["put_strike"]) if s["put_strike"] else None,
+            dynamic_delay=s.get("dynamic_delay", False),
+        )
+        batches = tuple(
+            Batch(
+                n,
+                lots,
+                tuple(
+                    PlannedOrder(n, leg, sl, qty, Decimal(p) if p else None)
+                    for leg, sl, qty, p in orders
+                ),
+            )
+            for n, lots, orders in data["batches"]
+        )
+        return cls(
+            spec, store.by_key.get(data["call"]), store.by_key.get(data["put"]), None, batches
+        )
+
+
+# ------------------------------------------------------------------------------- planning
+def split_lots(lots: int, per_batch: int) -> list[int]:
+    """167 lots at 20 per batch -> eight batches of 20 and one of 7."""
+    full, rest = divmod(lots, per_batch)
+    return [per_batch] * full + ([rest] if rest else [])
+
+
+def freeze_slices(lots: int, max_lots: int) -> list[int]:
+    """A leg above the exchange freeze quantity goes out as several orders, each whole lots."""
+    if max_lots <= 0:
+        return [lots]
+    return split_lots(lots, max_lots)
+
+
+def limit_price(ltp: Decimal, side: Side, buffer_pct: Decimal, tick: Decimal) -> Decimal:
+    """Marketable limit: sells at LTP - buffer % rounded down to the tick, buys at LTP + buffer %
+    rounded up; never below one tick."""
+    factor = (
+        (Decimal(100) - buffer_pct) / 100
+        if side is Side.SELL
+        else (Decimal(100) + buffer_pct) / 100
+    )
+    price = round_to_tick(ltp * factor, tick, "down" if side is Side.SELL else "up")
+    return max(price, tick)
+
+
+def resolve_strikes(
+    spec: StraddleSpec, store: InstrumentStore, spot: Decimal | None
+) -> tuple[Decimal | None, Decimal | None, list[str]]:
+    chain = store.chain(spec.underlying, spec.expiry)
+    if not chain:
+        return (
+            None,
+            None,
+            [f"no {spec.underlying} options expiring {spec.expiry} in today's instrument file"],
+        )
+    if spec.atm_steps is None:
+        call = spec.call_strike
+        put = spec.put_strike if spec.put_strike is not None else spec.call_strike
+        if call is None or put is None:
+            return None, None, ["give a strike, or call and put strikes, or ATM"]
+        return call, put, []
+    if spot is None:
+        return None, None, [f"no live price for {spec.underlying}: ATM cannot be found"]
+    strikes = [row.strike for row in chain]
+    atm_index = min(range(len(strikes)), key=lambda i: (abs(strikes[i] - spot), strikes[i]))
+    ci, pi = atm_index + spec.atm_steps, atm_index - spec.atm_steps
+    if not (0 <= pi < len(strikes) and 0 <= ci < len(strikes)):
+        return None, None, [f"ATM +/- {spec.atm_steps} steps is outside the listed strikes"]
+    return strikes[ci], strikes[pi], []
+
+
+def plan_straddle(
+    spec: StraddleSpec,
+    store: InstrumentStore,
+    *,
+    spot: Decimal | None,
+    ltps: dict[str, Decimal],
+    today: date,
+    market_open: bool,
+    orders_per_second: float,
+    rtt_s: float = 0.1,
+    margin: MarginCheck | None = None,
+) -> StraddlePlan:
+    """Every reason the plan cannot run is collected; a plan with problems sends nothing."""
+    problems: list[str] = []
+    if spec.lots <= 0:
+        problems.append(f"lots must be positive, got {spec.lots}")
+    if spec.batch_lots <= 0:
+        problems.append(f"lots per batch must be positive, got {spec.batch_lots}")
+    if spec.delay_s is not None and spec.delay_s < 0:
+        problems.append("the delay between batches cannot be negative")
+    if spec.expiry < today:
+        problems.append(f"expiry {spec.expiry} has passed")
+    if not market_open:
+        problems.append("the market is closed (NSE trades 09:15-15:30 IST on weekdays)")
+    if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        problems.append("straddle legs are MKT or LIMIT orders")
+    call_strike, put_strike, strike_problems = resolve_strikes(spec, store, spot)
+    problems += strike_problems
+    call = put = None
+    for kind, strike in (("CE", call_strike), ("PE", put_strike)):
+        if strike is None:
+            continue
+        try:
+            inst = store.option(spec.underlying, spec.expiry, strike, kind)
+        except LookupError:
+            problems.append(
+                f"no {spec.underlying} {spec.expiry} {strike:g} {kind} in the instrument file"
+            )
+            continue
+        if kind == "CE":
+            call = inst
+        else:
+            put = inst
+    batches: list[Batch] = []
+    if call and put and spec.lots > 0 and spec.batch_lots > 0:
+        prices: dict[str, Decimal | None] = {"CE": None, "PE": None}
+        if spec.order_type is OrderType.LIMIT:
+            for kind, inst in (("CE", call), ("PE", put)):
+                ltp = ltps.get(inst.key)
+                if not ltp:
+                    problems.append(f"no live price for {inst.trading_symbol}: cannot set a limit")
+                    continue
+                prices[kind] = limit_price(ltp, spec.side, spec.buffer_pct, inst.tick_size)
+        max_lots = call.max_order_qty // call.lot_size if call.max_order_qty else 0
+        for n, lots in enumerate(split_lots(spec.lots, spec.batch_lots), start=1):
+            orders = tuple(
+                PlannedOrder(n, kind, i, part * inst.lot_size, prices[kind])
+                for kind, inst in (("CE", call), ("PE", put))
+                for i, part in enumerate(freeze_slices(lots, max_lots), start=1)
+            )
+            batches.append(Batch(n, lots, orders))
+    if margin is not None and not margin.ok:
+        problems.append(
+            f"not enough margin: needs {margin.required:,.2f}, available {margin.available:,.2f}"
+        )
+    n_orders = sum(len(b.orders) for b in batches)
+    if spec.delay_s is None:
+        expected = max(0.0, (n_orders - orders_per_second) / orders_per_second) + rtt_s
+    else:
+        expected = len(batches) * rtt_s + max(len(batches) - 1, 0) * spec.delay_s
+    return StraddlePlan(
+        spec,
+        call,
+        put,
+        spot,
+        tuple(batches),
+        margin.required if margin else None,
+        margin.available if margin else None,
+        expected,
+        tuple(problems),
+        {k: v for k, v in ltps.items()},
+    )
+
+
+async def prepare_plan(
+    spec: StraddleSpec,
+    broker: Broker,
+    store: InstrumentStore,
+    *,
+    today: date,
+    market_open: bool,
+    orders_per_second: float,
+    check_margin: bool = True,
+) -> StraddlePlan:
+    """Live inputs (spot, option prices, margin) fetched together, then the pure plan."""
+    index = INDICES.get(spec.underlying.upper())
+    keys = [index.key] if index else []
+    chain = store.chain(spec.underlying, spec.expiry)
+    keys += [i.key for row in chain for i in (row.call, row.put) if i is not None]
+    started = time.perf_counter()
+    quotes = {q.key: q.ltp for q in await broker.quotes(keys)} if keys else {}
+    rtt = max(time.perf_counter() - started, 0.01)
+    spot = quotes.get(index.key) if index else None
+    draft = plan_straddle(
+        spec,
+        store,
+        spot=spot,
+        ltps=quotes,
+        today=today,
+        market_open=market_open,
+        orders_per_second=orders_per_second,
+        rtt_s=rtt,
+    )
+    if not check_margin or draft.call is None or draft.put is None or not draft.batches:
+        return draft
+    checks = await asyncio.gather(
+        *(
+            broker.margin(
+                OrderRequest(
+                    draft.instrument(leg),
+                    spec.side,
+                    draft.qty_per_leg,
+                    OrderType.LIMIT,
+                    quotes.get(draft.instrument(leg).key),
+                    spec.product,
+                )
+            )
+            for leg in LEGS
+        ),
+        return_exceptions=True,
+    )
+    good = [c for c in checks if isinstance(c, MarginCheck)]
+    if len(good) != len(checks):
+        log.warning(
+            "margin check failed: %s", next(c for c in checks if not isinstance(c, MarginCheck))
+        )
+        return plan_straddle(
+            spec,
+            store,
+            spot=spot,
+            ltps=quotes,
+            today=today,
+            market_open=market_open,
+            orders_per_second=orders_per_second,
+            rtt_s=rtt,
+        )
+    required = sum((c.required for c in good), Decimal(0))
+    available = min(c.available for c in good)
+    margin = MarginCheck(
+        required, available, required <= available, max(required - available, Decimal(0))
+    )
+    return plan_straddle(
+        spec,
+        store,
+        spot=spot,
+        ltps=quotes,
+        today=today,
+        market_open=market_open,
+        orders_per_second=orders_per_second,
+        rtt_s=rtt,
+        margin=margin,
+    )
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass
+class LegResult:
+    order: PlannedOrder
+    tag: str = ""
+    order_id: str | None = None
+    status: OrderStatus = OrderStatus.NEW
+    error: str = ""
+    sent_at: float | None = None  # perf_counter when it went to the wire
+    filled: int = 0
+    avg_price: Decimal = Decimal(0)
+
+    @property
+    def placed(self) -> bool:
+        return self.order_id is not None and self.status is not OrderStatus.REJECTED
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (OrderStatus.REJECTED, OrderStatus.UNKNOWN) or (
+            self.tag != "" and self.order_id is None and self.status is not OrderStatus.NEW
+        )
+
+
+@dataclass
+class Summary:
+    run_id: str
+    plan: StraddlePlan
+    results: dict[tuple[int, str, int], LegResult]
+    elapsed_s: float
+    skew_ms: dict[int, float]
+    logins: int
+    aborted: bool
+
+    def leg(self, kind: str) -> dict[str, Any]:
+        rs = [r for r in self.results.values() if r.order.leg == kind]
+        planned = [o for o in self.plan.orders if o.leg == kind]
+        filled_qty = sum(r.filled for r in rs)
+        value = sum((r.avg_price * r.filled for r in rs), Decimal(0))
+        avg = (value / filled_qty).quantize(Decimal("0.01")) if filled_qty else Decimal(0)
+        return {
+            "planned": len(planned),
+            "placed": sum(r.placed for r in rs),
+            "filled": sum(r.filled == r.order.qty and r.filled > 0 for r in rs),
+            "failed": sum(r.failed for r in rs),
+            "qty_planned": sum(o.qty for o in planned),
+            "qty_filled": filled_qty,
+            "avg_price": avg,
+            "value": value.quantize(Decimal("0.01")),
+        }
+
+    def imbalances(self) -> list[dict[str, Any]]:
+        """Batches where the CALL and the PUT did not fill the same quantity."""
+        out = []
+        for b in self.plan.batches:
+            qty = {
+                k: sum(
+                    r.filled
+                    for r in self.results.values()
+                    if r.order.batch == b.number and r.order.leg == k
+                )
+                for k in LEGS
+            }
+            if qty["CE"] != qty["PE"]:
+                out.append({"batch": b.number, "ce_filled": qty["CE"], "pe_filled": qty["PE"]})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        ce, pe = self.leg("CE"), self.leg("PE")
+        skews = sorted(self.skew_ms.values())
+        return {
+            "run_id": self.run_id,
+            "batches": len(self.plan.batches),
+            "batches_sent": len({r.order.batch for r in self.results.values() if r.tag}),
+            "legs": {"CE": ce, "PE": pe},
+            "call": self.plan.call.trading_symbol if self.plan.call else None,
+            "put": self.plan.put.trading_symbol if self.plan.put else None,
+            "combined_premium": ce["avg_price"] + pe["avg_price"],
+            "premium_value": ce["value"] + pe["value"],
+            "elapsed_s": round(self.elapsed_s, 3),
+            "skew_ms": {str(k): round(v, 3) for k, v in sorted(self.skew_ms.items())},
+            "skew_ms_max": round(skews[-1], 3) if skews else None,
+            "logins": self.logins,
+            "aborted": self.aborted,
+            "imbalances": self.imbalances(),
+            "orders": [
+                {
+                    "batch": r.order.batch,
+                    "leg": r.order.leg,
+                    "slice": r.order.slice,
+                    "qty": r.order.qty,
+                    "tag": r.tag,
+                    "order_id": r.order_id,
+                    "status": r.status.value,
+                    "filled": r.filled,
+                    "avg_price": r.avg_price,
+                    "error": r.error,
+                }
+                for r in sorted(self.results.values(), key=lambda r: r.order.key)
+            ],
+        }
+
+    @property
+    def complete(self) -> bool:
+        ce, pe = self.leg("CE"), self.leg("PE")
+        return (
+            not self.aborted
+            and ce["placed"] == ce["planned"]
+            and pe["placed"] == pe["planned"]
+            and ce["failed"] == pe["failed"] == 0
+        )
+
+
+# ------------------------------------------------------------------------------- the run
+class StraddleRun:
+    """One execution of a plan; `abort()` stops everything not yet sent, at once."""
+
+    def __init__(
+        self,
+        plan: StraddlePlan,
+        desk: OrderDesk,
+        *,
+        hub: EventHub | None = None,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.plan = plan
+        self.desk = desk
+        self.broker = desk.broker
+        self.hub = hub
+        self.run_id = run_id or f"S{time.strftime('%y%m%d%H%M%S')}{secrets.token_hex(2)}"
+        self.clock = clock
+        self.results: dict[tuple[int, str, int], LegResult] = {
+            o.key: LegResult(o) for o in plan.orders
+        }
+        self.skew_ms: dict[int, float] = {}
+        self._abort = asyncio.Event()
+        self._sent_at: dict[str, float] = {}
+        self.delay_s = plan.spec.delay_s
+        self.batches_done = 0
+
+    def _note_sent(self, tag: str) -> None:
+        self._sent_at.setdefault(tag, self.clock())
+
+    def abort(self) -> None:
+        if not self._abort.is_set():
+            log.warning("straddle %s: abort requested; nothing more will be sent", self.run_id)
+            self._abort.set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort.is_set()
+
+    def _publish(self, event: Any) -> None:
+        if self.hub is not None:
+            self.hub.publish(event)
+
+    def _progress(self, state: str, next_at: float | None = None) -> None:
+        self._publish(
+            RunProgress(self.run_id, self.batches_done, len(self.plan.batches), state, next_at)
+        )
+
+    async def execute(self, resume: list[Intent] | None = None) -> Summary:
+        started = self.clock()
+        journal = self.desk.journal
+        await journal.save_run(self.run_id, self.desk.account, KIND, self.plan.to_json(), "running")
+        retry = await self._adopt(resume or [])
+        previous_hook = self.desk.on_send
+        self.desk.on_send = self._note_sent
+        first = True
+        try:
+            for batch in self.plan.batches:
+                todo = [o for o in batch.orders if not self.results[o.key].placed]
+                if not todo:
+                    self.batches_done += 1
+                    continue
+                if not first and await self._wait_between_batches():
+                    break
+                if self.aborted:
+                    break
+                first = False
+                await self._send_batch(batch, todo, retry)
+                self.batches_done += 1
+                self._progress("running")
+            await self._collect_fills()
+        finally:
+            # An exception (a crash, a kill) leaves the run "running": it resumes on restart.
+            self.desk.on_send = previous_hook
+        state = "aborted" if self.aborted else "done"
+        await journal.save_run(self.run_id, self.desk.account, KIND, self.plan.to_json(), state)
+        self._progress(state)
+        # logins in this process: 1, or 0 when the stored session was reused
+        summary = Summary(
+            self.run_id,
+            self.plan,
+            self.results,
+            self.clock() - started,
+            self.skew_ms,
+            getattr(self.broker, "logins", 0),
+            self.aborted,
+        )
+        log.info(
+            "straddle %s %s: CE %s/%s, PE %s/%s placed in %.1f s",
+            self.run_id,
+            state,
+            summary.leg("CE")["placed"],
+            summary.leg("CE")["planned"],
+            summary.leg("PE")["placed"],
+            summary.leg("PE")["planned"],
+            summary.elapsed_s,
+        )
+        return summary
+
+    async def _wait_between_batches(self) -> bool:
+        """The delay runs from a batch's replies to the next batch; True if aborted meanwhile."""
+        delay = self.delay_s
+        if not delay:
+            return self.aborted
+        self._progress("waiting", time.monotonic() + delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._abort.wait(), delay)
+        return self.aborted
+
+    async def _send_batch(
+        self, batch: Batch, todo: list[PlannedOrder], retry: dict[tuple[int, str, int], str]
+    ) -> None:
+        fresh = [o for o in todo if o.key not in retry]
+        metas: list[dict[str, Any] | None] = [
+            {"run": self.run_id, "batch": o.batch, "leg": o.leg, "slice": o.slice} for o in fresh
+        ]
+        prepared = await self.desk.prepare(
+            [self.plan.request(o) for o in fresh], feature="S", group=self.run_id, metas=metas
+        )
+        reqs: list[tuple[PlannedOrder, OrderRequest]] = list(zip(fresh, prepared, strict=True))
+        reqs += [
+            (o, replace(self.plan.request(o), tag=retry[o.key])) for o in todo if o.key in retry
+        ]
+        for o, req in reqs:
+            self.results[o.key].tag = req.tag or ""
+        if self.aborted:  # journaled but never sent: say so, and stop here
+            await self.desk.journal.mark([r.tag or "" for _, r in reqs], "aborted")
+            return
+        await self.broker.reserve_orders(len(reqs))
+        await self.desk.journal.mark([r.tag or "" for _, r in reqs], "sent")
+        t0 = self.clock()
+        await asyncio.gather(*(self._send_leg(o, req) for o, req in reqs))
+        times = [self._sent_at[r.tag] for _, r in reqs if r.tag in self._sent_at]
+        if len(times) > 1:
+            self.skew_ms[batch.number] = (max(times) - min(times)) * 1000
+        self._adapt_delay(self.clock() - t0)
+
+    async def _send_leg(self, o: PlannedOrder, req: OrderRequest) -> None:
+        result = self.results[o.key]
+        try:
+            outcome: OrderOutcome = await self.desk.send(req, marked=True)
+        except (BrokerError, LookupFailed) as exc:
+            result.status, result.error = OrderStatus.UNKNOWN, str(exc)
+        else:
+            result.order_id, result.status, result.error = (
+                outcome.order_id,
+                outcome.status,
+                outcome.error,
+            )
+        self._publish(
+            LegProgress(
+                self.run_id,
+                o.batch,
+                o.leg,
+                o.slice,
+                o.qty,
+                result.status.value,
+                result.order_id,
+                result.error,
+            )
+        )
+
+    def _adapt_delay(self, batch_s: float) -> None:
+        """Optional "dynamic delay": widen when the broker slows down, shrink back after."""
+        base = self.plan.spec.delay_s
+        if not self.plan.spec.dynamic_delay or not base:
+            return
+        stats = getattr(self.broker, "stats", None)
+        throttled = bool(stats and getattr(stats, "rate_limited", 0))
+        current = self.delay_s or base
+        if throttled or batch_s > 2.0:
+            self.delay_s = min(current * 1.5, base * 4)
+        else:
+            self.delay_s = max(base, current / 1.5)
+
+    async def _adopt(self, intents: list[Intent]) -> dict[tuple[int, str, int], str]:
+        """Resume: intents of this run already at the broker count as placed (found by tag);
+        absent ones are resent with their own tag, so a late landing cannot double them."""
+        retry: dict[tuple[int, str, int], str] = {}
+        for intent in intents:
+            meta = intent.meta or {}
+            key = (int(meta.get("batch", 0)), str(meta.get("leg", "")), int(meta.get("slice", 0)))
+            if key not in self.results:
+                continue
+            result = self.results[key]
+            result.tag = intent.tag
+            order = await self.desk.find_by_tag(intent.tag)
+            if order is not None and order.status is not OrderStatus.REJECTED:
+                result.order_id, result.status = order.order_id, order.status
+                await self.desk.journal.update(intent.tag, "placed", order_id=order.order_id)
+            elif order is not None:
+                result.order_id, result.status = order.order_id, order.status
+            else:
+                retry[key] = intent.tag
+        return retry
+
+    async def _collect_fills(self) -> None:
+        """Market legs fill within moments: read the book until every placed leg is final."""
+        deadline = self.clock() + FILL_WAIT_S
+        while True:
+            try:
+                book = {o.order_id: o for o in await self.broker.orders()}
+            except BrokerError as exc:
+                log.warning("straddle %s: order book unreadable: %s", self.run_id, exc)
+                return
+            pending = self._apply_book(book)
+            if (
+                not pending
+                or self.clock() > deadline
+                or self.plan.spec.order_type is OrderType.LIMIT
+            ):
+                return
+            await asyncio.sleep(0.2)
+
+    def _apply_book(self, book: dict[str, Order]) -> int:
+        pending = 0
+        for r in self.results.values():
+            order = book.get(r.order_id or "")
+            if order is None:
+                continue
+            r.status, r.filled, r.avg_price = order.status, order.filled_qty, order.avg_price
+            if order.status is OrderStatus.REJECTED:
+                r.error = order.reject_reason
+            pending += not order.status.terminal
+        return pending
+
+    # --------------------------------------------------------------------------- imbalance
+    async def retry_missing(self, batch: int) -> list[OrderOutcome]:
+        """Send again the legs of a batch that did not go through (reconciled by tag first)."""
+        outcomes = []
+        for r in [r for r in self.results.values() if r.order.batch == batch and not r.placed]:
+            if r.tag:
+                found = await self.desk.find_by_tag(r.tag)
+                if found is not None and found.status is not OrderStatus.REJECTED:
+                    r.order_id, r.status = found.order_id, found.status
+                    continue
+            [req] = await self.desk.prepare(
+                [self.plan.request(r.order)],
+                feature="S",
+                group=self.run_id,
+                metas=[
+                    {
+                        "run": self.run_id,
+                        "batch": r.order.batch,
+                        "leg": r.order.leg,
+                        "slice": r.order.slice,
+                        "retry": True,
+                    }
+                ],
+            )
+            outcome = await self.desk.send(req)
+            r.tag, r.order_id, r.status, r.error = (
+                req.tag or "",
+                outcome.order_id,
+                outcome.status,
+                outcome.error,
+            )
+            outcomes.append(outcome)
+        await self._collect_fills()
+        return outcomes
+
+    async def flatten(self, batch: int) -> list[OrderOutcome]:
+        """Close what one leg filled beyond the other in a batch, at market."""
+        legs = {
+            k: [r for r in self.results.values() if r.order.batch == batch and r.order.leg == k]
+            for k in LEGS
+        }
+        qty = {k: sum(r.filled for r in rs) for k, rs in legs.items()}
+        extra_leg = "CE" if qty["CE"] > qty["PE"] else "PE"
+        extra = abs(qty["CE"] - qty["PE"])
+        if not extra:
+            return []
+        inst = self.plan.instrument(extra_leg)
+        side = Side.BUY if self.plan.spec.side is Side.SELL else Side.SELL
+        max_qty = inst.max_order_qty or extra
+        parts = [max_qty] * (extra // max_qty) + ([extra % max_qty] if extra % max_qty else [])
+        reqs = [
+            OrderRequest(inst, side, q, OrderType.MARKET, None, self.plan.spec.product)
+            for q in parts
+        ]
+        return list(
+            await asyncio.gather(
+                *(self.desk.place(r, feature="X", group=self.run_id) for r in reqs)
+            )
+        )
+
+
+async def unfinished_runs(desk: OrderDesk) -> list[Run]:
+    return await desk.journal.runs(desk.account, KIND, ("running",))
+
+
+async def resume_run(
+    run: Run, desk: OrderDesk, store: InstrumentStore, hub: EventHub | None = None
+) -> tuple[StraddleRun, list[Intent]]:
+    """A crashed run, rebuilt from its journal record; execute(resume=intents) finishes it."""
+    plan = StraddlePlan.from_json(run.plan, store)
+    if plan.call is None or plan.put is None:
+        raise LookupError("the run's contracts are not in today's instrument file")
+    intents = [i for i in await desk.journal.by_group(run.id) if i.meta]
+    return StraddleRun(plan, desk, hub=hub, run_id=run.id), intents

@@ -1,0 +1,325 @@
+"""Straddle batches through the real client and the simulator: the seed's case, freeze slicing,
+abort, crash-and-resume, faults; every leg accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from gui_trader.broker.neo import NeoClient
+from gui_trader.core.order import OrderRequest, OrderType, Side
+from gui_trader.engine import straddle as sd
+from gui_trader.engine.events import EventHub, RunProgress
+from gui_trader.engine.journal import Journal
+from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.market.instruments import InstrumentStore, load_instruments
+from gui_trader.sim.server import SimServer
+from tests.support.harness import in_process, in_process_client
+
+
+@dataclass
+class Rig:
+    server: SimServer
+    client: NeoClient
+    journal: Journal
+    desk: OrderDesk
+    store: InstrumentStore
+    expiry: date
+    path: Path
+
+    def book(self) -> list[dict[str, Any]]:
+        return self.server.exchange.order_book("PAPER1")
+
+    def leg_qty(self, symbol: str) -> int:
+        return sum(
+            int(r["qty"]) for r in self.book() if r["trdSym"] == symbol and r["ordSt"] != "rejected"
+        )
+
+    async def plan(self, **kw: Any) -> sd.StraddlePlan:
+        spec = sd.StraddleSpec(
+            **{
+                "underlying": "NIFTY",
+                "expiry": self.expiry,
+                "lots": 167,
+                "batch_lots": 20,
+                "atm_steps": 0,
+                "delay_s": 0.0,
+                **kw,
+            }
+        )
+        return await sd.prepare_plan(
+            spec,
+            self.client,
+            self.store,
+            today=self.server.exchange.today,
+            market_open=True,
+            orders_per_second=5000,
+        )
+
+
+@pytest_asyncio.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    server = in_process()
+    server.faults.update({"latency_ms": 5})
+    client = in_process_client(server)
+    journal = await Journal(tmp_path / "journal.sqlite3").open()
+    store = await load_instruments(client, tmp_path / "cache")
+    expiry = store.expiries("NIFTY")[0]
+    yield Rig(server, client, journal, OrderDesk(client, journal, "paper"), store, expiry, tmp_path)
+    await client.close()
+    await journal.close()
+
+
+@pytest.mark.asyncio
+async def test_the_seeds_case_nine_batches_one_login_legs_together(rig: Rig) -> None:
+    plan = await rig.plan()
+    assert plan.ok, plan.problems
+    assert [b.lots for b in plan.batches] == [20] * 8 + [7]
+    assert plan.lot_size == 75  # from the instrument file
+    for b in plan.batches:
+        assert [(o.leg, o.qty) for o in b.orders] == [("CE", b.lots * 75), ("PE", b.lots * 75)]
+    summary = await sd.StraddleRun(plan, rig.desk).execute()
+    d = summary.to_json()
+    assert d["legs"]["CE"]["placed"] == d["legs"]["PE"]["placed"] == 9
+    assert d["legs"]["CE"]["filled"] == d["legs"]["PE"]["filled"] == 9
+    assert d["logins"] == 1 and rig.server.exchange.stats["logins"] == 1
+    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    # concurrent: in every batch both legs reached the exchange before either reply came back
+    arrivals = {tag: t for t, tag in rig.server.arrivals}
+    for n in range(1, 10):
+        tags = [o["tag"] for o in d["orders"] if o["batch"] == n]
+        gap_ms = abs(arrivals[tags[0]] - arrivals[tags[1]]) / 1e6
+        assert gap_ms < 5, f"batch {n}: legs {gap_ms:.2f} ms apart (latency 5 ms)"
+    assert d["combined_premium"] == d["legs"]["CE"]["avg_price"] + d["legs"]["PE"]["avg_price"]
+    assert not d["imbalances"]
+
+
+@pytest.mark.asyncio
+async def test_a_batch_above_freeze_becomes_several_orders_per_leg(rig: Rig) -> None:
+    plan = await rig.plan(lots=61, batch_lots=30)
+    assert [b.lots for b in plan.batches] == [30, 30, 1]
+    assert [(o.leg, o.slice, o.qty) for o in plan.batches[0].orders] == [
+        ("CE", 1, 1800),
+        ("CE", 2, 450),
+        ("PE", 1, 1800),
+        ("PE", 2, 450),
+    ]
+    summary = await sd.StraddleRun(plan, rig.desk).execute()
+    assert summary.complete
+    assert max(int(r["qty"]) for r in rig.book()) == 1800  # never above the freeze quantity
+    assert rig.leg_qty(plan.call.trading_symbol) == 61 * 75
+
+
+@pytest.mark.asyncio
+async def test_limit_legs_are_priced_on_the_tick(rig: Rig) -> None:
+    plan = await rig.plan(lots=4, batch_lots=2, order_type=OrderType.LIMIT, buffer_pct=Decimal("2"))
+    ce_ltp = plan.leg_ltp[plan.call.key]
+    price = plan.batches[0].orders[0].price
+    assert price is not None and price <= ce_ltp * Decimal("0.98")
+    assert price == plan.call.round_price(price) and price > ce_ltp * Decimal("0.97")
+    summary = await sd.StraddleRun(plan, rig.desk).execute()
+    assert summary.to_json()["legs"]["CE"]["placed"] == 2
+
+
+class WaitingHub(EventHub):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+
+    def publish(self, event: Any) -> None:
+        super().publish(event)
+        if isinstance(event, RunProgress) and event.state == "waiting":
+            self.waiting.set()
+
+
+@pytest.mark.asyncio
+async def test_abort_stops_what_is_not_yet_sent(rig: Rig) -> None:
+    plan = await rig.plan(delay_s=30.0)
+    hub = WaitingHub()
+    run = sd.StraddleRun(plan, rig.desk, hub=hub)
+    task = asyncio.create_task(run.execute())
+    await asyncio.wait_for(hub.waiting.wait(), 10)  # batch 1 out, waiting for batch 2
+    run.abort()
+    summary = await asyncio.wait_for(task, 5)  # at once, not after the 30 s delay
+    d = summary.to_json()
+    assert d["aborted"] and d["batches_sent"] == 1
+    assert len(rig.book()) == 2
+    [record] = await rig.journal.runs("paper", "straddle", ("aborted",))
+    assert record.id == run.run_id
+
+
+class Crash(BaseException):
+    """A kill: nothing after it runs in the process."""
+
+
+@pytest.mark.asyncio
+async def test_crash_mid_run_resumes_with_no_lot_twice_and_none_forgotten(rig: Rig) -> None:
+    plan = await rig.plan()
+    real_place = rig.client.place
+    calls = 0
+
+    async def dies_on_the_seventh(req: OrderRequest) -> str:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        order_id = await real_place(req)
+        if mine == 7:  # batch 4's first leg landed at the broker; the app never saw the reply
+            raise Crash
+        return order_id
+
+    rig.client.place = dies_on_the_seventh  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await sd.StraddleRun(plan, rig.desk).execute()
+    rig.client.place = real_place  # type: ignore[method-assign]
+    before = Counter(r["trdSym"] for r in rig.book())
+
+    # restart: a new desk on the same journal finds the interrupted run
+    desk = OrderDesk(rig.client, rig.journal, "paper")
+    [run_record] = await sd.unfinished_runs(desk)
+    run, intents = await sd.resume_run(run_record, desk, rig.store)
+    assert {i.meta["batch"] for i in intents if i.meta} == {1, 2, 3, 4}
+    summary = await run.execute(resume=intents)
+    assert summary.complete, summary.to_json()
+    symbols = Counter(r["trdSym"] for r in rig.book())
+    assert symbols[plan.call.trading_symbol] == symbols[plan.put.trading_symbol] == 9
+    assert sum(before.values()) in (7, 8)  # what landed before the crash was not resent
+    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    tags = Counter(r["GuiOrdId"] for r in rig.book())
+    assert max(tags.values()) == 1
+    assert await sd.unfinished_runs(desk) == []
+
+
+@pytest.mark.asyncio
+async def test_faults_mid_run_leave_no_duplicate_and_no_missing_leg(rig: Rig) -> None:
+    plan = await rig.plan()
+    rig.server.faults.update(
+        {
+            "queue": [
+                "accept_drop",
+                "error_5xx",
+                "rate_limit",
+                "revoke",
+                "accept_5xx",
+                "drop",
+                "accept_drop",
+                "rate_limit",
+            ],
+            "routes": ["place"],
+            "retry_after_s": 0.01,
+        }
+    )
+    summary = await sd.StraddleRun(plan, rig.desk).execute()
+    d = summary.to_json()
+    assert summary.complete, d
+    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    assert max(Counter(r["GuiOrdId"] for r in rig.book()).values()) == 1
+    assert rig.server.faults.injected["revoke"] == 1
+    assert rig.client.logins == 2  # exactly one re-login after the revoked session
+
+
+@pytest.mark.asyncio
+async def test_leg_imbalance_is_reported_and_can_be_retried(rig: Rig) -> None:
+    plan = await rig.plan(lots=40)
+    # the exchange refuses one PUT order outright (a definite rejection, never retried)
+    original = rig.server.exchange.place
+    refused = False
+
+    def refuse_first_put(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
+        nonlocal refused
+        if j["ts"] == plan.put.trading_symbol and not refused:
+            refused = True
+            from gui_trader.sim.exchange import SimError
+
+            raise SimError(1009, "please provide valid quantity")
+        return original(ucc, j)
+
+    rig.server.exchange.place = refuse_first_put  # type: ignore[method-assign]
+    run = sd.StraddleRun(plan, rig.desk)
+    summary = await run.execute()
+    d = summary.to_json()
+    assert d["legs"]["PE"]["failed"] == 1 and d["legs"]["CE"]["failed"] == 0
+    assert d["imbalances"] == [{"batch": 1, "ce_filled": 1500, "pe_filled": 0}]
+    assert not summary.complete
+    await run.retry_missing(1)
+    assert run_summary_imbalances(run) == []
+    assert rig.leg_qty(plan.put.trading_symbol) == 3000
+
+
+def run_summary_imbalances(run: sd.StraddleRun) -> list[dict[str, int]]:
+    return sd.Summary(run.run_id, run.plan, run.results, 0, {}, 0, False).imbalances()
+
+
+@pytest.mark.asyncio
+async def test_every_reason_to_refuse_is_given_before_anything_is_sent(rig: Rig) -> None:
+    spec = sd.StraddleSpec(
+        "NIFTY",
+        rig.expiry - timedelta(days=7),
+        lots=0,
+        batch_lots=20,
+        call_strike=Decimal("12345"),
+        put_strike=Decimal("12345"),
+    )
+    plan = sd.plan_straddle(
+        spec,
+        rig.store,
+        spot=None,
+        ltps={},
+        today=rig.server.exchange.today,
+        market_open=False,
+        orders_per_second=10,
+    )
+    text = " | ".join(plan.problems)
+    assert "lots must be positive" in text and "market is closed" in text
+    assert "has passed" in text
+    big = await rig.plan(lots=100000, batch_lots=1000)
+    assert any("not enough margin" in p for p in big.problems)
+    assert rig.server.exchange.stats["placed"] == 0
+
+
+@pytest.mark.asyncio
+async def test_buying_back_uses_the_same_planner(rig: Rig) -> None:
+    sell = await rig.plan(lots=40)
+    await sd.StraddleRun(sell, rig.desk).execute()
+    buy = await rig.plan(lots=40, side=Side.BUY)
+    assert buy.call == sell.call and buy.margin_required == 0
+    summary = await sd.StraddleRun(buy, rig.desk).execute()
+    assert summary.complete
+    positions = {
+        p["trdSym"]: int(p["flBuyQty"]) - int(p["flSellQty"])
+        for p in rig.server.exchange.positions("PAPER1")
+    }
+    assert positions[sell.call.trading_symbol] == positions[sell.put.trading_symbol] == 0
+
+
+def test_cli_prints_the_plan_and_sends_nothing_without_yes(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    from gui_trader.cli import main
+    from gui_trader.core.clock import today_ist
+    from gui_trader.sim.universe import weekly_expiries
+
+    expiry = weekly_expiries(today_ist())[0].isoformat()
+    code = main(["straddle", "--expiry", expiry, "--atm", "--lots", "167", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["sent"] is False and len(out["plan"]["batches"]) == 9
+    code = main(
+        ["straddle", "--expiry", expiry, "--atm", "--lots", "167", "--paced", "--yes", "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert out["batches"] == 9 and out["logins"] == 1
+    assert out["legs"]["CE"] | {} and out["legs"]["CE"]["planned"] == 9
+    assert {"placed", "filled", "failed"} <= set(out["legs"]["PE"])
+    assert isinstance(out["elapsed_s"], float) and len(out["skew_ms"]) == 9
+    code = main(["straddle", "--expiry", "2020-01-07", "--atm", "--lots", "1"])
+    assert code == 2 and "has passed" in capsys.readouterr().err
