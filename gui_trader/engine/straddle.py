@@ -574,6 +574,8 @@ class StraddleRun:
         previous_hook = self.desk.on_send
         self.desk.on_send = self._note_sent
         first = True
+        paced = self.plan.spec.delay_s is None
+        in_flight: list[asyncio.Future[Any]] = []
         try:
             for batch in self.plan.batches:
                 todo = [o for o in batch.orders if not self.results[o.key].placed]
@@ -585,9 +587,17 @@ class StraddleRun:
                 if self.aborted:
                     break
                 first = False
-                await self._send_batch(batch, todo, retry)
-                self.batches_done += 1
-                self._progress("running")
+                sending = await self._send_batch(batch, todo, retry)
+                if paced:
+                    # paced: the next batch leaves as soon as the rate allows, not after replies
+                    in_flight.append(sending)
+                else:
+                    await sending  # the delay runs from this batch's replies
+                    self.batches_done += 1
+                    self._progress("running")
+            if in_flight:
+                await asyncio.gather(*in_flight)
+                self.batches_done += len(in_flight)
             await self._collect_fills()
         finally:
             # An exception (a crash, a kill) leaves the run "running": it resumes on restart.
@@ -629,7 +639,9 @@ class StraddleRun:
 
     async def _send_batch(
         self, batch: Batch, todo: list[PlannedOrder], retry: dict[tuple[int, str, int], str]
-    ) -> None:
+    ) -> asyncio.Future[Any]:
+        """Journal the batch, reserve its rate slots together, then put every leg on the wire
+        in the same tick. Returns the in-flight sends."""
         fresh = [o for o in todo if o.key not in retry]
         metas: list[dict[str, Any] | None] = [
             {"run": self.run_id, "batch": o.batch, "leg": o.leg, "slice": o.slice} for o in fresh
@@ -641,19 +653,25 @@ class StraddleRun:
         reqs += [
             (o, replace(self.plan.request(o), tag=retry[o.key])) for o in todo if o.key in retry
         ]
+        tags = [r.tag or "" for _, r in reqs]
         for o, req in reqs:
             self.results[o.key].tag = req.tag or ""
         if self.aborted:  # journaled but never sent: say so, and stop here
-            await self.desk.journal.mark([r.tag or "" for _, r in reqs], "aborted")
-            return
-        await self.broker.reserve_orders(len(reqs))
-        await self.desk.journal.mark([r.tag or "" for _, r in reqs], "sent")
+            await self.desk.journal.mark(tags, "aborted")
+            return asyncio.ensure_future(asyncio.sleep(0))
+        await self.broker.reserve_orders(len(reqs))  # slots held: this batch goes out whole
+        await self.desk.journal.mark(tags, "sent")
         t0 = self.clock()
-        await asyncio.gather(*(self._send_leg(o, req) for o, req in reqs))
-        times = [self._sent_at[r.tag] for _, r in reqs if r.tag in self._sent_at]
-        if len(times) > 1:
-            self.skew_ms[batch.number] = (max(times) - min(times)) * 1000
-        self._adapt_delay(self.clock() - t0)
+        legs = asyncio.gather(*(self._send_leg(o, req) for o, req in reqs))
+
+        def done(_: asyncio.Future[Any]) -> None:
+            times = [self._sent_at[t] for t in tags if t in self._sent_at]
+            if len(times) > 1:
+                self.skew_ms[batch.number] = (max(times) - min(times)) * 1000
+            self._adapt_delay(self.clock() - t0)
+
+        legs.add_done_callback(done)
+        return legs
 
     async def _send_leg(self, o: PlannedOrder, req: OrderRequest) -> None:
         result = self.results[o.key]
