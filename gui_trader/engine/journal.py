@@ -97,6 +97,15 @@ class Journal:
         self._db: sqlite3.Connection | None = None
         self.install_id = ""
 
+    def owns(self, tag: str) -> bool:
+        """Was this tag made by this installation's journal? (feature, yymmdd, install id, row)"""
+        return (
+            len(tag) == 14
+            and tag[1:7].isdigit()
+            and tag[7:9] == self.install_id
+            and self.install_id != ""
+        )
+
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 

@@ -111,7 +111,7 @@ class TradingEngine:
         self.holdings: tuple[Holding, ...] = ()
         self.quotes: dict[str, Quote] = {}
         self.funds: Funds | None = None
-        self.own_tags: set[str] = set()
+        self.extra_keys: set[str] = set()  # instruments a panel watches (straddle legs)
         self.lag = LagMonitor()
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,7 +137,6 @@ class TradingEngine:
             await self.ctx.broker.login()
             self.instruments = await self.ctx.instruments()
             await self.ctx.desk.reconcile()
-            self.own_tags = {i.tag for i in await self.ctx.journal.all()}
             await self.refresh(full=True)
         except (BrokerError, LookupError, OSError) as exc:
             log.error("cannot start: %s", explain(exc))
@@ -193,11 +192,11 @@ class TradingEngine:
             for sym in self.watch:
                 with contextlib.suppress(LookupError):
                     keys.append(store.resolve(sym).key)
+        keys += sorted(self.extra_keys)
         return list(dict.fromkeys(keys))
 
     async def refresh(self, full: bool = False) -> None:
-        if self._refresh_lock.locked():
-            return  # one in flight already: its answer is as fresh as ours would be
+        # One at a time: a caller that just placed an order must see a book read after it.
         async with self._refresh_lock:
             self._polls += 1
             b = self.ctx.broker
@@ -223,7 +222,7 @@ class TradingEngine:
             if old is not None and _order_sig(old) == _order_sig(o):
                 continue
             self.orders[o.order_id] = o
-            self.hub.publish(OrderUpdated(o, external=not o.tag or o.tag not in self.own_tags))
+            self.hub.publish(OrderUpdated(o, external=not self.ctx.journal.owns(o.tag)))
             if self._baseline or (old is not None and old.status == o.status):
                 continue
             if o.status.value == "complete":
@@ -314,7 +313,6 @@ class TradingEngine:
 
     async def place(self, req: OrderRequest, feature: str = "O") -> OrderOutcome:
         outcome = await self.ctx.desk.place(req, feature=feature)
-        self.own_tags.add(outcome.tag)
         if not outcome.ok:
             self.hub.publish(
                 Notice(
@@ -380,6 +378,5 @@ class TradingEngine:
     async def exit_position(self, position: Position) -> list[OrderOutcome]:
         plan = self.exit_plan(position)
         outcomes = await asyncio.gather(*(self.ctx.desk.place(r, feature="X") for r in plan))
-        self.own_tags.update(o.tag for o in outcomes)
         await self.refresh()
         return list(outcomes)

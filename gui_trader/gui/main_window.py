@@ -31,12 +31,14 @@ from gui_trader.engine.events import (
     FundsUpdated,
     HoldingsUpdated,
     HubLogHandler,
+    LegProgress,
     LogRecord,
     Metrics,
     Notice,
     OrderUpdated,
     PositionsUpdated,
     QuotesUpdated,
+    RunProgress,
     SessionState,
 )
 from gui_trader.gui import dialogs
@@ -52,6 +54,7 @@ from gui_trader.gui.models import (
 from gui_trader.gui.order_ticket import OrderTicket
 from gui_trader.gui.panes import HoldingsPane, LogPane, OrdersPane, PositionsPane, WatchlistPane
 from gui_trader.gui.status_bar import TradingStatusBar
+from gui_trader.gui.straddle_panel import StraddlePanel
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
@@ -98,6 +101,7 @@ class MainWindow(QMainWindow):
         self.log_model = LogModel(parent=self)
 
         self.ticket = OrderTicket(self.submit_order)
+        self.straddle = StraddlePanel(self.spawn, lambda t, x: self.confirm(t, x))
         self.watchlist = WatchlistPane(self.watch_model, self)
         self.positions = PositionsPane(self.positions_model, self)
         self.holdings = HoldingsPane(self.holdings_model, self)
@@ -135,7 +139,9 @@ class MainWindow(QMainWindow):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.setCentralWidget(None)  # type: ignore[arg-type]
         self._dock("watchlist", "Watchlist", self.watchlist, left)
-        self._dock("ticket", "Order ticket", self.ticket, right)
+        ticket = self._dock("ticket", "Order ticket", self.ticket, right)
+        self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", self.straddle, right))
+        ticket.raise_()
         positions = self._dock("positions", "Positions", self.positions, bottom)
         for name, title, widget in (
             ("holdings", "Holdings", self.holdings),
@@ -145,7 +151,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
         positions.raise_()
         self.resizeDocks(
-            [self.docks["watchlist"], self.docks["ticket"]], [300, 300], Qt.Orientation.Horizontal
+            [self.docks["watchlist"], self.docks["ticket"]], [300, 420], Qt.Orientation.Horizontal
         )
 
     def _restore_layout(self) -> None:
@@ -296,9 +302,44 @@ class MainWindow(QMainWindow):
             if store is not None:
                 self.ticket.set_symbols(sorted({i.trading_symbol for i in store.all}))
             self.ticket.set_enabled(True, f"{ctx.mode}: ready")
+            self.straddle.attach(self.engine)
+            self.spawn(self._offer_resume(), "resume check")
             if self.positions_model.rowCount() == 0 and self.holdings_model.rowCount():
                 self.docks["holdings"].raise_()
         return ok
+
+    async def _offer_resume(self) -> None:
+        """A straddle a crash interrupted: ask before finishing it (nothing is sent twice)."""
+        from gui_trader.engine import straddle as sd
+
+        engine = self.engine
+        if engine is None or engine.instruments is None:
+            return
+        runs = await sd.unfinished_runs(engine.ctx.desk)
+        if not runs:
+            return
+        run, intents = await sd.resume_run(
+            runs[-1], engine.ctx.desk, engine.instruments, engine.hub
+        )
+        text = (
+            f"A straddle run ({run.plan.call.trading_symbol if run.plan.call else ''} + "
+            f"{run.plan.put.trading_symbol if run.plan.put else ''}) was interrupted with "
+            f"{len(intents)} of {len(run.plan.orders)} orders journaled. Finish it? Orders "
+            "the broker already has are not sent again."
+        )
+        if not self.confirm("Resume straddle", text):
+            await engine.ctx.journal.save_run(
+                run.run_id, engine.ctx.account, "straddle", run.plan.to_json(), "abandoned"
+            )
+            return
+        self.docks["straddle"].raise_()
+        self.straddle.show_plan(run.plan)
+        self.straddle.run = run
+        self.straddle.abort.setEnabled(True)
+        summary = await run.execute(resume=intents)
+        self.straddle.abort.setEnabled(False)
+        self.straddle.summary = summary
+        self.straddle.show_summary(summary)
 
     def _show_watchlist(self) -> None:
         engine = self.engine
@@ -338,6 +379,7 @@ class MainWindow(QMainWindow):
             self.watch_model,
         ):
             model.clear()
+        self.straddle.attach(None)
         await self.start(account=account, paper=paper)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
@@ -368,13 +410,18 @@ class MainWindow(QMainWindow):
         """Apply every pending event, then let each model emit its changes once."""
         n = 0
         queue = self.queue
-        positions_touched = holdings_touched = logs = False
+        positions_touched = holdings_touched = logs = quotes_seen = False
         while queue:
             event = queue.popleft()
             n += 1
             if isinstance(event, OrderUpdated):
                 self.orders_model.apply(event.order, event.external)
+            elif isinstance(event, LegProgress):
+                self.straddle.on_leg(event)
+            elif isinstance(event, RunProgress):
+                self.straddle.on_run(event)
             elif isinstance(event, QuotesUpdated):
+                quotes_seen = True
                 self.positions_model.apply_quotes(event.quotes)
                 self.holdings_model.apply_quotes(event.quotes)
                 self.watch_model.apply_quotes(event.quotes)
@@ -414,6 +461,8 @@ class MainWindow(QMainWindow):
                 self.holdings.update_total()
             if logs:
                 self.log_pane.follow()
+            if quotes_seen and self.straddle.isVisible():
+                self.straddle.on_quotes(QuotesUpdated(()))
         return n
 
     def _on_session(self, s: SessionState) -> None:

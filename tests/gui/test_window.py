@@ -269,3 +269,32 @@ def test_broker_errors_are_explained() -> None:
     assert explain(LoginFailed("login refused: Invalid MPIN")) == "Wrong MPIN."
     assert "another IP" in explain(Rejected("session ip mismatch (1037)", 1037))
     assert "cannot be reached" in explain(Unreachable("orders: ConnectError"))
+
+
+def test_straddle_panel_arm_fire_and_every_leg_reported(
+    window: MainWindow, qtbot: QtBot, run: Runner
+) -> None:
+    panel = window.straddle
+    assert panel.underlying.currentText() == "NIFTY" and panel.expiry.count() == 2
+    assert panel.chain.rowCount() == 51
+    panel.lots.setValue(167)
+    panel.batch.setValue(20)
+    panel.delay.setValue(0)
+    assert not panel.fire.isEnabled()  # nothing can fire before it is armed
+    qtbot.mouseClick(panel.arm, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.fire.isEnabled(), timeout=10_000)
+    assert panel.batches.rowCount() == 9 and "12,525 per leg" in panel.plan_text.text()
+    assert panel.fire.text() == "FIRE 9 batches"
+    qtbot.mouseClick(panel.fire, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: window.drain() >= 0 and "Call 9/9" in panel.result.text(), timeout=15_000
+    )
+    assert "Put 9/9" in panel.result.text() and "IMBALANCE" not in panel.result.text()
+    assert all(
+        "complete" in panel.batches.item(r, c).text() or "open" in panel.batches.item(r, c).text()
+        for r in range(9)
+        for c in (2, 3)
+    )
+    assert panel.progress.value() == 9
+    assert panel.chart is not None
+    assert not panel.abort.isEnabled() and panel.arm.isEnabled()
