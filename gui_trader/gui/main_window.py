@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSystemTrayIcon,
     QWidget,
 )
@@ -64,6 +65,11 @@ log = logging.getLogger(__name__)
 FRAME_MS = 16
 LAYOUT_VERSION = 1
 DEFAULT_WATCHLIST = ("NIFTY", "RELIANCE", "HDFCBANK", "INFY", "SBIN")
+
+
+def _warm_chart_imports() -> None:
+    """pyqtgraph takes ~0.5 s to import: do it off the loop before a chart is first needed."""
+    import pyqtgraph  # noqa: F401
 
 
 def app_icon(colour: str = "#1565c0") -> QIcon:
@@ -138,9 +144,16 @@ class MainWindow(QMainWindow):
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.setCentralWidget(None)  # type: ignore[arg-type]
+        # the right column (ticket, straddle) runs the full height; the tabs sit beside it
+        self.setCorner(Qt.Corner.TopRightCorner, right)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
         self._dock("watchlist", "Watchlist", self.watchlist, left)
         ticket = self._dock("ticket", "Order ticket", self.ticket, right)
-        self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", self.straddle, right))
+        scroller = QScrollArea()  # the panel is tall: it scrolls rather than squeeze the rest
+        scroller.setWidget(self.straddle)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", scroller, right))
         ticket.raise_()
         positions = self._dock("positions", "Positions", self.positions, bottom)
         for name, title, widget in (
@@ -150,6 +163,7 @@ class MainWindow(QMainWindow):
         ):
             self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
         positions.raise_()
+        self.resizeDocks([positions], [int(self.height() * 0.36)], Qt.Orientation.Vertical)
         self.resizeDocks(
             [self.docks["watchlist"], self.docks["ticket"]], [300, 420], Qt.Orientation.Horizontal
         )
@@ -304,6 +318,8 @@ class MainWindow(QMainWindow):
             self.ticket.set_enabled(True, f"{ctx.mode}: ready")
             self.straddle.attach(self.engine)
             self.spawn(self._offer_resume(), "resume check")
+            self.spawn(asyncio.to_thread(_warm_chart_imports), "chart import")
+            self.drain()  # the first books are in the queue: show them before deciding
             if self.positions_model.rowCount() == 0 and self.holdings_model.rowCount():
                 self.docks["holdings"].raise_()
         return ok
@@ -475,7 +491,7 @@ class MainWindow(QMainWindow):
             self.ticket.set_enabled(False, s.detail or s.state)
 
     def _notify(self, n: Notice) -> None:
-        self.statusBar().showMessage(f"{n.title}: {n.text}", 8000)
+        self.status.notify(f"{n.title}: {n.text}", 8000)
         if n.kind == "reject":
             self.ticket.say(f"{n.title}: {n.text}", error=True)
         if self.tray is not None:
@@ -561,7 +577,7 @@ class MainWindow(QMainWindow):
             return
         ids = [o.order_id for o in engine.open_orders()]
         if not ids:
-            self.statusBar().showMessage("no open orders", 3000)
+            self.status.notify("no open orders", 3000)
             return
         self.cancel_orders(ids)
 
@@ -585,7 +601,7 @@ class MainWindow(QMainWindow):
         try:
             inst = engine.add_watch(symbol)
         except LookupError as exc:
-            self.statusBar().showMessage(str(exc).strip("'\""), 5000)
+            self.status.notify(str(exc).strip("'\""), 5000)
             return
         self.watch_model.add(inst.trading_symbol, inst.key, engine.quotes.get(inst.key))
         self._save_watchlist()
@@ -666,7 +682,7 @@ class MainWindow(QMainWindow):
             return len(rows)
 
         n = await asyncio.to_thread(write)
-        self.statusBar().showMessage(f"exported {n} {kind} to {path}", 5000)
+        self.status.notify(f"exported {n} {kind} to {path}", 5000)
         return n
 
     # ------------------------------------------------------------------ close

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from gui_trader.engine.events import Metrics, SessionState
@@ -23,11 +23,21 @@ class TradingStatusBar(QStatusBar):
         self.rtt = QLabel("RTT –")
         self.headroom = QLabel("")
         self.lag = QLabel("")
+        self.notice = QLabel("")
+        self.notice_timer = QTimer(self)
+        self.notice_timer.setSingleShot(True)
+        self.notice_timer.timeout.connect(lambda: self.notice.setText(""))
         self.addWidget(self.mode)
         for w in (self.account, self.session):
             self.addWidget(w)
+        self.addWidget(self.notice, 1)
         for w in (self.rtt, self.headroom, self.lag):
             self.addPermanentWidget(w)
+
+    def notify(self, text: str, ms: int = 6000) -> None:
+        """A passing message beside (never over) the PAPER/LIVE badge."""
+        self.notice.setText(f"  ·  {text}")
+        self.notice_timer.start(ms)
 
     def on_session(self, s: SessionState) -> None:
         live = s.mode == "LIVE"

@@ -227,6 +227,7 @@ class StraddlePanel(QWidget):
         return value if isinstance(value, date) else None
 
     def _fill_chain(self) -> None:
+        self._atm_scrolled = False
         engine, expiry = self.engine, self._expiry()
         self.chain.setRowCount(0)
         self.call_strike.clear()
@@ -277,7 +278,12 @@ class StraddlePanel(QWidget):
                     item.setBackground(brush)
                     item.setFont(bold if n == atm else QFont())
         centre = self.chain.item(atm, 1) if atm is not None else None
-        if centre is not None and self.mode.currentIndex() == 0 and not self._atm_scrolled:
+        if (
+            centre is not None
+            and self.mode.currentIndex() == 0
+            and not self._atm_scrolled
+            and self.chain.isVisible()
+        ):  # a hidden view cannot scroll
             self.chain.scrollToItem(centre, QAbstractItemView.ScrollHint.PositionAtCenter)
             self._atm_scrolled = True
 

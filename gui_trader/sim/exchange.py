@@ -168,6 +168,8 @@ class Exchange:
         self.fill_seq = itertools.count(1)
         self.stats: dict[str, int] = {"logins": 0, "validates": 0, "placed": 0}
         self._owner: dict[str, str] = {}  # order number -> ucc
+        self._ranges: dict[str, tuple[int, float, float, float]] = {}  # today's o/h/l so far
+        self._closes: dict[str, Decimal] = {}
         self.spot = self.universe.by_symbol["NIFTY 50"]
 
     # ---------------------------------------------------------------- clock and prices
@@ -190,6 +192,12 @@ class Exchange:
         return price_on_tick(value, x.tick)
 
     def prev_close(self, x: Listing) -> Decimal:
+        cached = self._closes.get(x.key)
+        if cached is None:
+            cached = self._closes[x.key] = self._prev_close(x)
+        return cached
+
+    def _prev_close(self, x: Listing) -> Decimal:
         if x.instrument_type == "OPTIDX":
             close_spot = self.paths.minute_path(self.spot, -1, SESSION_MINUTES)[-1]
             at = session_minute_time(self.today - timedelta(days=1), SESSION_MINUTES)
@@ -768,10 +776,7 @@ class Exchange:
             if x is None:
                 continue
             ltp, close = self.ltp(x), self.prev_close(x)
-            bars = self.intraday(x)
-            hi = max(b[2] for b in bars) if bars else ltp
-            lo = min(b[3] for b in bars) if bars else ltp
-            op = bars[0][1] if bars else ltp
+            op, hi, lo, volume = self._day_range(x)
             change = ltp - close
             out.append(
                 {
@@ -781,7 +786,7 @@ class Exchange:
                     "ltp": f"{ltp:.4f}",
                     "last_traded_quantity": str(x.lot_size),
                     "lstup_time": str(int(_time.time())),
-                    "last_volume": str(sum(b[5] for b in bars)),
+                    "last_volume": str(volume),
                     "change": f"{change:.4f}",
                     "per_change": f"{(change * 100 / close) if close else 0:.4f}",
                     "ohlc": {
@@ -795,6 +800,31 @@ class Exchange:
                 }
             )
         return out
+
+    def _day_range(self, x: Listing) -> tuple[Decimal, Decimal, Decimal, int]:
+        """Today's open/high/low so far, extended one new minute at a time (cheap per quote)."""
+        minutes = int(self.seconds() // 60)
+        done, op, hi, lo = self._ranges.get(x.key, (-1, 0.0, float("-inf"), float("inf")))
+        if minutes > done:
+            source = self.spot if x.instrument_type in ("OPTIDX", "FUTIDX") else x
+            path = self.paths.minute_path(source, 0, minutes)
+            for m in range(done + 1, minutes + 1):
+                v = float(path[m])
+                if x.instrument_type == "OPTIDX":
+                    v = option_price(x, v, session_minute_time(self.today, m))
+                elif x.instrument_type == "FUTIDX":
+                    v *= 1.004
+                if m == 0:
+                    op = v
+                hi, lo = max(hi, v), min(lo, v)
+            self._ranges[x.key] = (minutes, op, hi, lo)
+        ltp = self.ltp(x)
+
+        def tick(v: float) -> Decimal:
+            return price_on_tick(v, x.tick)
+
+        volume = 1000 * max(minutes, 1) * (1 + int(x.token[-1]) if x.token[-1].isdigit() else 1)
+        return tick(op), max(tick(hi), ltp), min(tick(lo), ltp), volume
 
     def _bar_from(
         self, x: Listing, path: list[float], day: date, minute0: int, minutes: int
