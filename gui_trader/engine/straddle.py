@@ -747,8 +747,23 @@ class StraddleRun:
                 or self.clock() > deadline
                 or self.plan.spec.order_type is OrderType.LIMIT
             ):
-                return
+                break
             await asyncio.sleep(0.2)
+        for r in self.results.values():  # every leg's final word, for the trader
+            if r.tag:
+                detail = f"@ {r.avg_price}" if r.filled else r.error
+                self._publish(
+                    LegProgress(
+                        self.run_id,
+                        r.order.batch,
+                        r.order.leg,
+                        r.order.slice,
+                        r.order.qty,
+                        r.status.value,
+                        r.order_id,
+                        detail,
+                    )
+                )
 
     def _apply_book(self, book: dict[str, Order]) -> int:
         pending = 0

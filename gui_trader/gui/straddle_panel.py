@@ -60,6 +60,7 @@ class StraddlePanel(QWidget):
         self.summary: Summary | None = None
         self.premium: list[tuple[float, float]] = []
         self.chart: Any = None
+        self._cells: dict[tuple[int, int], dict[int, str]] = {}
         self._chart_t0 = time.monotonic()
 
         # --- what to trade
@@ -192,10 +193,10 @@ class StraddlePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.plan_text)
         layout.addWidget(self.progress)
-        layout.addWidget(self.batches, 1)
         layout.addWidget(self.result)
         layout.addWidget(self.fix_box)
-        layout.addWidget(self.chart_box, 1)
+        layout.addWidget(self.batches, 1)
+        layout.addWidget(self.chart_box)
         self.underlying.currentTextChanged.connect(lambda _: self._fill_expiries())
         self.expiry.currentIndexChanged.connect(lambda _: self._fill_chain())
         self.mode.currentIndexChanged.connect(self._mode_changed)
@@ -376,6 +377,7 @@ class StraddlePanel(QWidget):
         if plan.problems:
             lines += [f"<span style='color:#d83b3b'>✖ {p}</span>" for p in plan.problems]
         self.plan_text.setText("<br>".join(lines))
+        self._cells = {}
         self.batches.setRowCount(len(plan.batches))
         for n, b in enumerate(plan.batches):
             ce = "+".join(f"{o.qty}" for o in b.orders if o.leg == "CE")
@@ -488,15 +490,14 @@ class StraddlePanel(QWidget):
         row = e.batch - 1
         col = 2 if e.leg == "CE" else 3
         ok = e.order_id is not None and e.status not in ("rejected", "unknown")
-        item = _item(
-            f"{e.qty} · {e.status}"
-            + (f" · {e.order_id}" if e.order_id else "")
-            + (f" · {e.detail}" if e.detail and not ok else "")
-        )
+        words = {"complete": "filled", "open": "placed"}.get(e.status, e.status)
+        text = f"{e.qty} · {words}" + (f" {e.detail}" if e.detail else "")
+        slices = self._cells.setdefault((row, col), {})
+        slices[e.slice] = text  # a leg above the freeze quantity has several orders
+        item = _item(" | ".join(slices[k] for k in sorted(slices)))
         item.setForeground(GREEN if ok else RED)
-        item.setToolTip(e.detail or (e.order_id or ""))
+        item.setToolTip(f"order {e.order_id}" if e.order_id else e.detail)
         self.batches.setItem(row, col, item)
-        self.batches.scrollToItem(item)
 
     def on_run(self, e: RunProgress) -> None:
         if self.run is None or e.run_id != self.run.run_id:
@@ -535,7 +536,7 @@ class StraddlePanel(QWidget):
         plot.setBackground(None)
         plot.setLabel("left", "CE + PE")
         plot.setLabel("bottom", "seconds since armed")
-        plot.setMinimumHeight(140)
+        plot.setMinimumHeight(150)
         self.chart = plot.plot(pen=pg.mkPen("#1e88e5", width=2))
         self.chart_layout.addWidget(plot)
         self.chart_box.show()
