@@ -323,3 +323,30 @@ def test_cli_prints_the_plan_and_sends_nothing_without_yes(
     assert isinstance(out["elapsed_s"], float) and len(out["skew_ms"]) == 9
     code = main(["straddle", "--expiry", "2020-01-07", "--atm", "--lots", "1"])
     assert code == 2 and "has passed" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_flatten_closes_the_leg_that_filled_alone(rig: Rig) -> None:
+    plan = await rig.plan(lots=40)
+    original = rig.server.exchange.place
+    refused = False
+
+    def refuse_first_put(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
+        nonlocal refused
+        if j["ts"] == plan.put.trading_symbol and not refused:
+            refused = True
+            from gui_trader.sim.exchange import SimError
+
+            raise SimError(1009, "please provide valid quantity")
+        return original(ucc, j)
+
+    rig.server.exchange.place = refuse_first_put  # type: ignore[method-assign]
+    run = sd.StraddleRun(plan, rig.desk)
+    await run.execute()
+    outcomes = await run.flatten(1)
+    assert [o.request.side for o in outcomes] == [Side.BUY] and outcomes[0].request.qty == 1500
+    net = {
+        p["trdSym"]: int(p["flBuyQty"]) - int(p["flSellQty"])
+        for p in rig.server.exchange.positions("PAPER1")
+    }
+    assert net[plan.call.trading_symbol] == net[plan.put.trading_symbol] == -1500
