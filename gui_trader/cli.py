@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
@@ -156,6 +157,17 @@ def build_parser() -> OneLineParser:
         action="store_true",
         help="finish a run a crash interrupted (journal); nothing else",
     )
+    mon = cmd("monitor", "EMA9 sell monitor: a limit sell at EMA9 per holding, only lowered")
+    mon.add_argument("--run-once", action="store_true", help="one cycle, then exit")
+    mon.add_argument("--skip-wait", action="store_true", help="do not wait for the open")
+    mon.add_argument("--monitor-interval", type=float, default=60.0, metavar="S")
+    mon.add_argument("--dry-run", action="store_true", help="compute and show; send nothing")
+    mon.add_argument("--max-below-entry-pct", type=_decimal, default=Decimal(5), metavar="P")
+    mon.add_argument("--symbols", help="comma-separated: only these (default: all holdings)")
+    mon.add_argument(
+        "--include-positions", action="store_true", help="also manage today's long positions"
+    )
+    mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
     sim.add_argument("--port", type=_int, default=8765)
     sim.add_argument("--latency-ms", type=float, default=0.0)
@@ -678,6 +690,74 @@ async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Re
     return await _run_straddle(ctx, args, run, payload, text, resume=intents)
 
 
+async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:
+    import signal
+
+    from gui_trader.engine.monitor import Monitor, MonitorSettings
+
+    if args.monitor_interval <= 0:
+        raise CommandError("--monitor-interval must be positive", EXIT_BAD_INPUT)
+    if args.max_below_entry_pct < 0:
+        raise CommandError("--max-below-entry-pct cannot be negative", EXIT_BAD_INPUT)
+    store = await ctx.instruments()
+    symbols = None
+    if args.symbols:
+        symbols = frozenset(
+            store.resolve(s).trading_symbol for s in args.symbols.split(",") if s.strip()
+        )
+    dry = bool(args.dry_run or not args.yes)
+    holidays = frozenset(
+        date.fromisoformat(d) for d in (ctx.config.extra.get("market") or {}).get("holidays", [])
+    )
+    settings = MonitorSettings(
+        args.monitor_interval,
+        args.max_below_entry_pct,
+        dry,
+        symbols,
+        args.include_positions,
+        holidays,
+    )
+    monitor = Monitor(
+        ctx.broker, ctx.desk, ctx.journal, store, ctx.account, settings, paper=ctx.paper is not None
+    )
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, monitor.stop)
+    try:
+        report = await monitor.run(skip_wait=args.skip_wait, once=args.run_once)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    rows = [
+        [
+            r["symbol"],
+            r["action"],
+            r["qty"],
+            r["entry"],
+            r["ltp"] or "",
+            f"{r['ema9']:.2f}" if r["ema9"] else "",
+            f"{r['lowest_ema9']:.2f}" if r["lowest_ema9"] else "",
+            r["order_price"] or "",
+            r["pnl"] or "",
+            r["reason"],
+        ]
+        for r in report
+    ]
+    text = _table(
+        ["SYMBOL", "ACTION", "QTY", "ENTRY", "LTP", "EMA9", "LOWEST", "ORDER", "P&L", "REASON"],
+        rows,
+    )
+    if dry and not args.dry_run:
+        text += "\ndry run: nothing sent (add --yes to place and lower orders)"
+    payload = {
+        "mode": ctx.mode,
+        "dry_run": dry,
+        "symbols": report,
+        "cycle_s": round(monitor.last_cycle_s, 3),
+    }
+    return monitor.failures == 0, payload, text
+
+
 COMMANDS = {
     "quote": cmd_quote,
     "orders": cmd_orders,
@@ -688,4 +768,5 @@ COMMANDS = {
     "sell": cmd_order,
     "cancel": cmd_cancel,
     "straddle": cmd_straddle,
+    "monitor": cmd_monitor,
 }

@@ -145,6 +145,35 @@ class RunProgress:
     next_batch_at: float | None = None  # monotonic time the next batch goes out
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorRow:
+    """One managed symbol after a monitor cycle (a snapshot: the pane shows it as is)."""
+
+    symbol: str
+    qty: int
+    entry: Decimal
+    ltp: Decimal | None
+    ema9: float | None
+    lowest_ema9: float | None
+    order_price: Decimal | None
+    order_status: str
+    order_id: str | None
+    action: str
+    reason: str
+    at: datetime | None
+    pnl: Decimal | None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    running: bool
+    dry_run: bool
+    interval_s: float
+    next_cycle_at: float | None = None  # monotonic
+    detail: str = ""
+
+
 Event = (
     OrderUpdated
     | PositionsUpdated
@@ -157,4 +186,6 @@ Event = (
     | Notice
     | LegProgress
     | RunProgress
+    | MonitorRow
+    | MonitorState
 )

@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS runs (
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS monitor (
+    account TEXT NOT NULL,
+    day TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (account, day, symbol)
+);
 CREATE INDEX IF NOT EXISTS intents_open ON intents (account, state);
 CREATE INDEX IF NOT EXISTS intents_group ON intents (group_id);
 """
@@ -296,6 +304,37 @@ class Journal:
         self, account: str, kind: str, states: tuple[str, ...] = ("running",)
     ) -> list[Run]:
         return list(await self._run(self._runs, account, kind, states))
+
+    async def save_monitor(self, account: str, day: date, rows: dict[str, dict[str, Any]]) -> None:
+        """The monitor's per-symbol state (lowest EMA9, its order): a restart continues."""
+
+        def write() -> None:
+            assert self._db is not None
+            now = time.time()
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO monitor (account, day, symbol, state, updated) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(account, day, symbol) DO UPDATE SET state=excluded.state,"
+                " updated=excluded.updated",
+                [
+                    (account, day.isoformat(), sym, json.dumps(row), now)
+                    for sym, row in rows.items()
+                ],
+            )
+            self._db.execute("COMMIT")
+
+        await self._run(write)
+
+    async def load_monitor(self, account: str, day: date) -> dict[str, dict[str, Any]]:
+        def read() -> dict[str, dict[str, Any]]:
+            assert self._db is not None
+            rows = self._db.execute(
+                "SELECT symbol, state FROM monitor WHERE account=? AND day=?",
+                (account, day.isoformat()),
+            ).fetchall()
+            return {r[0]: json.loads(r[1]) for r in rows}
+
+        return dict(await self._run(read))
 
     async def update(
         self,

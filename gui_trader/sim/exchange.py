@@ -24,7 +24,7 @@ from gui_trader.core.clock import IST, next_midnight_ist, today_ist
 from gui_trader.core.money import ZERO, on_tick, to_decimal
 from gui_trader.sim.prices import SESSION_MINUTES, PricePaths, option_price, session_minute_time
 from gui_trader.sim.prices import on_tick as price_on_tick
-from gui_trader.sim.universe import DEMO_HOLDINGS, Listing, Universe, scrip_master_csv
+from gui_trader.sim.universe import Listing, Universe, demo_holdings, scrip_master_csv
 
 PAPER_CASH = Decimal("100000000")  # ₹10 crore: enough margin for the seed's 167-lot straddle
 SHORT_OPTION_MARGIN = Decimal("0.09")
@@ -150,10 +150,11 @@ class Exchange:
         speed: float = 1.0,
         base_url: str = "http://paper.sim",
         start_seconds: float = 600.0,
+        extra_equities: int = 0,
     ) -> None:
         self.seed = seed
         self.today = today or today_ist()
-        self.universe = Universe.build(self.today)
+        self.universe = Universe.build(self.today, extra_equities)
         self.paths = PricePaths(seed)
         self.wall = wall
         self.speed = speed
@@ -170,6 +171,7 @@ class Exchange:
         self._owner: dict[str, str] = {}  # order number -> ucc
         self._ranges: dict[str, tuple[int, float, float, float]] = {}  # today's o/h/l so far
         self._closes: dict[str, Decimal] = {}
+        self.pinned: dict[str, Decimal] = {}
         self.spot = self.universe.by_symbol["NIFTY 50"]
 
     # ---------------------------------------------------------------- clock and prices
@@ -179,7 +181,16 @@ class Exchange:
     def now(self) -> datetime:
         return session_minute_time(self.today, 0) + timedelta(seconds=self.seconds())
 
+    def pin(self, symbol: str, price: Decimal | None) -> None:
+        """Hold a listing's last price where a test or a demo wants it (None releases it)."""
+        if price is None:
+            self.pinned.pop(symbol, None)
+        else:
+            self.pinned[symbol] = price
+
     def ltp(self, x: Listing, seconds: float | None = None) -> Decimal:
+        if x.trading_symbol in self.pinned and seconds is None:
+            return self.pinned[x.trading_symbol]
         s = self.seconds() if seconds is None else seconds
         if x.instrument_type == "OPTIDX":
             spot = self.paths.price_at(self.spot, 0, s)
@@ -210,7 +221,7 @@ class Exchange:
         book = self.books.get(ucc)
         if book is None:
             book = self.books[ucc] = Book()
-            for sym, qty, ratio in DEMO_HOLDINGS:
+            for sym, qty, ratio in demo_holdings(self.universe):
                 x = self.universe.by_symbol[f"{sym}-EQ"]
                 avg = price_on_tick(float(x.base_price * Decimal(ratio)), x.tick)
                 book.holdings[x.trading_symbol] = SimHolding(qty, avg)

@@ -68,6 +68,13 @@ DEMO_HOLDINGS: tuple[tuple[str, int, str], ...] = (
     ("TATASTEEL", 300, "0.88"),
 )
 
+
+def demo_holdings(universe: Universe) -> list[tuple[str, int, str]]:
+    """The demo portfolio, plus every synthetic name when a benchmark asked for them."""
+    extra = [(x.name, 10, "0.97") for x in universe.listings if x.name.startswith("SYN")]
+    return [*DEMO_HOLDINGS, *extra]
+
+
 NIFTY_SPOT = Decimal("25912.40")
 NIFTY_LOT = 75
 NIFTY_FREEZE = 1800
@@ -111,7 +118,7 @@ class Universe:
         self.by_symbol = {x.trading_symbol: x for x in self.listings}
 
     @classmethod
-    def build(cls, today: date) -> Universe:
+    def build(cls, today: date, extra_equities: int = 0) -> Universe:
         listings: list[Listing] = [
             Listing(
                 "nse_cm",
@@ -127,6 +134,11 @@ class Universe:
         for token, sym, price, vol, tick in EQUITIES:
             listings.append(
                 Listing("nse_cm", token, f"{sym}-EQ", sym, Decimal(price), vol, tick=Decimal(tick))
+            )
+        for i in range(extra_equities):  # synthetic names for load tests and benchmarks
+            base = Decimal(100 + (i * 37) % 2900) + Decimal("0.35")
+            listings.append(
+                Listing("nse_cm", str(70001 + i), f"SYN{i:03d}-EQ", f"SYN{i:03d}", base, 0.015)
             )
         fut_expiry = monthly_expiry(today)
         listings.append(
