@@ -17,10 +17,12 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QSystemTrayIcon,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -35,6 +37,8 @@ from gui_trader.engine.events import (
     LegProgress,
     LogRecord,
     Metrics,
+    MonitorRow,
+    MonitorState,
     Notice,
     OrderUpdated,
     PositionsUpdated,
@@ -47,18 +51,27 @@ from gui_trader.gui.models import (
     HoldingsModel,
     LogModel,
     LogRow,
+    MonitorModel,
     OrdersModel,
     PositionsModel,
     WatchlistModel,
     money,
 )
 from gui_trader.gui.order_ticket import OrderTicket
-from gui_trader.gui.panes import HoldingsPane, LogPane, OrdersPane, PositionsPane, WatchlistPane
+from gui_trader.gui.panes import (
+    HoldingsPane,
+    LogPane,
+    MonitorPane,
+    OrdersPane,
+    PositionsPane,
+    WatchlistPane,
+)
 from gui_trader.gui.status_bar import TradingStatusBar
 from gui_trader.gui.straddle_panel import StraddlePanel
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
+    from gui_trader.engine.monitor import Monitor
     from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
@@ -105,6 +118,12 @@ class MainWindow(QMainWindow):
         self.holdings_model = HoldingsModel(self)
         self.watch_model = WatchlistModel(self)
         self.log_model = LogModel(parent=self)
+        self.monitor_model = MonitorModel(self)
+        self.monitor: Monitor | None = None
+        self.chart: Any = None  # the Chart pane, built once pyqtgraph is imported
+        self._chart_symbol: str | None = None
+        self._chart_key: str | None = None
+        self._chart_ltp: float | None = None
 
         self.ticket = OrderTicket(self.submit_order)
         self.straddle = StraddlePanel(self.spawn, lambda t, x: self.confirm(t, x))
@@ -113,6 +132,15 @@ class MainWindow(QMainWindow):
         self.holdings = HoldingsPane(self.holdings_model, self)
         self.orders = OrdersPane(self.orders_model, self)
         self.log_pane = LogPane(self.log_model)
+        self.monitor_pane = MonitorPane(self.monitor_model, self)
+        self.monitor_pane.start.clicked.connect(self.start_monitor)
+        self.monitor_pane.stop.clicked.connect(self.stop_monitor)
+        self.chart_box = QWidget()
+        self.chart_layout = QVBoxLayout(self.chart_box)
+        self.chart_layout.setContentsMargins(0, 0, 0, 0)
+        self.chart_hint = QLabel("Chart: select a row in Positions, Holdings or Monitor")
+        self.chart_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.chart_layout.addWidget(self.chart_hint)
         self.status = TradingStatusBar(self)
         self.setStatusBar(self.status)
         self.docks: dict[str, QDockWidget] = {}
@@ -147,7 +175,9 @@ class MainWindow(QMainWindow):
         # the right column (ticket, straddle) runs the full height; the tabs sit beside it
         self.setCorner(Qt.Corner.TopRightCorner, right)
         self.setCorner(Qt.Corner.BottomRightCorner, right)
-        self._dock("watchlist", "Watchlist", self.watchlist, left)
+        watch = self._dock("watchlist", "Watchlist", self.watchlist, left)
+        chart = self._dock("chart", "Chart", self.chart_box, left)
+        self.splitDockWidget(watch, chart, Qt.Orientation.Horizontal)
         ticket = self._dock("ticket", "Order ticket", self.ticket, right)
         scroller = QScrollArea()  # the panel is tall: it scrolls rather than squeeze the rest
         scroller.setWidget(self.straddle)
@@ -159,6 +189,7 @@ class MainWindow(QMainWindow):
         for name, title, widget in (
             ("holdings", "Holdings", self.holdings),
             ("orders", "Orders", self.orders),
+            ("monitor", "Monitor", self.monitor_pane),
             ("log", "Log", self.log_pane),
         ):
             self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
@@ -318,7 +349,7 @@ class MainWindow(QMainWindow):
             self.ticket.set_enabled(True, f"{ctx.mode}: ready")
             self.straddle.attach(self.engine)
             self.spawn(self._offer_resume(), "resume check")
-            self.spawn(asyncio.to_thread(_warm_chart_imports), "chart import")
+            self.spawn(self._build_chart(), "chart")
             self.drain()  # the first books are in the queue: show them before deciding
             if self.positions_model.rowCount() == 0 and self.holdings_model.rowCount():
                 self.docks["holdings"].raise_()
@@ -357,6 +388,141 @@ class MainWindow(QMainWindow):
         self.straddle.summary = summary
         self.straddle.show_summary(summary)
 
+    async def _build_chart(self) -> None:
+        """pyqtgraph is imported in a worker thread, then the chart joins its dock."""
+        if self.chart is None:
+            await asyncio.to_thread(_warm_chart_imports)
+            from gui_trader.gui.chart import ChartPane
+
+            self.chart = ChartPane()
+            self.chart.daily.toggled.connect(lambda _: self._rechart())
+            self.chart_hint.hide()
+            self.chart_layout.addWidget(self.chart)
+            self.chart_timer = QTimer(self)
+            self.chart_timer.setInterval(250)  # a few updates a second, whatever the tick rate
+            self.chart_timer.timeout.connect(self._chart_tick)
+            self.chart_timer.start()
+            for table in (self.positions.table, self.holdings.table, self.monitor_pane.table):
+                table.clicked.connect(lambda index, t=table: self._chart_from(t, index))
+
+    def _chart_from(self, table: Any, index: Any) -> None:
+        symbol = str(table.model().index(index.row(), 0).data())
+        self.chart_symbol(symbol)
+
+    def chart_symbol(self, symbol: str) -> None:
+        engine = self.engine
+        if engine is None or engine.instruments is None or self.chart is None:
+            return
+        try:
+            inst = engine.instruments.resolve(symbol)
+        except LookupError:
+            return
+        self._chart_symbol, self._chart_key = inst.trading_symbol, inst.key
+        engine.extra_keys.add(inst.key)
+        self.docks["chart"].raise_()
+        self._rechart()
+
+    def _rechart(self) -> None:
+        if self._chart_symbol is None:
+            return
+        self.spawn(self._load_chart(self._chart_symbol), "chart")
+
+    async def _load_chart(self, symbol: str) -> None:
+        from datetime import timedelta
+
+        from gui_trader.core.clock import now_ist
+        from gui_trader.gui.chart import bars_from_candles
+
+        engine = self.engine
+        if engine is None or self.chart is None or engine.instruments is None:
+            return
+        inst = engine.instruments.resolve(symbol)
+        today = now_ist().date()
+        daily = self.chart.daily.isChecked()
+        start = today - timedelta(days=180 if daily else 0)
+        candles = await engine.ctx.broker.candles(inst.key, "D" if daily else "1min", start, today)
+        if symbol != self._chart_symbol:
+            return  # the trader picked another one meanwhile
+        self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
+        self._show_order_on_chart(symbol)
+
+    def _show_order_on_chart(self, symbol: str) -> None:
+        if self.chart is None:
+            return
+        price: float | None = None
+        moves: tuple[tuple[str, str], ...] = ()
+        if self.monitor is not None and symbol in self.monitor.rows:
+            m = self.monitor.rows[symbol]
+            price = float(m.order_price) if m.order_price and not m.closed else None
+            moves = tuple(m.moves)
+        self.chart.show_order(price, moves)
+
+    def _chart_tick(self) -> None:
+        if self.chart is not None and self._chart_ltp is not None:
+            self.chart.update_live(self._chart_ltp)
+            self._chart_ltp = None
+
+    # ------------------------------------------------------------------ EMA9 monitor
+    def start_monitor(self) -> None:
+        engine = self.engine
+        if engine is None or engine.instruments is None or self.monitor is not None:
+            return
+        from gui_trader.engine.monitor import Monitor, MonitorSettings
+
+        pane = self.monitor_pane
+        dry = pane.dry_run.isChecked()
+        if not dry and not self.confirm(
+            "Start the EMA9 monitor",
+            "Place a limit sell at EMA9 for every holding and "
+            f"lower it on each new low, on {engine.mode}?",
+        ):
+            return
+        settings = MonitorSettings(
+            float(pane.interval.value()),
+            Decimal(str(pane.max_below.value())),
+            dry,
+            None,
+            pane.positions.isChecked(),
+        )
+        self.monitor = Monitor(
+            engine.ctx.broker,
+            engine.ctx.desk,
+            engine.ctx.journal,
+            engine.instruments,
+            engine.ctx.account,
+            settings,
+            hub=self.hub,
+            paper=engine.mode == "PAPER",
+        )
+        pane.set_running(True, "starting…")
+        self.docks["monitor"].raise_()
+        monitor = self.monitor
+
+        async def go() -> None:
+            try:
+                await monitor.run(skip_wait=engine.mode == "PAPER")
+            finally:
+                self.monitor = None
+                self.monitor_pane.set_running(False, "stopped")
+
+        self.spawn(go(), "monitor")
+
+    def stop_monitor(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+
+    def _on_monitor_state(self, s: MonitorState) -> None:
+        import time as _time
+
+        text = "dry run · " if s.dry_run else ""
+        if s.running and s.next_cycle_at:
+            text += f"next cycle in {max(0.0, s.next_cycle_at - _time.monotonic()):.0f} s"
+        else:
+            text += "running" if s.running else "stopped"
+        if s.detail:
+            text += f" · {s.detail}"
+        self.monitor_pane.set_running(s.running or self.monitor is not None, text)
+
     def _show_watchlist(self) -> None:
         engine = self.engine
         if engine is None or engine.instruments is None:
@@ -373,6 +539,8 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
+        if self.monitor is not None:
+            self.monitor.stop()
         self.drain_timer.stop()
         for task in list(self.tasks):
             task.cancel()
@@ -432,12 +600,21 @@ class MainWindow(QMainWindow):
             n += 1
             if isinstance(event, OrderUpdated):
                 self.orders_model.apply(event.order, event.external)
+            elif isinstance(event, MonitorRow):
+                self.monitor_model.upsert(event.symbol, event)
+                if event.symbol == self._chart_symbol and self.chart is not None:
+                    self._show_order_on_chart(event.symbol)
+            elif isinstance(event, MonitorState):
+                self._on_monitor_state(event)
             elif isinstance(event, LegProgress):
                 self.straddle.on_leg(event)
             elif isinstance(event, RunProgress):
                 self.straddle.on_run(event)
             elif isinstance(event, QuotesUpdated):
                 quotes_seen = True
+                for q in event.quotes:
+                    if q.key == self._chart_key:
+                        self._chart_ltp = float(q.ltp)
                 self.positions_model.apply_quotes(event.quotes)
                 self.holdings_model.apply_quotes(event.quotes)
                 self.watch_model.apply_quotes(event.quotes)
@@ -469,6 +646,7 @@ class MainWindow(QMainWindow):
                 self.holdings_model,
                 self.watch_model,
                 self.log_model,
+                self.monitor_model,
             ):
                 model.flush()
             if positions_touched:

@@ -294,3 +294,29 @@ def test_straddle_panel_arm_fire_and_every_leg_reported(
     assert panel.progress.value() == 9
     assert panel.chart is not None
     assert not panel.abort.isEnabled() and panel.arm.isEnabled()
+
+
+def test_monitor_pane_and_chart(window: MainWindow, qtbot: QtBot, run: Runner) -> None:
+    tester = QAbstractItemModelTester(
+        window.monitor_model,
+        QAbstractItemModelTester.FailureReportingMode.Fatal,
+        window.monitor_model,
+    )
+    window.monitor_pane.interval.setValue(3600)
+    qtbot.mouseClick(window.monitor_pane.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: window.drain() >= 0 and window.monitor_model.rowCount() == 6, timeout=15_000
+    )
+    actions = {r.symbol: r.action for r in window.monitor_model.rows()}
+    assert set(actions.values()) <= {"placed", "skipped"} and "placed" in actions.values()
+    assert window.monitor_pane.stop.isEnabled()
+    qtbot.waitUntil(lambda: window.chart is not None, timeout=15_000)
+    window.chart_symbol("RELIANCE-EQ")
+    qtbot.waitUntil(lambda: len(window.chart.bars) > 60, timeout=15_000)
+    assert len(window.chart.emas) == len(window.chart.bars)
+    assert window.chart.order_line.isVisible() == (actions["RELIANCE-EQ"] == "placed")
+    window.chart.update_live(window.chart.bars[-1].close + 1)
+    window.monitor_pane.stop.click()
+    qtbot.waitUntil(lambda: window.drain() >= 0 and window.monitor is None, timeout=10_000)
+    assert window.monitor_pane.start.isEnabled()
+    assert tester is not None

@@ -1,0 +1,184 @@
+"""The Chart pane: candles, EMA9, the sell order's line and its moves; daily or 1-minute.
+
+Closed bars are painted once into a QPicture; a live tick repaints only the last bar and the
+last EMA9 point, at most a few times a second. No grid, no antialiasing: on this machine each
+costs about ten times a live update (STACK-NOTES), and a trader reads levels off the axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPicture
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
+
+from gui_trader.market.ema import ALPHA, ema
+
+UP, DOWN = QColor("#2e9d4f"), QColor("#d83b3b")
+EMA_PEN = pg.mkPen("#1e88e5", width=2)
+ORDER_PEN = pg.mkPen("#ef6c00", width=2, style=Qt.PenStyle.DashLine)
+
+
+@dataclass
+class Bar:
+    time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class CandlesItem(pg.GraphicsObject):  # type: ignore[misc]
+    """Closed bars cached as a picture; the live bar drawn on its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = QPicture()
+        self.live: tuple[int, Bar] | None = None
+        self._bounds = QRectF()
+
+    def set_bars(self, bars: Sequence[Bar]) -> None:
+        self.prepareGeometryChange()
+        self.closed = QPicture()
+        painter = QPainter(self.closed)
+        for i, bar in enumerate(bars[:-1]):
+            self._draw(painter, i, bar)
+        painter.end()
+        lows = [b.low for b in bars] or [0.0]
+        highs = [b.high for b in bars] or [1.0]
+        self._bounds = QRectF(-1, min(lows), len(bars) + 1, max(highs) - min(lows) or 1.0)
+        self.live = (len(bars) - 1, bars[-1]) if bars else None
+        self.update()
+
+    def set_live(self, bar: Bar) -> None:
+        if self.live is None:
+            return
+        index = self.live[0]
+        self.live = (index, bar)
+        if bar.high > self._bounds.bottom() or bar.low < self._bounds.top():
+            self.prepareGeometryChange()
+            top = min(self._bounds.top(), bar.low)
+            bottom = max(self._bounds.bottom(), bar.high)
+            self._bounds = QRectF(self._bounds.left(), top, self._bounds.width(), bottom - top)
+        self.update()
+
+    @staticmethod
+    def _draw(p: QPainter, i: int, bar: Bar) -> None:
+        colour = UP if bar.close >= bar.open else DOWN
+        p.setPen(QPen(colour, 0))
+        p.drawLine(QPointF(i, bar.low), QPointF(i, bar.high))
+        p.setBrush(colour)
+        top, height = min(bar.open, bar.close), abs(bar.close - bar.open)
+        p.drawRect(QRectF(i - 0.35, top, 0.7, height or 1e-9))
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        p.drawPicture(0, 0, self.closed)
+        if self.live is not None:
+            self._draw(p, *self.live)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+
+class ChartPane(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        pg.setConfigOptions(antialias=False)
+        self.title = QLabel("Select a row in Positions, Holdings or Monitor to chart it")
+        self.title.setStyleSheet("font-weight: bold")
+        self.daily = QRadioButton("Daily")
+        self.minute = QRadioButton("1 minute")
+        self.daily.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.daily)
+        group.addButton(self.minute)
+        bar = QHBoxLayout()
+        bar.addWidget(self.title, 1)
+        bar.addWidget(self.daily)
+        bar.addWidget(self.minute)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground(None)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.candles = CandlesItem()
+        self.ema_line = self.plot.plot(pen=EMA_PEN, name="EMA9")
+        self.moves = self.plot.plot(
+            pen=pg.mkPen("#ef6c00", width=1),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush="#ef6c00",
+            stepMode=None,
+        )
+        self.order_line = pg.InfiniteLine(
+            angle=0,
+            pen=ORDER_PEN,
+            movable=False,
+            label="sell {value:.2f}",
+            labelOpts={"position": 0.08, "color": "#ef6c00"},
+        )
+        self.plot.addItem(self.candles)
+        self.plot.addItem(self.order_line)
+        self.order_line.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot)
+        self.bars: list[Bar] = []
+        self.emas: list[float] = []
+        self.symbol = ""
+
+    def show_bars(self, symbol: str, bars: list[Bar], view: str) -> None:
+        """A fresh history for a symbol: candles, and EMA9 over their closes."""
+        self.symbol = symbol
+        self.bars = bars
+        self.title.setText(f"{symbol} · {'daily' if view == 'D' else '1 minute'} · EMA9")
+        self.candles.set_bars(bars)
+        self.emas = []
+        if bars:
+            y = bars[0].close
+            for b in bars:
+                y = ALPHA * b.close + (1 - ALPHA) * y
+                self.emas.append(y)
+        self.ema_line.setData(list(range(len(self.emas))), self.emas)
+        self.plot.enableAutoRange()
+
+    def update_live(self, ltp: float) -> None:
+        """One tick: the last bar and the last EMA9 point move; nothing else is redrawn."""
+        if not self.bars:
+            return
+        last = self.bars[-1]
+        bar = Bar(last.time, last.open, max(last.high, ltp), min(last.low, ltp), ltp)
+        self.bars[-1] = bar
+        self.candles.set_live(bar)
+        if len(self.emas) >= 2:
+            self.emas[-1] = ALPHA * ltp + (1 - ALPHA) * self.emas[-2]
+            self.ema_line.setData(list(range(len(self.emas))), self.emas)
+
+    def show_order(self, price: float | None, moves: Sequence[tuple[str, str]] = ()) -> None:
+        """The sell order's price, and where it was before (its history of moves)."""
+        if price is None:
+            self.order_line.hide()
+            self.moves.setData([], [])
+            return
+        self.order_line.setValue(price)
+        self.order_line.show()
+        if moves and self.bars:
+            x = len(self.bars) - 1
+            ys = [float(p) for _, p in moves]
+            self.moves.setData(
+                [x - 0.3 + 0.6 * i / max(len(ys) - 1, 1) for i in range(len(ys))], ys
+            )
+
+
+def bars_from_candles(candles: Sequence[object]) -> list[Bar]:
+    return [
+        Bar(c.time, float(c.open), float(c.high), float(c.low), float(c.close))  # type: ignore[attr-defined]
+        for c in candles
+    ]
+
+
+__all__ = ["Bar", "CandlesItem", "ChartPane", "bars_from_candles", "ema"]
