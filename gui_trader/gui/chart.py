@@ -84,6 +84,25 @@ class CandlesItem(pg.GraphicsObject):  # type: ignore[misc]
         return self._bounds
 
 
+class TimeAxis(pg.AxisItem):  # type: ignore[misc]
+    """Bars are plotted at 0, 1, 2, ...; the axis shows their dates (daily) or times."""
+
+    def __init__(self, pane: ChartPane) -> None:
+        super().__init__(orientation="bottom")
+        self.pane = pane
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        bars, daily = self.pane.bars, self.pane.view == "D"
+        out = []
+        for v in values:
+            i = round(v)
+            if 0 <= i < len(bars):
+                out.append(bars[i].time.strftime("%d %b" if daily else "%H:%M"))
+            else:
+                out.append("")
+        return out
+
+
 class ChartPane(QWidget):
     def __init__(self) -> None:
         super().__init__()
@@ -100,7 +119,8 @@ class ChartPane(QWidget):
         bar.addWidget(self.title, 1)
         bar.addWidget(self.daily)
         bar.addWidget(self.minute)
-        self.plot = pg.PlotWidget()
+        self.view = "D"
+        self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(self)})
         self.plot.setBackground(None)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -113,16 +133,13 @@ class ChartPane(QWidget):
             symbolBrush="#ef6c00",
             stepMode=None,
         )
-        self.order_line = pg.InfiniteLine(
-            angle=0,
-            pen=ORDER_PEN,
-            movable=False,
-            label="sell {value:.2f}",
-            labelOpts={"position": 0.08, "color": "#ef6c00"},
-        )
+        self.order_line = pg.InfiniteLine(angle=0, pen=ORDER_PEN, movable=False)
+        self.order_text = pg.TextItem(color="#ef6c00", anchor=(0, 1))
         self.plot.addItem(self.candles)
         self.plot.addItem(self.order_line)
+        self.plot.addItem(self.order_text)
         self.order_line.hide()
+        self.order_text.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -135,6 +152,7 @@ class ChartPane(QWidget):
         """A fresh history for a symbol: candles, and EMA9 over their closes."""
         self.symbol = symbol
         self.bars = bars
+        self.view = view
         self.title.setText(f"{symbol} · {'daily' if view == 'D' else '1 minute'} · EMA9")
         self.candles.set_bars(bars)
         self.emas = []
@@ -162,10 +180,14 @@ class ChartPane(QWidget):
         """The sell order's price, and where it was before (its history of moves)."""
         if price is None:
             self.order_line.hide()
+            self.order_text.hide()
             self.moves.setData([], [])
             return
         self.order_line.setValue(price)
         self.order_line.show()
+        self.order_text.setText(f"sell {price:,.2f}")
+        self.order_text.setPos(0, price)
+        self.order_text.show()
         if moves and self.bars:
             x = len(self.bars) - 1
             ys = [float(p) for _, p in moves]

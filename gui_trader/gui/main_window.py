@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self.tasks: set[asyncio.Task[Any]] = set()
         self._log_handler: HubLogHandler | None = None
         self._shut = False
+        self._sized = False
 
         self.orders_model = OrdersModel(self)
         self.positions_model = PositionsModel(self)
@@ -194,10 +195,30 @@ class MainWindow(QMainWindow):
         ):
             self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
         positions.raise_()
-        self.resizeDocks([positions], [int(self.height() * 0.36)], Qt.Orientation.Vertical)
         self.resizeDocks(
             [self.docks["watchlist"], self.docks["ticket"]], [300, 420], Qt.Orientation.Horizontal
         )
+
+    def default_sizes(self) -> None:
+        """The first layout, sized to the real window: chart wide, tabs ~40 % of the height."""
+        d = self.docks
+        self.resizeDocks(
+            [d["watchlist"], d["chart"]],
+            [300, max(self.width() - 300 - 440, 300)],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks(
+            [d["chart"], d["positions"]],
+            [int(self.height() * 0.55), int(self.height() * 0.4)],
+            Qt.Orientation.Vertical,
+        )
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            if not isinstance(self.settings.value("state"), QByteArray):
+                QTimer.singleShot(0, self.default_sizes)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("geometry")
@@ -231,6 +252,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.show()
         self.docks["positions"].raise_()
+        self.default_sizes()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -507,6 +529,19 @@ class MainWindow(QMainWindow):
 
         self.spawn(go(), "monitor")
 
+    def _monitor_order(self, order: Any) -> None:
+        """A monitor's order changed at the broker: show it now, not at the next cycle."""
+        if self.monitor is None:
+            return
+        for symbol, m in self.monitor.rows.items():
+            if m.order_id == order.order_id:
+                row = self.monitor_model.row(symbol)
+                if row is not None:
+                    from dataclasses import replace
+
+                    self.monitor_model.upsert(symbol, replace(row, order_status=order.status.value))
+                return
+
     def stop_monitor(self) -> None:
         if self.monitor is not None:
             self.monitor.stop()
@@ -600,6 +635,7 @@ class MainWindow(QMainWindow):
             n += 1
             if isinstance(event, OrderUpdated):
                 self.orders_model.apply(event.order, event.external)
+                self._monitor_order(event.order)
             elif isinstance(event, MonitorRow):
                 self.monitor_model.upsert(event.symbol, event)
                 if event.symbol == self._chart_symbol and self.chart is not None:

@@ -440,6 +440,7 @@ class WatchlistModel(KeyedTableModel):
             lambda r: money(r.quote.ltp) if r.quote else "…",
             lambda r: r.quote.ltp if r.quote else 0,
             True,
+            width=76,
         ),
         Column(
             "Chg",
@@ -447,6 +448,7 @@ class WatchlistModel(KeyedTableModel):
             lambda r: r.quote.change if r.quote else 0,
             True,
             lambda r: sign_colour(r.quote.change) if r.quote else None,
+            width=58,
         ),
         Column(
             "Chg %",
@@ -454,6 +456,7 @@ class WatchlistModel(KeyedTableModel):
             lambda r: r.quote.change_pct if r.quote else 0,
             True,
             lambda r: sign_colour(r.quote.change_pct) if r.quote else None,
+            width=58,
         ),
     )
 
