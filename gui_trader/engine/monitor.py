@@ -180,16 +180,24 @@ class Monitor:
         """Quotes, book and holdings together; EMA9 updated; orders placed or lowered at once."""
         started = time.perf_counter()
         await self.load()
-        holdings, positions, book = await asyncio.gather(
+        # The symbols managed so far are known: their quotes travel with the books (one round
+        # trip); only symbols discovered in this cycle's holdings need another quotes call.
+        known = [f"{m.segment}|{m.token}" for m in self.rows.values() if not m.closed]
+        holdings, positions, book, first_quotes = await asyncio.gather(
             self.broker.holdings(),
             self.broker.positions() if self.settings.include_positions else _nothing(),
             self.broker.orders(),
+            self.broker.quotes(known) if known else _nothing(),
         )
         self._discover(holdings, positions)
         active = [m for m in self.rows.values() if not m.closed]
-        await self._history([m for m in active if m.ema_yesterday is None])
-        keys = [f"{m.segment}|{m.token}" for m in active]
-        quotes = {q.key: q.ltp for q in await self.broker.quotes(keys)} if keys else {}
+        quotes = {q.key: q.ltp for q in first_quotes}
+        new_keys = [k for k in (f"{m.segment}|{m.token}" for m in active) if k not in quotes]
+        _, extra = await asyncio.gather(
+            self._history([m for m in active if m.ema_yesterday is None]),
+            self.broker.quotes(new_keys) if new_keys else _nothing(),
+        )
+        quotes.update({q.key: q.ltp for q in extra})
         stamp = self.now().isoformat(timespec="seconds")
         work: list[Any] = []
         for m in active:

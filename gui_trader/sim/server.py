@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -178,6 +179,7 @@ class SimServer:
             Route("/_sim/faults", x.admin_faults, methods=["POST"]),
             Route("/_sim/revoke", x.admin_revoke, methods=["POST"]),
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
+            Route("/_sim/pin", x.admin_pin, methods=["POST"]),
         ]
 
     def session(
@@ -357,6 +359,12 @@ class SimServer:
 
     async def admin_revoke(self, request: Request) -> Response:
         return JSONResponse({"revoked": self.exchange.revoke()})
+
+    async def admin_pin(self, request: Request) -> Response:
+        """{symbol: price or null}: hold (or release) last prices for tests and benchmarks."""
+        for symbol, price in (await request.json()).items():
+            self.exchange.pin(symbol, Decimal(str(price)) if price is not None else None)
+        return JSONResponse({"pinned": len(self.exchange.pinned)})
 
     async def admin_arrivals(self, request: Request) -> Response:
         return JSONResponse({"arrivals": self.arrivals})
