@@ -209,3 +209,35 @@ async def test_live_mode_waits_for_the_open_and_stops_at_the_close(rig: Rig) -> 
     )
     assert await holiday.wait_for_open() is False
     assert rig.server.requests.get("holdings") is None
+
+
+@pytest.mark.asyncio
+async def test_one_symbol_failing_never_stops_the_others(rig: Rig) -> None:
+    original = rig.server.exchange.place
+
+    def refuse_infy(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
+        if j["ts"] == "INFY-EQ":
+            from gui_trader.sim.exchange import SimError
+
+            raise SimError(1009, "please provide valid price")
+        return original(ucc, j)
+
+    rig.server.exchange.place = refuse_infy  # type: ignore[method-assign]
+    for symbol in ("RELIANCE", "INFY", "SBIN"):
+        y = await rig.ema_yesterday(symbol)
+        rig.pin(f"{symbol}-EQ", Decimal(str(round(y * 0.97, 1))))
+    report = await rig.monitor(symbols=frozenset({"RELIANCE-EQ", "INFY-EQ", "SBIN-EQ"})).cycle()
+    assert row(report, "INFY-EQ")["action"] == "skipped"
+    assert "not placed" in row(report, "INFY-EQ")["reason"]
+    assert row(report, "RELIANCE-EQ")["action"] == row(report, "SBIN-EQ")["action"] == "placed"
+
+
+@pytest.mark.asyncio
+async def test_a_failing_cycle_is_counted_for_back_off_not_a_crash(rig: Rig) -> None:
+    rig.server.faults.update({"routes": ["holdings"], "rates": {"error_5xx": 1.0}})
+    mon = rig.monitor()
+    assert await mon.run(skip_wait=True, once=True) == []
+    assert mon.failures == 1
+    rig.server.faults.update({"rates": {}})
+    await mon.run(skip_wait=True, once=True)
+    assert mon.failures == 0
