@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -344,7 +345,8 @@ async def prepare_plan(
     quotes = {q.key: q.ltp for q in await broker.quotes(keys)} if keys else {}
     rtt = max(time.perf_counter() - started, 0.01)
     spot = quotes.get(index.key) if index else None
-    draft = plan_straddle(
+    plan = functools.partial(
+        plan_straddle,
         spec,
         store,
         spot=spot,
@@ -354,6 +356,7 @@ async def prepare_plan(
         orders_per_second=orders_per_second,
         rtt_s=rtt,
     )
+    draft = plan()
     if not check_margin or draft.call is None or draft.put is None or not draft.batches:
         return draft
     checks = await asyncio.gather(
@@ -374,34 +377,15 @@ async def prepare_plan(
     )
     good = [c for c in checks if isinstance(c, MarginCheck)]
     if len(good) != len(checks):
-        log.warning(
-            "margin check failed: %s", next(c for c in checks if not isinstance(c, MarginCheck))
-        )
-        return plan_straddle(
-            spec,
-            store,
-            spot=spot,
-            ltps=quotes,
-            today=today,
-            market_open=market_open,
-            orders_per_second=orders_per_second,
-            rtt_s=rtt,
-        )
+        failed = next(c for c in checks if not isinstance(c, MarginCheck))
+        log.warning("margin check failed: %s", failed)
+        return draft
     required = sum((c.required for c in good), Decimal(0))
     available = min(c.available for c in good)
-    margin = MarginCheck(
-        required, available, required <= available, max(required - available, Decimal(0))
-    )
-    return plan_straddle(
-        spec,
-        store,
-        spot=spot,
-        ltps=quotes,
-        today=today,
-        market_open=market_open,
-        orders_per_second=orders_per_second,
-        rtt_s=rtt,
-        margin=margin,
+    return plan(
+        margin=MarginCheck(
+            required, available, required <= available, max(required - available, Decimal(0))
+        )
     )
 
 

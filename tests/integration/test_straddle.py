@@ -67,6 +67,23 @@ class Rig:
         )
 
 
+def refuse_first(rig: Rig, symbol: str) -> None:
+    """The exchange refuses the first order for `symbol` outright (a definite rejection)."""
+    from gui_trader.sim.exchange import SimError
+
+    original = rig.server.exchange.place
+    refused = False
+
+    def place(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
+        nonlocal refused
+        if j["ts"] == symbol and not refused:
+            refused = True
+            raise SimError(1009, "please provide valid quantity")
+        return original(ucc, j)
+
+    rig.server.exchange.place = place  # type: ignore[method-assign]
+
+
 @pytest_asyncio.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     server = in_process()
@@ -230,20 +247,7 @@ async def test_faults_mid_run_leave_no_duplicate_and_no_missing_leg(rig: Rig) ->
 @pytest.mark.asyncio
 async def test_leg_imbalance_is_reported_and_can_be_retried(rig: Rig) -> None:
     plan = await rig.plan(lots=40)
-    # the exchange refuses one PUT order outright (a definite rejection, never retried)
-    original = rig.server.exchange.place
-    refused = False
-
-    def refuse_first_put(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
-        nonlocal refused
-        if j["ts"] == plan.put.trading_symbol and not refused:
-            refused = True
-            from gui_trader.sim.exchange import SimError
-
-            raise SimError(1009, "please provide valid quantity")
-        return original(ucc, j)
-
-    rig.server.exchange.place = refuse_first_put  # type: ignore[method-assign]
+    refuse_first(rig, plan.put.trading_symbol)  # a definite rejection, never retried
     run = sd.StraddleRun(plan, rig.desk)
     summary = await run.execute()
     d = summary.to_json()
@@ -328,19 +332,7 @@ def test_cli_prints_the_plan_and_sends_nothing_without_yes(
 @pytest.mark.asyncio
 async def test_flatten_closes_the_leg_that_filled_alone(rig: Rig) -> None:
     plan = await rig.plan(lots=40)
-    original = rig.server.exchange.place
-    refused = False
-
-    def refuse_first_put(ucc: str, j: dict[str, Any]) -> dict[str, Any]:
-        nonlocal refused
-        if j["ts"] == plan.put.trading_symbol and not refused:
-            refused = True
-            from gui_trader.sim.exchange import SimError
-
-            raise SimError(1009, "please provide valid quantity")
-        return original(ucc, j)
-
-    rig.server.exchange.place = refuse_first_put  # type: ignore[method-assign]
+    refuse_first(rig, plan.put.trading_symbol)
     run = sd.StraddleRun(plan, rig.desk)
     await run.execute()
     outcomes = await run.flatten(1)
