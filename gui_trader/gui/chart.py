@@ -107,7 +107,7 @@ class ChartPane(QWidget):
     def __init__(self) -> None:
         super().__init__()
         pg.setConfigOptions(antialias=False)
-        self.title = QLabel("Select a row in Positions, Holdings or Monitor to chart it")
+        self.title = QLabel("Click a symbol in the Watchlist, Positions, Holdings or Monitor")
         self.title.setStyleSheet("font-weight: bold")
         self.daily = QRadioButton("Daily")
         self.minute = QRadioButton("1 minute")

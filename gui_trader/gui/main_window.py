@@ -424,8 +424,15 @@ class MainWindow(QMainWindow):
             self.chart_timer.setInterval(250)  # a few updates a second, whatever the tick rate
             self.chart_timer.timeout.connect(self._chart_tick)
             self.chart_timer.start()
-            for table in (self.positions.table, self.holdings.table, self.monitor_pane.table):
+            for table in (
+                self.positions.table,
+                self.holdings.table,
+                self.monitor_pane.table,
+                self.watchlist.table,
+            ):
                 table.clicked.connect(lambda index, t=table: self._chart_from(t, index))
+            if self._chart_symbol is None and self.watch_model.rowCount():
+                self.chart_symbol(self.watch_model.rows()[0].symbol)  # something to read at once
 
     def _chart_from(self, table: Any, index: Any) -> None:
         symbol = str(table.model().index(index.row(), 0).data())
@@ -441,7 +448,6 @@ class MainWindow(QMainWindow):
             return
         self._chart_symbol, self._chart_key = inst.trading_symbol, inst.key
         engine.extra_keys.add(inst.key)
-        self.docks["chart"].raise_()
         self._rechart()
 
     def _rechart(self) -> None:

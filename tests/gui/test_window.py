@@ -312,7 +312,9 @@ def test_monitor_pane_and_chart(window: MainWindow, qtbot: QtBot, run: Runner) -
     assert window.monitor_pane.stop.isEnabled()
     qtbot.waitUntil(lambda: window.chart is not None, timeout=15_000)
     window.chart_symbol("RELIANCE-EQ")
-    qtbot.waitUntil(lambda: len(window.chart.bars) > 60, timeout=15_000)
+    qtbot.waitUntil(
+        lambda: window.chart.symbol == "RELIANCE-EQ" and len(window.chart.bars) > 60, timeout=15_000
+    )
     assert len(window.chart.emas) == len(window.chart.bars)
     assert window.chart.order_line.isVisible() == (actions["RELIANCE-EQ"] == "placed")
     window.chart.update_live(window.chart.bars[-1].close + 1)
