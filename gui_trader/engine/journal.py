@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gui_trader.core.clock import today_ist
 
-T = TypeVar("T")
 OPEN_STATES = ("new", "sent", "unknown")
 _B36 = string.digits + string.ascii_uppercase
 

@@ -397,7 +397,6 @@ class LegResult:
     order_id: str | None = None
     status: OrderStatus = OrderStatus.NEW
     error: str = ""
-    sent_at: float | None = None  # perf_counter when it went to the wire
     filled: int = 0
     avg_price: Decimal = Decimal(0)
 

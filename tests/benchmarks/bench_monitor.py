@@ -96,7 +96,6 @@ async def our_cycles(url: str, n: int, rtt_ms: float) -> dict[str, float]:
     journal = await Journal(tmp / "j.sqlite3").open()
     store = await load_instruments(client, tmp / "cache")
     names = [f"SYN{i:03d}-EQ" for i in range(n)]
-    today = datetime.now().date()
     mon = Monitor(
         client,
         OrderDesk(client, journal, "b"),
@@ -127,7 +126,6 @@ async def our_cycles(url: str, n: int, rtt_ms: float) -> dict[str, float]:
     modified = sum(r["action"] == "modified" for r in report)
     await client.close()
     await journal.close()
-    del today
     return {
         "first_cycle_s": round(first, 3),
         "steady_cycle_s": round(steady, 3),
