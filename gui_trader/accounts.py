@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import pyotp
 
 from gui_trader.broker.neo import PROD_LOGIN_URL, NeoClient
-from gui_trader.broker.vault import Credentials, KeyringSessionStore, check_keyring, store_secrets
+from gui_trader.broker.vault import (
+    Credentials,
+    KeyringSessionStore,
+    VaultKey,
+    check_keyring,
+    store_secrets,
+)
 from gui_trader.config import AccountConfig, Config, Paths
 
 
@@ -61,7 +67,8 @@ async def add_account(paths: Paths, new: NewAccount) -> AccountConfig:
     new = new.checked()
     await asyncio.to_thread(check_keyring)
     creds = Credentials(new.consumer_key, new.mobile, new.ucc, new.mpin, new.totp_secret)
-    store = KeyringSessionStore(new.name)
+    key = VaultKey(paths.keyring_scope, new.name, new.ucc)
+    store = KeyringSessionStore(key)
     client = NeoClient(new.name, creds, store, login_url=new.login_url)
     try:
         await client.login()  # verify before keeping anything; the session is kept
@@ -69,7 +76,7 @@ async def add_account(paths: Paths, new: NewAccount) -> AccountConfig:
         await client.close()
     await asyncio.to_thread(
         lambda: store_secrets(
-            new.name, consumer_key=new.consumer_key, mpin=new.mpin, totp_secret=new.totp_secret
+            key, consumer_key=new.consumer_key, mpin=new.mpin, totp_secret=new.totp_secret
         )
     )
     config = Config.load(paths.config)

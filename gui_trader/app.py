@@ -18,7 +18,7 @@ from typing import Any
 from gui_trader.broker.neo import ClientLimits, NeoClient
 from gui_trader.broker.redact import install as install_redaction
 from gui_trader.broker.session import MemorySessionStore
-from gui_trader.broker.vault import Credentials, KeyringSessionStore, load_credentials
+from gui_trader.broker.vault import Credentials, KeyringSessionStore, VaultKey, load_credentials
 from gui_trader.config import Config, Paths
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
@@ -128,6 +128,11 @@ class Context:
             await self.paper.save()
 
 
+def login_lock_path(paths: Paths, key: VaultKey) -> Path:
+    """One login at a time per account across every process using this data folder."""
+    return paths.locks / f"login-{key.account}-{key.ucc.upper()}.lock"
+
+
 def client_limits(config: Config) -> ClientLimits:
     return ClientLimits(
         orders_per_second=config.orders_per_second, requests_per_second=config.requests_per_second
@@ -162,17 +167,19 @@ async def open_context(
             paths, config, PAPER, broker, journal, OrderDesk(broker, journal, PAPER), paper=ex
         )
     else:
+        key = VaultKey(paths.keyring_scope, acct.name, acct.ucc)
         try:
-            creds = await asyncio.to_thread(load_credentials, acct.name, acct.mobile, acct.ucc)
+            creds = await asyncio.to_thread(load_credentials, key, acct.mobile)
         except BaseException:
             await journal.close()
             raise
         broker = NeoClient(
             acct.name,
             creds,
-            KeyringSessionStore(acct.name),
+            KeyringSessionStore(key),
             login_url=login_url or acct.login_url or "https://mis.kotaksecurities.com",
             limits=client_limits(config),
+            login_lock=login_lock_path(paths, key),
         )
         ctx = Context(
             paths, config, acct.name, broker, journal, OrderDesk(broker, journal, acct.name)

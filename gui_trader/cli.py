@@ -10,170 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any, NoReturn
+from typing import Any
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.broker.vault import KeyringUnavailable
-from gui_trader.config import Config, Paths
+from gui_trader.cli_args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build_parser
+from gui_trader.cli_output import Result, ok, table
+from gui_trader.config import Paths
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder
 from gui_trader.engine.portfolio import portfolio
 from gui_trader.market.instruments import UnknownSymbol
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-ENV_SECRETS = {
-    "consumer_key": "GUI_TRADER_CONSUMER_KEY",
-    "mpin": "GUI_TRADER_MPIN",
-    "totp_secret": "GUI_TRADER_TOTP_SECRET",
-}
-
-
-class CommandError(Exception):
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments give one line, not a usage dump."""
-
-    def error(self, message: str) -> NoReturn:
-        raise CommandError(f"{self.prog}: {message}", EXIT_BAD_INPUT)
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
-def build_parser() -> OneLineParser:
-    common = OneLineParser(add_help=False)
-    S = argparse.SUPPRESS
-    common.add_argument("--account", metavar="NAME", default=S, help="trade this account (live)")
-    common.add_argument(
-        "--paper", action="store_true", default=S, help="force paper mode (the simulated exchange)"
-    )
-    common.add_argument(
-        "--login-url", metavar="URL", default=S, help="the login host's base URL (default: Kotak's)"
-    )
-    common.add_argument("--json", action="store_true", default=S, help="one JSON document")
-    common.add_argument("-v", "--verbose", action="store_true", default=S)
-
-    p = OneLineParser(
-        prog="gui-trader",
-        parents=[common],
-        description="Kotak Neo trading monitor; paper trading by default.",
-    )
-    sub = p.add_subparsers(dest="command", parser_class=OneLineParser)
-
-    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], help=help_text)
-
-    cmd("gui", "open the window (the default)")
-    acc = cmd("account", "add, list, remove accounts")
-    acc_sub = acc.add_subparsers(dest="account_command", parser_class=OneLineParser, required=True)
-    add = acc_sub.add_parser("add", parents=[common], help="add an account and log in once")
-    add.add_argument("name")
-    add.add_argument("--mobile", required=True, help="with country code, e.g. +919876543210")
-    add.add_argument("--ucc", required=True)
-    add.add_argument(
-        "--from-env", action="store_true", help="read " + ", ".join(ENV_SECRETS.values())
-    )
-    acc_sub.add_parser("list", parents=[common])
-    rm = acc_sub.add_parser("remove", parents=[common])
-    rm.add_argument("name")
-    df = acc_sub.add_parser("default", parents=[common])
-    df.add_argument("name")
-
-    login = cmd("login", "log in (TOTP + MPIN) and keep the session")
-    login.add_argument("--totp", help="today's 6-digit code instead of the stored secret")
-    cmd("logout", "forget the stored session")
-    q = cmd("quote", "last price and change")
-    q.add_argument("symbols", nargs="+", metavar="SYMBOL")
-    cmd("positions", "today's positions with P&L")
-    cmd("holdings", "demat holdings with P&L")
-    cmd("orders", "today's order book")
-    cmd("limits", "funds and margin used")
-    for side in ("buy", "sell"):
-        o = cmd(side, f"{side} at market, or at a limit with --price")
-        o.add_argument("symbol")
-        o.add_argument("--qty", type=_int, required=True, help="units (lots x lot size for F&O)")
-        o.add_argument("--price", type=_decimal, help="limit price (on the tick)")
-        o.add_argument("--product", choices=[p.value for p in Product], default=None)
-    c = cmd("cancel", "cancel an open order")
-    c.add_argument("order_id")
-    st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")
-    st.add_argument("--underlying", default="NIFTY")
-    st.add_argument("--expiry", required=True, metavar="YYYY-MM-DD")
-    strikes = st.add_mutually_exclusive_group()
-    strikes.add_argument("--strike", type=_decimal, help="one strike for both legs")
-    strikes.add_argument("--atm", action="store_true", help="the strike nearest the live spot")
-    st.add_argument("--call-strike", type=_decimal)
-    st.add_argument("--put-strike", type=_decimal)
-    st.add_argument(
-        "--steps", type=_int, default=0, help="with --atm: CE at ATM+N strikes, PE at ATM-N"
-    )
-    st.add_argument("--lots", type=_int, required=True)
-    st.add_argument("--batch-lots", type=_int, default=20)
-    pace = st.add_mutually_exclusive_group()
-    pace.add_argument("--delay", type=float, default=20.0, help="seconds between batches")
-    pace.add_argument(
-        "--paced", action="store_true", help="no delay: as fast as the account's order rate allows"
-    )
-    st.add_argument(
-        "--dynamic-delay",
-        action="store_true",
-        help="widen the delay when the broker slows down or throttles",
-    )
-    st.add_argument("--side", choices=["sell", "buy"], default="sell")
-    st.add_argument("--product", choices=["NRML", "MIS"], default="NRML")
-    st.add_argument("--order-type", choices=["MKT", "LIMIT"], default="MKT")
-    st.add_argument("--buffer-pct", type=_decimal, default=Decimal("1"))
-    st.add_argument("--yes", action="store_true", help="send it (otherwise: show the plan)")
-    st.add_argument(
-        "--resume",
-        action="store_true",
-        help="finish a run a crash interrupted (journal); nothing else",
-    )
-    mon = cmd("monitor", "EMA9 sell monitor: a limit sell at EMA9 per holding, only lowered")
-    mon.add_argument("--run-once", action="store_true", help="one cycle, then exit")
-    mon.add_argument("--skip-wait", action="store_true", help="do not wait for the open")
-    mon.add_argument("--monitor-interval", type=float, default=60.0, metavar="S")
-    mon.add_argument("--dry-run", action="store_true", help="compute and show; send nothing")
-    mon.add_argument("--max-below-entry-pct", type=_decimal, default=Decimal(5), metavar="P")
-    mon.add_argument("--symbols", help="comma-separated: only these (default: all holdings)")
-    mon.add_argument(
-        "--include-positions", action="store_true", help="also manage today's long positions"
-    )
-    mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
-    sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
-    sim.add_argument("--port", type=_int, default=8765)
-    sim.add_argument("--latency-ms", type=float, default=0.0)
-    sim.add_argument("--jitter-ms", type=float, default=0.0)
-    sim.add_argument("--seed", type=_int, default=7)
-    return p
 
 
 def opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -245,15 +98,14 @@ def run_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-Result = tuple[bool, Any, str]
-
-
 async def dispatch(command: str, args: argparse.Namespace) -> Result:
     from gui_trader.app import open_context, reconcile, setup_logging
 
     paths = Paths.resolve().ensure()
     setup_logging(paths, verbose=bool(opt(args, "verbose")))
     if command == "account":
+        from gui_trader.cli_accounts import account_command
+
         return await account_command(args, paths)
     ctx = await open_context(
         account=opt(args, "account"),
@@ -264,137 +116,20 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
     try:
         if command == "login":
             await ctx.broker.login(opt(args, "totp"))
-            return _ok(
+            return ok(
                 {"account": ctx.account, "mode": ctx.mode, "logins": ctx.broker.logins},
                 f"{ctx.mode} {ctx.account}: session ready "
                 f"({'new login' if ctx.broker.logins else 'stored session reused'})",
             )
         if command == "logout":
             await ctx.broker.logout()
-            return _ok({"account": ctx.account}, f"{ctx.account}: session forgotten")
+            return ok({"account": ctx.account}, f"{ctx.account}: session forgotten")
         if command in ("buy", "sell", "cancel"):
             await reconcile(ctx)
         handler = COMMANDS[command]
         return await handler(ctx, args)
     finally:
         await ctx.close()
-
-
-def _ok(payload: Any, text: str) -> Result:
-    return True, payload, text
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return "(none)"
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = [
-        "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths, strict=True))
-        for r in cells
-    ]
-    return "\n".join([line, *body])
-
-
-def _numeric(text: str) -> bool:
-    return bool(text) and text.replace(".", "", 1).replace("-", "", 1).replace(",", "").isdigit()
-
-
-# ------------------------------------------------------------------------------- accounts
-async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
-    config = Config.load(paths.config)
-    sub = args.account_command
-    if sub == "list":
-        active = config.active_account()
-        rows = [
-            {
-                "name": a.name,
-                "ucc": a.ucc,
-                "mobile": _mask(a.mobile),
-                "login_url": a.login_url,
-                "default": active is not None and a.name == active.name,
-            }
-            for a in config.accounts.values()
-        ]
-        text = _table(
-            ["NAME", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
-            [
-                [r["name"], r["ucc"], r["mobile"], r["login_url"], "*" if r["default"] else ""]
-                for r in rows
-            ],
-        )
-        if not rows:
-            text = "no accounts: paper mode (add one with `gui-trader account add NAME ...`)"
-        return _ok({"accounts": rows, "mode": "LIVE" if rows else "PAPER"}, text)
-    if sub == "remove":
-        from gui_trader.broker.vault import forget
-
-        if args.name not in config.accounts:
-            raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
-        del config.accounts[args.name]
-        if config.default_account == args.name:
-            config.default_account = None
-        config.save()
-        await asyncio.to_thread(forget, args.name)
-        return _ok({"removed": args.name}, f"removed {args.name} and its keyring secrets")
-    if sub == "default":
-        if args.name not in config.accounts:
-            raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
-        config.default_account = args.name
-        config.save()
-        return _ok({"default": args.name}, f"{args.name} is now the default account")
-    return await account_add(args, paths, config)
-
-
-def _mask(mobile: str) -> str:
-    return mobile[:-6] + "******" if len(mobile) > 6 else mobile
-
-
-async def account_add(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
-    from gui_trader.accounts import BadAccountInput, NewAccount, add_account
-    from gui_trader.broker.neo import PROD_LOGIN_URL
-    from gui_trader.broker.vault import check_keyring
-
-    await asyncio.to_thread(check_keyring)
-    secrets = read_secrets(bool(args.from_env))
-    new = NewAccount(
-        args.name,
-        args.mobile,
-        args.ucc,
-        secrets["consumer_key"],
-        secrets["mpin"],
-        secrets["totp_secret"],
-        opt(args, "login_url") or PROD_LOGIN_URL,
-    )
-    try:
-        account = await add_account(paths, new)
-    except BadAccountInput as exc:
-        raise CommandError(str(exc), EXIT_BAD_INPUT) from None
-    return _ok(
-        {"account": account.name, "ucc": account.ucc, "login_url": account.login_url, "logins": 1},
-        f"account {account.name} added; logged in as {account.ucc}; secrets are in the OS keyring",
-    )
-
-
-def read_secrets(from_env: bool) -> dict[str, str]:
-    if from_env:
-        values = {k: os.environ.get(v, "").strip() for k, v in ENV_SECRETS.items()}
-        missing = [ENV_SECRETS[k] for k, v in values.items() if not v]
-        if missing:
-            raise CommandError(f"--from-env: {', '.join(missing)} not set", EXIT_BAD_INPUT)
-    elif not sys.stdin.isatty():
-        raise CommandError(
-            "stdin is not a terminal: use --from-env with " + ", ".join(ENV_SECRETS.values()),
-            EXIT_BAD_INPUT,
-        )
-    else:
-        values = {
-            "consumer_key": getpass.getpass("Consumer key: ").strip(),
-            "mpin": getpass.getpass("MPIN: ").strip(),
-            "totp_secret": getpass.getpass("TOTP secret (base32): ").strip(),
-        }
-    return values  # checked by NewAccount.checked with the rest
 
 
 # ------------------------------------------------------------------------------- market/orders
@@ -417,7 +152,7 @@ async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
                 "prev_close": q.prev_close,
             }
         )
-    text = _table(
+    text = table(
         ["SYMBOL", "LTP", "CHANGE", "%"],
         [[r["symbol"], r["ltp"], r["change"], r["change_pct"]] for r in rows],
     )
@@ -429,7 +164,7 @@ async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
 async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
     orders = await ctx.broker.orders()
     rows = [_order_json(o) for o in orders]
-    text = _table(
+    text = table(
         [
             "ORDER",
             "TIME",
@@ -460,7 +195,7 @@ async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
             for o in orders
         ],
     )
-    return _ok({"mode": ctx.mode, "orders": rows}, text)
+    return ok({"mode": ctx.mode, "orders": rows}, text)
 
 
 def _order_json(o: Order) -> dict[str, Any]:
@@ -484,18 +219,18 @@ def _order_json(o: Order) -> dict[str, Any]:
 async def cmd_positions(ctx: Any, args: argparse.Namespace) -> Result:
     view = await portfolio(ctx.broker, holdings=False)
     rows = [asdict(p) for p in view.positions]
-    text = _table(
+    text = table(
         ["SYMBOL", "PRODUCT", "NET QTY", "AVG", "LTP", "P&L"],
         [[p.symbol, p.product, p.net_qty, p.avg_price, p.ltp, p.pnl] for p in view.positions],
     )
     if rows:
         text += f"\ntotal P&L {view.positions_pnl:.2f}"
-    return _ok({"mode": ctx.mode, "positions": rows, "total_pnl": view.positions_pnl}, text)
+    return ok({"mode": ctx.mode, "positions": rows, "total_pnl": view.positions_pnl}, text)
 
 
 async def cmd_holdings(ctx: Any, args: argparse.Namespace) -> Result:
     view = await portfolio(ctx.broker, positions=False)
-    text = _table(
+    text = table(
         ["SYMBOL", "QTY", "SELLABLE", "AVG", "LTP", "P&L"],
         [[h.symbol, h.qty, h.sellable, h.avg_price, h.ltp, h.pnl] for h in view.holdings],
     )
@@ -504,12 +239,12 @@ async def cmd_holdings(ctx: Any, args: argparse.Namespace) -> Result:
         "holdings": [asdict(h) for h in view.holdings],
         "total_pnl": view.holdings_pnl,
     }
-    return _ok(payload, text)
+    return ok(payload, text)
 
 
 async def cmd_limits(ctx: Any, args: argparse.Namespace) -> Result:
     f = await ctx.broker.limits()
-    return _ok(
+    return ok(
         {"mode": ctx.mode, "available": f.available, "margin_used": f.margin_used},
         f"available {f.available:,.2f}   margin used {f.margin_used:,.2f}",
     )
@@ -743,7 +478,7 @@ async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:
         ]
         for r in report
     ]
-    text = _table(
+    text = table(
         ["SYMBOL", "ACTION", "QTY", "ENTRY", "LTP", "EMA9", "LOWEST", "ORDER", "P&L", "REASON"],
         rows,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -46,8 +47,19 @@ class Paths:
     def paper(self) -> Path:
         return self.root / "paper"
 
+    @property
+    def locks(self) -> Path:
+        """Run owners and login locks (OS file locks: a killed process releases its own)."""
+        return self.root / "locks"
+
+    @property
+    def keyring_scope(self) -> str:
+        """This data folder's name space in the keyring (a short hash of its absolute path)."""
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()
+        return digest[:12]
+
     def ensure(self) -> Paths:
-        for p in (self.root, self.cache, self.logs, self.paper):
+        for p in (self.root, self.cache, self.logs, self.paper, self.locks):
             p.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
@@ -94,6 +95,7 @@ class NeoClient:
         login_url: str = PROD_LOGIN_URL,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: ClientLimits | None = None,
+        login_lock: Path | None = None,
     ) -> None:
         self.name = name
         self.credentials = credentials
@@ -105,7 +107,7 @@ class NeoClient:
             headers={"Accept": "application/json", "User-Agent": "gui-trader/0.1"},
             follow_redirects=False,
         )
-        self.session = Session(self._login_flow, store)
+        self.session = Session(self._login_flow, store, login_lock)
         self.order_limiter = RateLimiter(self.config.orders_per_second)
         self.request_limiter = RateLimiter(self.config.requests_per_second)
         self._inflight = asyncio.Semaphore(self.config.concurrency)

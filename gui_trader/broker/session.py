@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from gui_trader.broker.redact import register_secret
@@ -98,9 +99,15 @@ class MemorySessionStore:
 class Session:
     """Single-flight: however many calls find the session stale, one login runs."""
 
-    def __init__(self, login: Callable[[], Awaitable[SessionToken]], store: SessionStore) -> None:
+    def __init__(
+        self,
+        login: Callable[[], Awaitable[SessionToken]],
+        store: SessionStore,
+        lock_path: Path | None = None,
+    ) -> None:
         self._login = login
         self.store = store
+        self.lock_path = lock_path  # a file lock around login, shared by every process
         self.current: SessionToken | None = None
         self.logins = 0
         self._loaded = False

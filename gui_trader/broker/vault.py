@@ -39,6 +39,19 @@ def check_keyring() -> None:
 
 
 @dataclass(frozen=True)
+class VaultKey:
+    """Where one account's secrets live: data folder (scope), account name and UCC, so two data
+    folders, or a renamed account, never share a session or secrets by accident."""
+
+    scope: str
+    account: str
+    ucc: str
+
+    def entry(self, field: str) -> str:
+        return f"{self.scope}:{self.account}:{self.ucc.upper()}:{field}"
+
+
+@dataclass(frozen=True)
 class Credentials:
     consumer_key: str
     mobile: str
@@ -81,7 +94,7 @@ def _delete(key: str) -> None:
         raise KeyringUnavailable(type(exc).__name__) from exc
 
 
-def store_secrets(account: str, *, consumer_key: str, mpin: str, totp_secret: str) -> None:
+def store_secrets(key: VaultKey, *, consumer_key: str, mpin: str, totp_secret: str) -> None:
     check_keyring()
     for name, value in (
         ("consumer_key", consumer_key),
@@ -89,31 +102,31 @@ def store_secrets(account: str, *, consumer_key: str, mpin: str, totp_secret: st
         ("totp_secret", totp_secret),
     ):
         register_secret(value)
-        _set(f"{account}:{name}", value)
+        _set(key.entry(name), value)
 
 
-def load_credentials(account: str, mobile: str, ucc: str) -> Credentials:
+def load_credentials(key: VaultKey, mobile: str) -> Credentials:
     check_keyring()
-    values = {name: _get(f"{account}:{name}") for name in SECRET_FIELDS}
+    values = {name: _get(key.entry(name)) for name in SECRET_FIELDS}
     missing = [k for k, v in values.items() if not v]
     if missing:
         raise KeyError(
-            f"account {account!r} has no {', '.join(missing)} in the keyring; "
-            f"run `gui-trader account add {account}` again"
+            f"account {key.account!r} has no {', '.join(missing)} in the keyring; "
+            f"run `gui-trader account add {key.account} --replace ...` again"
         )
-    return Credentials(mobile=mobile, ucc=ucc, **{k: str(v) for k, v in values.items()})
+    return Credentials(mobile=mobile, ucc=key.ucc, **{k: str(v) for k, v in values.items()})
 
 
-def forget(account: str) -> None:
+def forget(key: VaultKey) -> None:
     for name in (*SECRET_FIELDS, "session"):
-        _delete(f"{account}:{name}")
+        _delete(key.entry(name))
 
 
 class KeyringSessionStore:
     """The trade session (token, sid, baseUrl, expiry) survives restarts, in the keyring."""
 
-    def __init__(self, account: str) -> None:
-        self.key = f"{account}:session"
+    def __init__(self, key: VaultKey) -> None:
+        self.key = key.entry("session")
 
     def load(self) -> SessionToken | None:
         raw = _get(self.key)

@@ -12,6 +12,7 @@ import keyring.backends.fail
 import pytest
 
 from gui_trader.cli import main
+from gui_trader.config import Paths
 from gui_trader.sim.exchange import SimUser
 from gui_trader.sim.serve import start
 from tests.support.keyrings import MemoryKeyring
@@ -162,7 +163,8 @@ def test_no_secret_on_disk_or_in_output(
         code, out, err = run(capsys, "orders", "-v")
         assert code == 0
         outputs.append(out + err)
-    session = json.loads(memory_keyring.items[("gui_trader", "main:session")])
+    [session_key] = [k for k in memory_keyring.items if k[1].endswith(":main:ZX9Q1:session")]
+    session = json.loads(memory_keyring.items[session_key])
     secrets = [
         SECRET_USER.consumer_key,
         SECRET_USER.mpin,
@@ -180,11 +182,10 @@ def test_no_secret_on_disk_or_in_output(
     for text in outputs:
         for s in secrets:
             assert s not in text
+    scope = Paths(home).keyring_scope  # keyed by data folder, account and UCC
     assert {k for _, k in memory_keyring.items} == {
-        "main:consumer_key",
-        "main:mpin",
-        "main:totp_secret",
-        "main:session",
+        f"{scope}:main:ZX9Q1:{field}"
+        for field in ("consumer_key", "mpin", "totp_secret", "session")
     }
 
 
