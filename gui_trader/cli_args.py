@@ -81,6 +81,11 @@ def build_parser() -> OneLineParser:
     add.add_argument(
         "--from-env", action="store_true", help="read " + ", ".join(ENV_SECRETS.values())
     )
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="an account of this name exists: log in with the new secrets, then replace it",
+    )
     acc_sub.add_parser("list", parents=[common])
     rm = acc_sub.add_parser("remove", parents=[common])
     rm.add_argument("name")
