@@ -54,9 +54,15 @@ class LoginFailed(BrokerError):
 
 
 class RateLimited(BrokerError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited; retry after {retry_after:g} s")
+    """The broker refused the request for now (HTTP 429): nothing happened."""
+
+    def __init__(self, retry_after: float, capped: bool = False) -> None:
+        super().__init__(
+            f"rate limited by the broker: it asks to wait {retry_after:g} s"
+            + (" (longer than we wait; try again later)" if capped else "")
+        )
         self.retry_after = retry_after
+        self.capped = capped
 
 
 class BadReply(BrokerError):
@@ -71,6 +77,16 @@ class Broker(Protocol):
     """One instance per account. Quantities in units, prices in rupees (Decimal)."""
 
     name: str
+
+    @property
+    def landing_s(self) -> float:
+        """How long after a request ended (failed, timed out) the broker may still act on it."""
+        ...
+
+    @property
+    def in_flight_s(self) -> float:
+        """How long after it was sent a request may still land (total deadline + landing)."""
+        ...
 
     async def login(self) -> None: ...
     async def reserve_orders(self, n: int) -> None: ...

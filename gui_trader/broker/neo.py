@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -55,8 +56,13 @@ MUTATIONS = frozenset({"place", "modify", "cancel"})
 DUPLICATE_TAG_CODES = frozenset({5204, 32})
 STALE_SESSION_CODE = 100022
 FINISHED_ORDER_CODE = 1021
+# Refusals the reference (§2.3) defines: the order was not accepted. Any other error shape on a
+# mutation is ambiguous: the order may exist, so it is resolved by tag, never called "rejected".
+DEFINED_REJECTIONS = frozenset({1007, 1009, 1017, 1037, 5202, 100008, 100021})
 READ_RETRIES = 3
 RATE_RETRIES = 5
+RETRY_AFTER_CAP_S = 30.0  # a longer Retry-After is reported, not waited for
+DOWNLOAD_DEADLINE_S = 120.0
 
 
 @dataclass
@@ -64,8 +70,15 @@ class ClientLimits:
     orders_per_second: float = 10.0
     requests_per_second: float = 25.0
     concurrency: int = 32  # in flight at once: bursts stay near raw aiohttp, loop lag p99 < 20 ms
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # per read
     connect_timeout_s: float = 5.0
+    deadline_s: float = 15.0  # per request, in total: a trickling server costs at most this
+    landing_s: float = 45.0  # a broker may still act on a request this long after it ended
+
+    @property
+    def in_flight_s(self) -> float:
+        """How long after it was sent a request may still land at the broker."""
+        return self.deadline_s + self.landing_s
 
 
 @dataclass
@@ -128,6 +141,14 @@ class NeoClient:
     def logins(self) -> int:
         return self.session.logins
 
+    @property
+    def landing_s(self) -> float:
+        return self.config.landing_s
+
+    @property
+    def in_flight_s(self) -> float:
+        return self.config.in_flight_s
+
     async def logout(self) -> None:
         await self.session.logout()
 
@@ -166,9 +187,10 @@ class NeoClient:
     ) -> dict[str, Any]:
         url = f"{self.login_url}/{path}"
         try:
-            resp = await self.http.post(url, headers=headers, content=json.dumps(body))
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"login host unreachable: {type(exc).__name__}") from exc
+            async with asyncio.timeout(self.config.deadline_s):
+                resp = await self.http.post(url, headers=headers, content=json.dumps(body))
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise Unreachable(f"login host unreachable: {_describe(exc, self.config)}") from exc
         try:
             payload = resp.json()
         except ValueError as exc:
@@ -194,6 +216,7 @@ class NeoClient:
         mutation = kind in MUTATIONS
         reauthed = False
         attempt = 0
+        waited = 0.0
         while True:
             attempt += 1
             if market:
@@ -215,10 +238,10 @@ class NeoClient:
             try:
                 resp = await self._send(method, base, path, headers, form, params, raw_path)
             except (httpx.TransportError, TimeoutError) as exc:
-                detail = f"{type(exc).__name__}: {exc}".strip(": ")
+                detail = _describe(exc, self.config)
                 if mutation:
                     raise Ambiguous(tag, detail) from exc
-                if attempt < READ_RETRIES:
+                if attempt < READ_RETRIES and not isinstance(exc, TimeoutError):
                     await asyncio.sleep(0.1 * 2 ** (attempt - 1))
                     continue
                 raise Unreachable(f"{kind}: {detail}") from exc
@@ -226,6 +249,18 @@ class NeoClient:
                 return self._classify(kind, resp, tag)
             except RateLimited as exc:
                 self.stats.rate_limited += 1
+                if exc.retry_after > RETRY_AFTER_CAP_S or waited + exc.retry_after > (
+                    RETRY_AFTER_CAP_S
+                ):
+                    log.warning(
+                        "%s: the broker asks to wait %s s; not waiting more than %g s in all",
+                        kind,
+                        f"{exc.retry_after:g}",
+                        RETRY_AFTER_CAP_S,
+                    )
+                    raise RateLimited(exc.retry_after, capped=True) from None
+                log.warning("%s: rate limited by the broker; waiting %.2f s", kind, exc.retry_after)
+                waited += exc.retry_after
                 self.request_limiter.pause(exc.retry_after)
                 if mutation:
                     self.order_limiter.pause(exc.retry_after)
@@ -270,9 +305,10 @@ class NeoClient:
             content = urlencode({"jData": json.dumps(form)})
         async with self._inflight:
             started = time.perf_counter()
-            resp = await self.http.request(
-                method, url, headers=headers, content=content, params=params
-            )
+            async with asyncio.timeout(self.config.deadline_s):
+                resp = await self.http.request(
+                    method, url, headers=headers, content=content, params=params
+                )
             self.stats.last_rtt_ms = (time.perf_counter() - started) * 1000
             self.stats.calls += 1
         return resp
@@ -294,6 +330,8 @@ class NeoClient:
             if mutation:
                 raise Ambiguous(tag, f"unreadable reply (HTTP {status})") from exc
             raise BadReply(f"{kind}: unreadable reply (HTTP {status})") from exc
+        if mutation:
+            return self._classify_mutation(kind, status, body, tag)
         if isinstance(body, dict):
             code = _int(body.get("stCode"))
             stat = str(body.get("stat", "")).lower()
@@ -320,6 +358,26 @@ class NeoClient:
         if status >= 400:
             raise Rejected(f"{kind}: HTTP {status} {_error_text(body)}".strip(), status)
         return body
+
+    def _classify_mutation(self, kind: str, status: int, body: Any, tag: str | None) -> Any:
+        """Place/modify/cancel: only a refusal the reference defines means "nothing happened";
+        every other error shape (unknown stCode, a 400 with a strange body) is ambiguous."""
+        code = _int(body.get("stCode")) if isinstance(body, dict) else None
+        stat = str(body.get("stat", "")).lower() if isinstance(body, dict) else ""
+        if code == STALE_SESSION_CODE:
+            raise AuthExpired(f"{kind}: invalid session token")
+        if code == 429:
+            raise RateLimited(1.0)
+        if status < 400 and stat == "ok":
+            return body
+        reason = _error_text(body) or stat or f"HTTP {status}"
+        if code in DUPLICATE_TAG_CODES:
+            raise DuplicateTag(reason, code)
+        if code == FINISHED_ORDER_CODE and kind != "place":
+            raise OrderFinished(reason, code)
+        if code in DEFINED_REJECTIONS:
+            raise Rejected(reason, code)
+        raise Ambiguous(tag, f"unrecognised reply (HTTP {status}, stCode {code}): {reason}"[:200])
 
     # ---------------------------------------------------------------- orders
     async def reserve_orders(self, n: int) -> None:
@@ -356,9 +414,9 @@ class NeoClient:
         body = await self._call(
             "place", "POST", "quick/order/rule/ms/place", form=form, tag=request.tag
         )
-        order_id = str(body.get("nOrdNo") or "") if isinstance(body, dict) else ""
-        if not order_id:
-            raise Ambiguous(request.tag, "accepted without an order number")
+        order_id = _order_number(body.get("nOrdNo") if isinstance(body, dict) else None)
+        if order_id is None:
+            raise Ambiguous(request.tag, "accepted without a readable order number")
         return order_id
 
     async def modify(
@@ -380,13 +438,13 @@ class NeoClient:
         body = await self._call(
             "modify", "POST", "quick/order/vr/modify", form=form, tag=order.tag or None
         )
-        return str(body.get("nOrdNo") or order.order_id)
+        return _order_number(body.get("nOrdNo")) or order.order_id
 
     async def cancel(self, order_id: str) -> str:
         body = await self._call(
             "cancel", "POST", "quick/order/cancel", form={"on": order_id, "am": "NO"}
         )
-        return str(body.get("nOrdNo") or order_id)
+        return _order_number(body.get("nOrdNo")) or order_id
 
     async def orders(self) -> list[Order]:
         body = await self._call("orders", "GET", "quick/user/orders")
@@ -497,10 +555,11 @@ class NeoClient:
     async def download(self, url: str) -> bytes:
         for attempt in range(1, READ_RETRIES + 1):
             try:
-                resp = await self.http.get(url, timeout=60.0)
+                async with asyncio.timeout(DOWNLOAD_DEADLINE_S):
+                    resp = await self.http.get(url, timeout=60.0)
                 resp.raise_for_status()
                 return resp.content
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, TimeoutError) as exc:
                 if attempt == READ_RETRIES:
                     raise Unreachable(f"download failed: {url}: {type(exc).__name__}") from exc
                 await asyncio.sleep(0.2 * attempt)
@@ -576,10 +635,29 @@ def _int(value: Any) -> int | None:
 
 
 def _retry_after(resp: httpx.Response) -> float:
+    """Seconds to wait; garbage or NaN reads as 1 s, inf stays inf (and is refused, not waited)."""
     try:
-        return max(0.0, float(resp.headers.get("Retry-After", "1")))
+        value = float(resp.headers.get("Retry-After", "1"))
     except ValueError:
         return 1.0
+    return 1.0 if math.isnan(value) else max(0.0, value)
+
+
+def _order_number(value: Any) -> str | None:
+    """nOrdNo as the broker's digits: a string or an int; a float has lost digits already."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value > 0 else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return value.strip()
+    return None
+
+
+def _describe(exc: BaseException, config: ClientLimits) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no complete reply within {config.deadline_s:g} s"
+    return f"{type(exc).__name__}: {exc}".strip(": ")
 
 
 def _error_text(body: Any) -> str:

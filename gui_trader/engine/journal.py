@@ -14,14 +14,17 @@ import string
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from gui_trader.core.clock import today_ist
+from gui_trader.core.clock import IST, today_ist
+from gui_trader.engine.ownership import RunOwner
 
 OPEN_STATES = ("new", "sent", "unknown")
 _B36 = string.digits + string.ascii_uppercase
+EPOCH_CHARS = 4
+TAG_LENGTH = 1 + 6 + 2 + EPOCH_CHARS + 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     plan TEXT NOT NULL,
     state TEXT NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    day TEXT
 );
 CREATE TABLE IF NOT EXISTS monitor (
     account TEXT NOT NULL,
@@ -61,6 +65,10 @@ CREATE TABLE IF NOT EXISTS monitor (
 CREATE INDEX IF NOT EXISTS intents_open ON intents (account, state);
 CREATE INDEX IF NOT EXISTS intents_group ON intents (group_id);
 """
+
+
+def _ist_day(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, IST).date().isoformat()
 
 
 def b36(n: int, width: int) -> str:
@@ -95,6 +103,7 @@ class Run:
     kind: str
     plan: dict[str, Any]
     state: str
+    day: str = ""  # the trading day it was planned for (IST)
 
 
 class Journal:
@@ -103,15 +112,22 @@ class Journal:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._db: sqlite3.Connection | None = None
         self.install_id = ""
+        # Fresh for every opening: a journal restored from a backup, or copied to another
+        # machine, re-uses row ids, and this keeps its new tags apart from the ones it made before.
+        self.epoch = "".join(secrets.choice(_B36) for _ in range(EPOCH_CHARS))
 
     def owns(self, tag: str) -> bool:
-        """Was this tag made by this installation's journal? (feature, yymmdd, install id, row)"""
+        """Was this tag made by this installation's journal? (feature, yymmdd, install id, ...)"""
         return (
-            len(tag) == 14
+            len(tag) == TAG_LENGTH
             and tag[1:7].isdigit()
             and tag[7:9] == self.install_id
             and self.install_id != ""
         )
+
+    def owner(self, name: str, what: str) -> RunOwner:
+        """The OS lock that makes one process the only driver of a run (see ownership.py)."""
+        return RunOwner(self.path.parent / "locks", name, what)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -126,6 +142,8 @@ class Journal:
         columns = {r[1] for r in db.execute("PRAGMA table_info(intents)")}
         if "meta" not in columns:  # journals from before intents carried metadata
             db.execute("ALTER TABLE intents ADD COLUMN meta TEXT")
+        if "day" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+            db.execute("ALTER TABLE runs ADD COLUMN day TEXT")
         row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
         if row is None:
             install = "".join(secrets.choice(_B36) for _ in range(2))
@@ -178,9 +196,7 @@ class Journal:
                     ),
                 )
                 rowid = int(cur.lastrowid or 0)
-                # Tag: feature letter + yymmdd + install id + row id: unique per account and
-                # day, <= 20 chars, and a human reading the broker's book can tell its origin.
-                tag = f"{feature}{day:%y%m%d}{self.install_id}{b36(rowid, 5)}"
+                tag = self._tag(feature, day, rowid)
                 db.execute("UPDATE intents SET tag=? WHERE id=?", (tag, rowid))
                 tags.append(tag)
             db.execute("COMMIT")
@@ -188,6 +204,28 @@ class Journal:
             db.execute("ROLLBACK")
             raise
         return tags
+
+    def _tag(self, feature: str, day: date, rowid: int) -> str:
+        """Feature letter + yymmdd + install id + this opening's random epoch + row id: 18
+        characters (the broker allows 20), unique per account for good, even for a journal
+        restored from a backup or copied, and a human reading the book can tell its origin."""
+        return f"{feature}{day:%y%m%d}{self.install_id}{self.epoch}{b36(rowid, 5)}"
+
+    def _retag(self, old: str) -> str:
+        """A collision: the broker has this tag on another order. The intent gets a new tag
+        (another random epoch), and the old one is remembered in its detail."""
+        db = self._db
+        assert db is not None
+        row = db.execute("SELECT id, feature, day FROM intents WHERE tag=?", (old,)).fetchone()
+        if row is None:
+            raise KeyError(old)
+        self.epoch = "".join(secrets.choice(_B36) for _ in range(EPOCH_CHARS))
+        tag = self._tag(row[1], date.fromisoformat(row[2]), int(row[0]))
+        db.execute(
+            "UPDATE intents SET tag=?, state='new', detail=?, updated=? WHERE id=?",
+            (tag, f"tag {old} collided with another order; new tag", time.time(), row[0]),
+        )
+        return tag
 
     def _update_many(self, tags: list[str], state: str) -> None:
         assert self._db is not None
@@ -204,21 +242,28 @@ class Journal:
         assert self._db is not None
         now = time.time()
         self._db.execute(
-            "INSERT INTO runs (id, account, kind, plan, state, created, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
-            " updated=excluded.updated",
-            (run_id, account, kind, json.dumps(plan), state, now, now),
+            "INSERT INTO runs (id, account, kind, plan, state, created, updated, day)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " state=excluded.state, updated=excluded.updated",
+            (run_id, account, kind, json.dumps(plan), state, now, now, today_ist().isoformat()),
         )
 
     def _runs(self, account: str, kind: str, states: tuple[str, ...]) -> list[Run]:
         assert self._db is not None
         marks = ",".join("?" * len(states))
         rows = self._db.execute(
-            f"SELECT id, account, kind, plan, state FROM runs WHERE account=? AND kind=?"
-            f" AND state IN ({marks}) ORDER BY created",
+            f"SELECT id, account, kind, plan, state, day, created FROM runs WHERE account=?"
+            f" AND kind=? AND state IN ({marks}) ORDER BY created",
             (account, kind, *states),
         ).fetchall()
-        return [Run(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [Run(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] or _ist_day(r[6])) for r in rows]
+
+    def _run_record(self, run_id: str) -> Run | None:
+        assert self._db is not None
+        r = self._db.execute(
+            "SELECT id, account, kind, plan, state, day, created FROM runs WHERE id=?", (run_id,)
+        ).fetchone()
+        return Run(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] or _ist_day(r[6])) if r else None
 
     def _update(
         self, tag: str, state: str, order_id: str | None, detail: str | None, bump: bool
@@ -304,6 +349,14 @@ class Journal:
     ) -> list[Run]:
         return list(await self._run(self._runs, account, kind, states))
 
+    async def run(self, run_id: str) -> Run | None:
+        """The run as it is on disk now (another process may have finished it meanwhile)."""
+        found = await self._run(self._run_record, run_id)
+        return found if isinstance(found, Run) else None
+
+    async def retag(self, tag: str) -> str:
+        return str(await self._run(self._retag, tag))
+
     async def save_monitor(self, account: str, day: date, rows: dict[str, dict[str, Any]]) -> None:
         """The monitor's per-symbol state (lowest EMA9, its order): a restart continues."""
 
@@ -360,6 +413,19 @@ class Journal:
         return list(
             await self._run(
                 self._select, "account=? AND state IN (?, ?, ?)", (account, *OPEN_STATES)
+            )
+        )
+
+    async def by_tag(self, tag: str) -> Intent | None:
+        found = await self._run(self._select, "tag=?", (tag,))
+        return found[0] if found else None
+
+    async def by_feature(self, account: str, feature: str, day: date) -> list[Intent]:
+        return list(
+            await self._run(
+                self._select,
+                "account=? AND feature=? AND day=?",
+                (account, feature, day.isoformat()),
             )
         )
 

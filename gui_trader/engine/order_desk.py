@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +22,11 @@ from gui_trader.broker.base import (
     BrokerError,
     DuplicateTag,
     OrderFinished,
+    RateLimited,
     Rejected,
 )
 from gui_trader.core.clock import today_ist
-from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus
+from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus, OrderType
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_checks import check_order
 
@@ -32,11 +34,16 @@ log = logging.getLogger(__name__)
 
 LOOKUP_ATTEMPTS = 6
 LOOKUP_BACKOFF_S = 0.05
-MAX_SENDS = 4
+MAX_SENDS = 3
 
 
 class LookupFailed(Exception):
     """The order book could not be read: the outcome stays unknown, nothing is resent."""
+
+
+class TagCollision(Exception):
+    """The broker holds an order with our tag that is not our request (a restored journal,
+    another program): never believed as ours, said loudly, and the request gets a new tag."""
 
 
 def request_record(req: OrderRequest) -> dict[str, Any]:
@@ -54,6 +61,31 @@ def request_record(req: OrderRequest) -> dict[str, Any]:
     }
 
 
+def matches(order: Order, record: dict[str, Any]) -> bool:
+    """Is this broker order the request we journaled? Symbol, side, quantity, product, order
+    type, and the limit price for priced orders (a working order of ours is only ever
+    modified after it was matched, so a look-up by tag sees it as sent)."""
+    if (
+        order.trading_symbol != record["symbol"]
+        or order.side.value != record["side"]
+        or order.qty != int(record["qty"])
+        or order.product != record["product"]
+        or (order.order_type and order.order_type != record["type"])
+    ):
+        return False
+    if record["type"] in (OrderType.LIMIT.value, OrderType.STOP.value) and record["price"]:
+        return order.price == Decimal(record["price"])
+    return True
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the broker's book says of one tag: our order, someone else's, or nothing."""
+
+    order: Order | None
+    collision: Order | None = None
+
+
 class OrderDesk:
     def __init__(self, broker: Broker, journal: Journal, account: str) -> None:
         self.broker = broker
@@ -61,19 +93,31 @@ class OrderDesk:
         self.account = account
         self.on_send: Callable[[str], None] | None = None  # tag -> the moment it hits the wire
 
-    async def find_by_tag(self, tag: str) -> Order | None:
-        """The broker's order with this tag, None if it has none; retries the look-up itself."""
+    async def book(self) -> list[Order]:
+        """The order book, read with retries; LookupFailed if it stays unreadable."""
         last: Exception | None = None
         for attempt in range(LOOKUP_ATTEMPTS):
             try:
-                for order in await self.broker.orders():
-                    if order.tag == tag:
-                        return order
-                return None
+                return await self.broker.orders()
             except BrokerError as exc:
                 last = exc
                 await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
         raise LookupFailed(f"order book unreadable: {last}")
+
+    async def lookup(self, tag: str, record: dict[str, Any]) -> Lookup:
+        """Our order with this tag, if the broker has it; an order with the tag that does not
+        match the request is reported as a collision, never as ours."""
+        return find_tag(await self.book(), tag, record)
+
+    async def find_by_tag(self, tag: str) -> Order | None:
+        """The broker's order with this tag (matched against the journaled request)."""
+        intent = await self.journal.by_tag(tag)
+        if intent is None:
+            return next((o for o in await self.book() if o.tag == tag), None)
+        found = await self.lookup(tag, intent.request)
+        if found.collision is not None and found.order is None:
+            raise TagCollision(_collision_text(tag, found.collision))
+        return found.order
 
     async def place(
         self, req: OrderRequest, *, feature: str = "O", group: str | None = None
@@ -103,14 +147,19 @@ class OrderDesk:
     async def send(self, req: OrderRequest, *, marked: bool = False) -> OrderOutcome:
         """Send a journaled request (also used to resume one after a restart).
 
+        Outcomes are what is known: placed (an order id the broker gave, or found by a tag
+        whose order matches the request), rejected (a refusal the reference defines), or
+        unknown (the tag, and what to check). A resend happens only after a look-up that ran
+        once the first request could no longer land (`Broker.landing_s` after it ended).
         `marked`: the caller already journaled it as sent (a batch marks all its legs in one
         write, so nothing stands between the legs and the wire).
         """
-        tag = req.tag
-        assert tag, "journal the request first"
+        assert req.tag, "journal the request first"
         notes: list[str] = []
+        record = request_record(req)
         sends = 0
         while True:
+            tag = req.tag or ""
             sends += 1
             if not (marked and sends == 1):
                 await self.journal.update(tag, "sent", bump=True)
@@ -119,27 +168,17 @@ class OrderDesk:
             try:
                 order_id = await self.broker.place(req)
             except DuplicateTag:
-                notes.append("broker already had this tag")
-                outcome = await self._resolve(
-                    req, notes, sends, resend_ok=False, broker_has_tag=True
-                )
+                notes.append("the broker already had this tag")
+                outcome = await self._settle(req, record, notes, sends, duplicate=True)
             except Rejected as exc:
-                log.warning(
-                    "%s %s %s rejected: %s [%s]",
-                    req.side.label,
-                    req.qty,
-                    req.instrument.trading_symbol,
-                    exc.reason,
-                    tag,
-                )
-                await self.journal.update(tag, "rejected", detail=exc.reason)
-                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, exc.reason, sends, notes)
+                return await self._rejected(req, exc.reason, sends, notes)
+            except RateLimited as exc:  # HTTP 429: the broker refused it; nothing happened
+                return await self._rejected(req, str(exc), sends, notes)
             except Ambiguous as exc:
                 notes.append(f"ambiguous: {exc.detail}")
-                outcome = await self._resolve(req, notes, sends, resend_ok=sends < MAX_SENDS)
-            except BrokerError as exc:  # AuthExpired after a failed re-login, LoginFailed, ...
-                await self.journal.update(tag, "failed", detail=str(exc))
-                return OrderOutcome(tag, req, None, OrderStatus.REJECTED, str(exc), sends, notes)
+                outcome = await self._settle(req, record, notes, sends)
+            except BrokerError as exc:  # a stale session whose re-login failed: refused
+                return await self._rejected(req, str(exc), sends, notes, state="failed")
             else:
                 log.info(
                     "%s %s %s sent: order %s [%s]",
@@ -151,52 +190,89 @@ class OrderDesk:
                 )
                 await self.journal.update(tag, "placed", order_id=order_id)
                 return OrderOutcome(tag, req, order_id, OrderStatus.OPEN, "", sends, notes)
-            if outcome is not None:
+            if isinstance(outcome, OrderOutcome):
                 return outcome
-            log.info("order %s not at the broker after an ambiguous failure; sending again", tag)
+            if outcome == "collision":
+                new_tag = await self.journal.retag(tag)
+                notes.append(f"tag {tag} collided with another order: sending as {new_tag}")
+                req = replace(req, tag=new_tag)
+                continue
+            if sends >= MAX_SENDS:
+                detail = (
+                    f"not placed: {sends} sends failed ({notes[-1] if notes else 'no reply'}), and"
+                    f" the broker had no order with tag {tag} {self.broker.landing_s:g} s after"
+                    " the last one ended"
+                )
+                return await self._rejected(req, detail, sends, notes, state="failed")
+            log.info("order %s proven absent at the broker; sending it again", tag)
 
-    async def _resolve(
+    async def _rejected(
         self,
         req: OrderRequest,
+        reason: str,
+        sends: int,
+        notes: list[str],
+        state: str = "rejected",
+    ) -> OrderOutcome:
+        tag = req.tag or ""
+        log.warning(
+            "%s %s %s not placed: %s [%s]",
+            req.side.label,
+            req.qty,
+            req.instrument.trading_symbol,
+            reason,
+            tag,
+        )
+        await self.journal.update(tag, state, detail=reason)
+        return OrderOutcome(tag, req, None, OrderStatus.REJECTED, reason, sends, notes)
+
+    async def _settle(
+        self,
+        req: OrderRequest,
+        record: dict[str, Any],
         notes: list[str],
         sends: int,
-        resend_ok: bool,
-        broker_has_tag: bool = False,
-    ) -> OrderOutcome | None:
-        """Look the tag up; None means "definitely absent, send again"."""
+        *,
+        duplicate: bool = False,
+    ) -> OrderOutcome | str:
+        """After an ambiguous send: the order found by tag (an outcome), "collision" (the tag
+        is someone else's: retag and send), or "absent" (proven, safe to send again)."""
         tag = req.tag or ""
+        ended = time.monotonic()
         try:
-            found = await self.find_by_tag(tag)
+            found = await self.lookup(tag, record)
+            if found.order is None and found.collision is None and not duplicate:
+                # Not there yet; the request may still land. Look again once it cannot.
+                await asyncio.sleep(max(0.0, ended + self.broker.landing_s - time.monotonic()))
+                found = await self.lookup(tag, record)
         except LookupFailed as exc:
-            await self.journal.update(tag, "unknown", detail=str(exc))
-            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, str(exc), sends, notes)
-        if found is not None:
-            notes.append(f"found by tag as {found.order_id}")
-            log.info(
-                "ambiguous reply for %s: found at the broker as order %s, not resent",
-                tag,
-                found.order_id,
-            )
-            state = "rejected" if found.status is OrderStatus.REJECTED else "placed"
-            await self.journal.update(
-                tag, state, order_id=found.order_id, detail=found.reject_reason or None
-            )
-            return OrderOutcome(
-                tag, req, found.order_id, found.status, found.reject_reason, sends, notes
-            )
-        if broker_has_tag:
-            # The broker says the tag exists but its book does not show it (GuiOrdId can change
-            # after a modify): never resend, and do not claim it is absent either.
-            detail = "broker reports this tag exists, but no order in the book carries it"
+            detail = f"{exc}; check the order book for tag {tag}"
             await self.journal.update(tag, "unknown", detail=detail)
             return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
-        if not resend_ok:
-            # The look-up ran after the last failed send had finished: the broker has no such
-            # order, so this is a definite "not placed", not an unknown.
-            detail = f"not placed: {sends} sends failed ({notes[-1] if notes else 'no reply'})"
-            await self.journal.update(tag, "failed", detail=detail)
-            return OrderOutcome(tag, req, None, OrderStatus.REJECTED, detail, sends, notes)
-        return None
+        if found.order is not None:
+            order = found.order
+            notes.append(f"found by tag as {order.order_id}")
+            log.info("order %s found at the broker as %s; not resent", tag, order.order_id)
+            state = "rejected" if order.status is OrderStatus.REJECTED else "placed"
+            await self.journal.update(
+                tag, state, order_id=order.order_id, detail=order.reject_reason or None
+            )
+            return OrderOutcome(
+                tag, req, order.order_id, order.status, order.reject_reason, sends, notes
+            )
+        if found.collision is not None:
+            log.error("%s", _collision_text(tag, found.collision))
+            return "collision"
+        if duplicate:
+            # The broker says the tag exists but its book does not show it (GuiOrdId can change
+            # after a modify): never resend, and do not claim it is absent either.
+            detail = (
+                f"the broker reports tag {tag} exists, but no order in the book carries it;"
+                " check the order book"
+            )
+            await self.journal.update(tag, "unknown", detail=detail)
+            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
+        return "absent"
 
     async def modify(
         self, order: Order, *, price: Decimal | None = None, qty: int | None = None
@@ -250,28 +326,49 @@ class OrderDesk:
         return None
 
     async def reconcile(self, idle_s: float = 120.0) -> list[dict[str, Any]]:
-        """Settle intents a crash left open: found by tag -> placed; absent -> not placed.
+        """Settle intents a crash left open: found by tag (and matching) -> placed; never
+        sent, or proven absent -> absent; from an earlier day -> expired (today's book cannot
+        speak for them). Nothing is resent here: that is the feature's decision.
 
-        Only intents idle for `idle_s` are touched: another process (the window, a script) may
-        be sending its intents right now. Absent ones are never resent here; that is the
-        feature's decision (a straddle asks first).
+        Only intents idle for longer than a request can be in flight are touched, and none of
+        a straddle run still marked running: its owner, or its resume, settles those.
         """
-        open_intents = await self.journal.unresolved(self.account, idle_s=idle_s)
+        idle = max(idle_s, self.broker.in_flight_s)
+        open_intents = await self.journal.unresolved(self.account, idle_s=idle)
+        running = {r.id for r in await self.journal.runs(self.account, "straddle")}
+        open_intents = [i for i in open_intents if i.group_id not in running]
         if not open_intents:
             return []
-        book = {o.tag: o for o in await self.broker.orders() if o.tag}
+        book = await self.book()
         today = today_ist().isoformat()
         settled: list[dict[str, Any]] = []
         for intent in open_intents:
             if intent.day != today:  # the broker's book only holds today's orders
-                await self.journal.update(intent.tag, "expired", detail="from an earlier day")
-                continue
-            order = book.get(intent.tag)
-            if order is not None:
-                await self.journal.update(intent.tag, "placed", order_id=order.order_id)
-            else:
                 await self.journal.update(
-                    intent.tag, "absent", detail="not at the broker on restart"
+                    intent.tag, "expired", detail=f"from {intent.day}: not in today's book"
                 )
-            settled.append({"tag": intent.tag, "order_id": order.order_id if order else None})
+                continue
+            found = find_tag(book, intent.tag, intent.request)
+            if found.order is not None:
+                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
+            else:
+                detail = "never sent" if intent.state == "new" else "not at the broker on restart"
+                if found.collision is not None:
+                    detail += f"; {_collision_text(intent.tag, found.collision)}"
+                await self.journal.update(intent.tag, "absent", detail=detail)
+            order_id = found.order.order_id if found.order else None
+            settled.append({"tag": intent.tag, "order_id": order_id})
         return settled
+
+
+def find_tag(book: list[Order], tag: str, record: dict[str, Any]) -> Lookup:
+    carrying = [o for o in book if o.tag == tag]
+    mine = next((o for o in carrying if matches(o, record)), None)
+    return Lookup(mine, None if mine is not None or not carrying else carrying[0])
+
+
+def _collision_text(tag: str, other: Order) -> str:
+    return (
+        f"TAG COLLISION: tag {tag} is on order {other.order_id} ({other.side.label} "
+        f"{other.qty} {other.trading_symbol}), which is not this request; it is not believed"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderOutcome, OrderRequest, OrderStatus, Side
 from gui_trader.engine.journal import Journal
-from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.engine.order_desk import OrderDesk, request_record
 from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.serve import start
 from gui_trader.sim.server import SimServer
@@ -171,10 +172,11 @@ async def test_reconcile_settles_a_crashed_intent_but_not_a_fresh_one(
         store = await ctx.instruments()
         inst = store.resolve("SBIN")
         # a crash after the send: the order is at the broker, the journal still says "sent"
-        tag = await ctx.journal.new_intent("paper", "place", "O", {})
+        req = OrderRequest(inst, Side.BUY, 1)
+        tag = await ctx.journal.new_intent("paper", "place", "O", request_record(req))
         await ctx.journal.update(tag, "sent")
-        order_id = await ctx.broker.place(OrderRequest(inst, Side.BUY, 1, tag=tag))
-        fresh = await ctx.journal.new_intent("paper", "place", "O", {})
+        order_id = await ctx.broker.place(replace(req, tag=tag))
+        fresh = await ctx.journal.new_intent("paper", "place", "O", request_record(req))
         assert await reconcile(ctx) == []  # both were touched just now: another process's?
         db = ctx.journal._db
         assert db is not None

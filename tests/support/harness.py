@@ -12,7 +12,9 @@ from gui_trader.sim.faults import FaultPlan
 from gui_trader.sim.server import SimServer
 from gui_trader.sim.transport import SimTransport
 
-FAST = ClientLimits(orders_per_second=5000, requests_per_second=5000, concurrency=16)
+FAST = ClientLimits(
+    orders_per_second=5000, requests_per_second=5000, concurrency=16, deadline_s=5.0, landing_s=0.02
+)
 IN_PROCESS_URL = "http://paper.sim"
 
 
