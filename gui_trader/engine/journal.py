@@ -94,6 +94,7 @@ class Intent:
     group_id: str | None
     attempts: int
     meta: dict[str, Any] | None = None
+    updated: float = 0.0  # when its state last changed (epoch s): a "sent" one may be in flight
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ class Journal:
         assert self._db is not None
         rows = self._db.execute(
             "SELECT id, tag, account, day, kind, feature, request, state, order_id, detail,"
-            f" group_id, attempts, meta FROM intents WHERE {where} ORDER BY id",
+            f" group_id, attempts, meta, updated FROM intents WHERE {where} ORDER BY id",
             args,
         ).fetchall()
         return [
@@ -297,6 +298,7 @@ class Journal:
                 r[10],
                 r[11],
                 json.loads(r[12]) if r[12] else None,
+                float(r[13]),
             )
             for r in rows
         ]

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gui_trader.core.order import OrderRequest, OrderType
+from gui_trader.core.limits import MAX_PRICE, MAX_QTY, PRODUCTS_BY_SEGMENT
+from gui_trader.core.order import OrderRequest, OrderType, Product
+
+# What each product is, for the message when it is used in the wrong segment.
+_PRODUCT_IS = {
+    Product.CNC: "CNC is delivery in the cash segment",
+    Product.MTF: "MTF is margin trading in the cash segment",
+    Product.NRML: "NRML is for F&O",
+}
 
 
 class InvalidOrder(ValueError):
-    pass
+    """The order would be refused by the exchange, or is plainly not what anyone meant."""
 
 
 def check_order(req: OrderRequest) -> None:
@@ -16,8 +24,14 @@ def check_order(req: OrderRequest) -> None:
     sym = x.trading_symbol
     if not x.tradable:
         raise InvalidOrder(f"{sym} cannot be traded (an index or a quote-only segment)")
+    _check_product(req)
+    for what, value in (("price", req.price), ("trigger price", req.trigger_price)):
+        if value is not None and not value.is_finite():  # NaN would even break the comparisons
+            raise InvalidOrder(f"{what} must be a number, got {value}")
     if req.qty <= 0:
         raise InvalidOrder(f"quantity must be positive, got {req.qty}")
+    if req.qty > MAX_QTY:
+        raise InvalidOrder(f"quantity {req.qty} is above the {MAX_QTY} units one order may carry")
     if req.qty % x.lot_size:
         lower = (req.qty // x.lot_size) * x.lot_size
         raise InvalidOrder(
@@ -38,12 +52,29 @@ def check_order(req: OrderRequest) -> None:
         _check_price("trigger price", req.trigger_price, req)
 
 
+def _check_product(req: OrderRequest) -> None:
+    """A product the segment does not have is rejected by the exchange (or worse, mapped to
+    something else): refuse it here, naming the ones that exist."""
+    x = req.instrument
+    allowed = PRODUCTS_BY_SEGMENT.get(x.segment)
+    if not allowed:
+        raise InvalidOrder(
+            f"{x.trading_symbol} ({x.segment}): no product is known for this segment"
+        )
+    if req.product.value not in allowed:
+        choices = ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else allowed[0]
+        what = _PRODUCT_IS.get(req.product, f"{req.product.value} is not offered here")
+        raise InvalidOrder(f"{what}; {x.trading_symbol} ({x.segment}) takes {choices}")
+
+
 def _check_price(what: str, price: Decimal | None, req: OrderRequest) -> None:
     x = req.instrument
     if price is None:
         raise InvalidOrder(f"a {req.order_type.name.lower()} order needs a {what}")
     if price <= 0:
         raise InvalidOrder(f"{what} must be positive, got {price}")
+    if price > MAX_PRICE:
+        raise InvalidOrder(f"{what} {price} is above the largest price accepted, {MAX_PRICE}")
     if not x.price_on_tick(price):
         down, up = x.round_price(price, "down"), x.round_price(price, "up")
         raise InvalidOrder(

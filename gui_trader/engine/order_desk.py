@@ -116,7 +116,7 @@ class OrderDesk:
             return next((o for o in await self.book() if o.tag == tag), None)
         found = await self.lookup(tag, intent.request)
         if found.collision is not None and found.order is None:
-            raise TagCollision(_collision_text(tag, found.collision))
+            raise TagCollision(collision_text(tag, found.collision))
         return found.order
 
     async def place(
@@ -261,7 +261,7 @@ class OrderDesk:
                 tag, req, order.order_id, order.status, order.reject_reason, sends, notes
             )
         if found.collision is not None:
-            log.error("%s", _collision_text(tag, found.collision))
+            log.error("%s", collision_text(tag, found.collision))
             return "collision"
         if duplicate:
             # The broker says the tag exists but its book does not show it (GuiOrdId can change
@@ -354,7 +354,7 @@ class OrderDesk:
             else:
                 detail = "never sent" if intent.state == "new" else "not at the broker on restart"
                 if found.collision is not None:
-                    detail += f"; {_collision_text(intent.tag, found.collision)}"
+                    detail += f"; {collision_text(intent.tag, found.collision)}"
                 await self.journal.update(intent.tag, "absent", detail=detail)
             order_id = found.order.order_id if found.order else None
             settled.append({"tag": intent.tag, "order_id": order_id})
@@ -367,7 +367,7 @@ def find_tag(book: list[Order], tag: str, record: dict[str, Any]) -> Lookup:
     return Lookup(mine, None if mine is not None or not carrying else carrying[0])
 
 
-def _collision_text(tag: str, other: Order) -> str:
+def collision_text(tag: str, other: Order) -> str:
     return (
         f"TAG COLLISION: tag {tag} is on order {other.order_id} ({other.side.label} "
         f"{other.qty} {other.trading_symbol}), which is not this request; it is not believed"

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -23,7 +24,15 @@ from decimal import Decimal
 from typing import Any
 
 from gui_trader.broker.base import Broker, BrokerError
+from gui_trader.core.clock import today_ist
 from gui_trader.core.instrument import Instrument
+from gui_trader.core.limits import (
+    MAX_BATCHES,
+    MAX_BUFFER_PCT,
+    MAX_DELAY_S,
+    MAX_LOTS,
+    MAX_PLAN_ORDERS,
+)
 from gui_trader.core.money import round_to_tick
 from gui_trader.core.order import (
     Order,
@@ -37,7 +46,8 @@ from gui_trader.core.order import (
 from gui_trader.core.portfolio import MarginCheck
 from gui_trader.engine.events import EventHub, LegProgress, RunProgress
 from gui_trader.engine.journal import Intent, Run
-from gui_trader.engine.order_desk import LookupFailed, OrderDesk
+from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
+from gui_trader.engine.ownership import RunOwner
 from gui_trader.market.instruments import INDICES, InstrumentStore
 
 log = logging.getLogger(__name__)
@@ -191,6 +201,27 @@ class StraddlePlan:
 
 
 # ------------------------------------------------------------------------------- planning
+def spec_problems(spec: StraddleSpec) -> list[str]:
+    """Bounds checked before anything is built: a plan's size is known from the spec alone."""
+    problems: list[str] = []
+    if not 1 <= spec.lots <= MAX_LOTS:
+        problems.append(f"lots must be 1-{MAX_LOTS:,}, got {spec.lots}")
+    if not 1 <= spec.batch_lots <= MAX_LOTS:
+        problems.append(f"lots per batch must be 1-{MAX_LOTS:,}, got {spec.batch_lots}")
+    elif 1 <= spec.lots <= MAX_LOTS and -(-spec.lots // spec.batch_lots) > MAX_BATCHES:
+        problems.append(
+            f"{spec.lots} lots at {spec.batch_lots} per batch is more than {MAX_BATCHES:,}"
+            " batches; send more lots per batch"
+        )
+    if spec.delay_s is not None and not (
+        math.isfinite(spec.delay_s) and 0 <= spec.delay_s <= MAX_DELAY_S
+    ):
+        problems.append(f"the delay between batches must be 0-{MAX_DELAY_S:,} s")
+    if not (spec.buffer_pct.is_finite() and 0 <= spec.buffer_pct <= MAX_BUFFER_PCT):
+        problems.append(f"the limit buffer must be 0-{MAX_BUFFER_PCT} %")
+    return problems
+
+
 def split_lots(lots: int, per_batch: int) -> list[int]:
     """167 lots at 20 per batch -> eight batches of 20 and one of 7."""
     full, rest = divmod(lots, per_batch)
@@ -255,13 +286,7 @@ def plan_straddle(
     margin: MarginCheck | None = None,
 ) -> StraddlePlan:
     """Every reason the plan cannot run is collected; a plan with problems sends nothing."""
-    problems: list[str] = []
-    if spec.lots <= 0:
-        problems.append(f"lots must be positive, got {spec.lots}")
-    if spec.batch_lots <= 0:
-        problems.append(f"lots per batch must be positive, got {spec.batch_lots}")
-    if spec.delay_s is not None and spec.delay_s < 0:
-        problems.append("the delay between batches cannot be negative")
+    problems = spec_problems(spec)
     if spec.expiry < today:
         problems.append(f"expiry {spec.expiry} has passed")
     if not market_open:
@@ -286,7 +311,7 @@ def plan_straddle(
         else:
             put = inst
     batches: list[Batch] = []
-    if call and put and spec.lots > 0 and spec.batch_lots > 0:
+    if call and put and not problems:
         prices: dict[str, Decimal | None] = {"CE": None, "PE": None}
         if spec.order_type is OrderType.LIMIT:
             for kind, inst in (("CE", call), ("PE", put)):
@@ -296,7 +321,12 @@ def plan_straddle(
                     continue
                 prices[kind] = limit_price(ltp, spec.side, spec.buffer_pct, inst.tick_size)
         max_lots = call.max_order_qty // call.lot_size if call.max_order_qty else 0
-        for n, lots in enumerate(split_lots(spec.lots, spec.batch_lots), start=1):
+        per_batch = len(freeze_slices(spec.batch_lots, max_lots)) * len(LEGS)
+        if per_batch * -(-spec.lots // spec.batch_lots) > MAX_PLAN_ORDERS:
+            problems.append(f"the plan would be more than {MAX_PLAN_ORDERS:,} orders")
+        for n, lots in enumerate(
+            split_lots(spec.lots, spec.batch_lots) if not problems else [], start=1
+        ):
             orders = tuple(
                 PlannedOrder(n, kind, i, part * inst.lot_size, prices[kind])
                 for kind, inst in (("CE", call), ("PE", put))
@@ -512,6 +542,7 @@ class StraddleRun:
         hub: EventHub | None = None,
         run_id: str | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        owner: RunOwner | None = None,
     ) -> None:
         self.plan = plan
         self.desk = desk
@@ -527,6 +558,13 @@ class StraddleRun:
         self._sent_at: dict[str, float] = {}
         self.delay_s = plan.spec.delay_s
         self.batches_done = 0
+        self.owner = owner or desk.journal.owner(
+            f"run-{self.run_id}", f"straddle run {self.run_id}"
+        )
+
+    def release(self) -> None:
+        """Give the run up without executing it (a preview, a resume the trader declined)."""
+        self.owner.release()
 
     def _note_sent(self, tag: str) -> None:
         self._sent_at.setdefault(tag, self.clock())
@@ -550,6 +588,15 @@ class StraddleRun:
         )
 
     async def execute(self, resume: list[Intent] | None = None) -> Summary:
+        """Run the plan; this process owns the run (OwnedElsewhere if another one does)."""
+        if not self.owner.held:
+            self.owner.acquire()
+        try:
+            return await self._execute(resume)
+        finally:
+            self.owner.release()
+
+    async def _execute(self, resume: list[Intent] | None) -> Summary:
         started = self.clock()
         journal = self.desk.journal
         await journal.save_run(self.run_id, self.desk.account, KIND, self.plan.to_json(), "running")
@@ -695,25 +742,64 @@ class StraddleRun:
             self.delay_s = max(base, current / 1.5)
 
     async def _adopt(self, intents: list[Intent]) -> dict[tuple[int, str, int], str]:
-        """Resume: intents of this run already at the broker count as placed (found by tag);
-        absent ones are resent with their own tag, so a late landing cannot double them."""
+        """Resume: what each journaled leg became. Placed legs keep their order; legs never on
+        the wire are sent; legs that were on the wire are looked up by tag once they can no
+        longer land, and believed only if the order matches the leg; only legs proven absent
+        are sent again (with their own tag, or a new one after a collision). Rejected, failed
+        and aborted legs stay as they were (Retry sends them, on the trader's word)."""
         retry: dict[tuple[int, str, int], str] = {}
-        for intent in intents:
-            meta = intent.meta or {}
-            key = (int(meta.get("batch", 0)), str(meta.get("leg", "")), int(meta.get("slice", 0)))
-            if key not in self.results:
-                continue
+        legs = [(i, self._key(i)) for i in intents]
+        legs = [(i, k) for i, k in legs if k in self.results]
+        if not legs:
+            return retry
+        await self._wait_out_in_flight([i for i, _ in legs])
+        if self.aborted:  # nothing will be sent: leave the journal as it was
+            return retry
+        book = await self.desk.book()
+        by_id = {o.order_id: o for o in book}
+        journal = self.desk.journal
+        for intent, key in legs:
             result = self.results[key]
             result.tag = intent.tag
-            order = await self.desk.find_by_tag(intent.tag)
-            if order is not None and order.status is not OrderStatus.REJECTED:
-                result.order_id, result.status = order.order_id, order.status
-                await self.desk.journal.update(intent.tag, "placed", order_id=order.order_id)
-            elif order is not None:
-                result.order_id, result.status = order.order_id, order.status
-            else:
+            if intent.state == "placed" and intent.order_id:
+                order = by_id.get(intent.order_id)
+                result.order_id = intent.order_id
+                result.status = order.status if order else OrderStatus.OPEN
+            elif intent.state in ("rejected", "failed", "aborted", "expired"):
+                result.status, result.error = OrderStatus.REJECTED, intent.detail or intent.state
+            elif intent.state == "new":  # journaled, never on the wire
                 retry[key] = intent.tag
+            else:
+                found = find_tag(book, intent.tag, intent.request)
+                if found.order is not None:
+                    result.order_id, result.status = found.order.order_id, found.order.status
+                    state = "rejected" if found.order.status is OrderStatus.REJECTED else "placed"
+                    await journal.update(intent.tag, state, order_id=found.order.order_id)
+                elif found.collision is not None:
+                    log.error(
+                        "straddle %s: %s", self.run_id, collision_text(intent.tag, found.collision)
+                    )
+                    retry[key] = await journal.retag(intent.tag)
+                else:
+                    await journal.update(intent.tag, "absent", detail="not at the broker on resume")
+                    retry[key] = intent.tag
         return retry
+
+    @staticmethod
+    def _key(intent: Intent) -> tuple[int, str, int]:
+        meta = intent.meta or {}
+        return (int(meta.get("batch", 0)), str(meta.get("leg", "")), int(meta.get("slice", 0)))
+
+    async def _wait_out_in_flight(self, intents: list[Intent]) -> None:
+        """A leg a dead process had on the wire may still land: look only once it cannot."""
+        sent = [i.updated for i in intents if i.state in ("sent", "unknown")]
+        wait = max(sent, default=0.0) + self.broker.in_flight_s - time.time()
+        if wait <= 0:
+            return
+        log.info("straddle %s: waiting %.0f s for legs that were on the wire", self.run_id, wait)
+        self._progress("settling", time.monotonic() + wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._abort.wait(), wait)
 
     async def _collect_fills(self) -> None:
         """Market legs fill within moments: read the book until every placed leg is final."""
@@ -821,6 +907,22 @@ class StraddleRun:
         )
 
 
+class RunRefused(Exception):
+    """The run cannot be resumed here; one line for the trader."""
+
+
+class EarlierDayRun(RunRefused):
+    """A run from an earlier trading day: never resent automatically (today's book cannot
+    speak for yesterday's orders); the trader sees what is there and plans afresh."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(
+            f"straddle run {run.id} is from {run.day}; it is not resent (today's order book"
+            " cannot tell what it placed). Make a fresh plan for what is left."
+        )
+        self.run = run
+
+
 async def unfinished_runs(desk: OrderDesk) -> list[Run]:
     return await desk.journal.runs(desk.account, KIND, ("running",))
 
@@ -828,9 +930,68 @@ async def unfinished_runs(desk: OrderDesk) -> list[Run]:
 async def resume_run(
     run: Run, desk: OrderDesk, store: InstrumentStore, hub: EventHub | None = None
 ) -> tuple[StraddleRun, list[Intent]]:
-    """A crashed run, rebuilt from its journal record; execute(resume=intents) finishes it."""
-    plan = StraddlePlan.from_json(run.plan, store)
-    if plan.call is None or plan.put is None:
-        raise LookupError("the run's contracts are not in today's instrument file")
+    """A crashed run, rebuilt from its journal, owned by this process from here on;
+    execute(resume=intents) finishes it, release() gives it up.
+
+    Raises OwnedElsewhere while another process drives it, RunRefused when it is no longer
+    running, EarlierDayRun when it was planned on another day.
+    """
+    owner = desk.journal.owner(f"run-{run.id}", f"straddle run {run.id}")
+    owner.acquire()
+    try:
+        current = await desk.journal.run(run.id)  # the owner may have finished it meanwhile
+        if current is None or current.state != "running":
+            state = current.state if current else "gone"
+            raise RunRefused(f"straddle run {run.id} is {state}; nothing to resume")
+        if current.day != today_ist().isoformat():
+            raise EarlierDayRun(current)
+        plan = StraddlePlan.from_json(current.plan, store)
+        if plan.call is None or plan.put is None:
+            raise RunRefused("the run's contracts are not in today's instrument file")
+        intents = [i for i in await desk.journal.by_group(run.id) if i.meta]
+        return StraddleRun(plan, desk, hub=hub, run_id=run.id, owner=owner), intents
+    except BaseException:
+        owner.release()
+        raise
+
+
+async def earlier_day_report(
+    run: Run, desk: OrderDesk, store: InstrumentStore, *, expire: bool
+) -> dict[str, Any]:
+    """What an earlier day's run planned and placed, and what the broker holds today in its
+    contracts; `expire` retires it so it is not offered again."""
     intents = [i for i in await desk.journal.by_group(run.id) if i.meta]
-    return StraddleRun(plan, desk, hub=hub, run_id=run.id), intents
+    planned: dict[str, int] = {}
+    for _, _, orders in run.plan.get("batches", []):
+        for leg, _, qty, _ in orders:
+            planned[leg] = planned.get(leg, 0) + int(qty)
+    placed: dict[str, int] = {}
+    for i in intents:
+        if i.state == "placed":
+            leg = str((i.meta or {}).get("leg", ""))
+            placed[leg] = placed.get(leg, 0) + int(i.request.get("qty", 0))
+    symbols = {
+        leg: inst.trading_symbol
+        for leg, key in (("CE", run.plan.get("call")), ("PE", run.plan.get("put")))
+        if key and (inst := store.by_key.get(key)) is not None
+    }
+    positions, book = await asyncio.gather(desk.broker.positions(), desk.book())
+    today_net = {
+        leg: sum(p.net_qty for p in positions if p.trading_symbol == sym)
+        for leg, sym in symbols.items()
+    }
+    working = [
+        o.order_id for o in book if o.trading_symbol in symbols.values() and o.status.working
+    ]
+    if expire:
+        await desk.journal.save_run(run.id, run.account, KIND, run.plan, "expired")
+    return {
+        "run_id": run.id,
+        "day": run.day,
+        "contracts": symbols,
+        "planned_qty": planned,
+        "placed_qty_then": placed,
+        "net_qty_today": today_net,
+        "open_orders_today": working,
+        "expired": expire,
+    }

@@ -13,7 +13,8 @@ from typing import Protocol
 
 from gui_trader.core.clock import today_ist
 from gui_trader.core.instrument import Instrument
-from gui_trader.market.scrip_master import parse_scrip_master
+from gui_trader.market.scrip_master import BadInstrumentFile as BadInstrumentFile  # re-export
+from gui_trader.market.scrip_master import validate_scrip_master
 
 log = logging.getLogger(__name__)
 
@@ -96,28 +97,58 @@ class InstrumentStore:
         return found
 
 
-def _read(paths: dict[str, Path]) -> list[Instrument]:
-    out: list[Instrument] = []
-    for segment, p in paths.items():
-        out.extend(parse_scrip_master(p.read_text(encoding="utf-8"), segment))
+DOWNLOAD_ATTEMPTS = 3
+RETRY_BACKOFF_S = 0.2  # times the attempt number
+
+
+def _read_cached(cache_dir: Path, wanted: dict[str, Path]) -> dict[str, list[Instrument]]:
+    """Today's cached files that still validate, parsed.
+
+    A cached file that fails (an HTML page kept by an older version, say) is deleted so that it
+    is downloaded again instead of making every symbol unknown for the rest of the day.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[Instrument]] = {}
+    for segment, path in wanted.items():
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        try:
+            out[segment] = validate_scrip_master(blob, segment)
+        except BadInstrumentFile as exc:
+            log.warning("discarding cached %s: %s", path.name, exc)
+            path.unlink(missing_ok=True)
     return out
 
 
-def _missing(cache_dir: Path, wanted: dict[str, Path]) -> list[str]:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    return [seg for seg, p in wanted.items() if not p.exists()]
-
-
-def _store(cache_dir: Path, blobs: dict[Path, bytes]) -> None:
-    """Write today's files atomically and drop earlier days' files."""
-    for path, blob in blobs.items():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(blob)
-        tmp.replace(path)
-    day = next(iter(blobs)).name.rsplit("_", 1)[-1]
-    for old in cache_dir.glob("*.csv"):
-        if not old.name.endswith(day):
+def _accept(path: Path, segment: str, blob: bytes) -> list[Instrument]:
+    """Validate and parse a download; only a good file is written (atomically) to the cache."""
+    instruments = validate_scrip_master(blob, segment)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+    day = path.stem.rsplit("_", 1)[-1]
+    for old in [*path.parent.glob("*.csv"), *path.parent.glob("*.part")]:
+        if old.stem.rsplit("_", 1)[-1] != day:  # earlier days' files (and stale partials)
             old.unlink(missing_ok=True)
+    return instruments
+
+
+async def _fetch(source: FileSource, url: str, segment: str, path: Path) -> list[Instrument]:
+    """Download until the file validates: one bad response must not poison the whole day."""
+    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        blob = await source.download(url)
+        try:
+            return await asyncio.to_thread(_accept, path, segment, blob)
+        except BadInstrumentFile as exc:
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise BadInstrumentFile(
+                    segment, f"{exc.reason}; {attempt} downloads, none cached"
+                ) from None
+            log.warning("%s; downloading it again", exc)
+            await asyncio.sleep(RETRY_BACKOFF_S * attempt)
+    raise AssertionError("unreachable")
 
 
 async def load_instruments(
@@ -128,20 +159,28 @@ async def load_instruments(
 ) -> InstrumentStore:
     """Today's files from the cache, or downloaded once (concurrently) and cached for the day.
 
-    Parsing runs in a worker thread: a real nse_fo file is tens of MB.
+    Every file is validated before it is used or cached (BadInstrumentFile if a segment stays
+    bad after DOWNLOAD_ATTEMPTS downloads). Validation and parsing are one pass in a worker
+    thread: a real nse_fo file is tens of MB.
     """
     day = day or today_ist()
     wanted = {seg: cache_dir / f"{seg}_{day.isoformat()}.csv" for seg in segments}
-    missing = await asyncio.to_thread(_missing, cache_dir, wanted)
+    parsed = await asyncio.to_thread(_read_cached, cache_dir, wanted)
+    missing = [seg for seg in wanted if seg not in parsed]
     if missing:
         files = await source.instrument_files()
         absent = [seg for seg in missing if seg not in files]
         if absent:
             raise LookupError(f"the broker lists no instrument file for {', '.join(absent)}")
-        blobs = await asyncio.gather(*(source.download(files[seg]) for seg in missing))
-        await asyncio.to_thread(
-            _store, cache_dir, {wanted[s]: b for s, b in zip(missing, blobs, strict=True)}
+        # Each segment settles on its own, so a good file is kept even if another stays bad.
+        results = await asyncio.gather(
+            *(_fetch(source, files[seg], seg, wanted[seg]) for seg in missing),
+            return_exceptions=True,
         )
-    instruments = await asyncio.to_thread(_read, wanted)
+        for seg, result in zip(missing, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            parsed[seg] = result
+    instruments = [i for seg in wanted for i in parsed[seg]]
     log.info("%d instruments loaded for %s", len(instruments), day)
     return InstrumentStore(instruments)

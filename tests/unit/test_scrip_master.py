@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from decimal import Decimal
 
-from gui_trader.market.scrip_master import expiry_date, parse_scrip_master
+import pytest
+
+from gui_trader.market import scrip_master
+from gui_trader.market.scrip_master import (
+    BadInstrumentFile,
+    expiry_date,
+    parse_scrip_master,
+    validate_scrip_master,
+)
+from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.universe import Universe, scrip_master_csv
 
 # Two rows in the real layout: header blanks, `dStrikePrice;`, paise, 1980-epoch expiry,
@@ -56,3 +67,121 @@ def test_round_trip_with_the_simulator_file() -> None:
         "TATASTEEL-EQ"
     ]
     assert tata.tick_size == Decimal("0.01") and tata.freeze_qty == 0
+
+
+# ------------------------------------------------------------------ validation before caching
+HTML = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body></body></html>"
+
+
+@pytest.fixture(scope="module")
+def good() -> dict[str, str]:
+    ex = Exchange()
+    return {seg: ex.scrip_csv(seg) for seg in ("nse_cm", "nse_fo")}
+
+
+def _edit(text: str, column: str, value: str | None, row: int = 1) -> str:
+    """The file with one cell replaced, or (value None) with the whole column removed."""
+    rows = list(csv.reader(io.StringIO(text)))
+    i = [h.strip() for h in rows[0]].index(column)
+    for n, r in enumerate(rows):
+        if value is None:
+            del r[i]
+        elif n == row:
+            r[i] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _reason(blob: bytes | str, segment: str) -> str:
+    with pytest.raises(BadInstrumentFile) as caught:
+        validate_scrip_master(blob, segment)
+    err = caught.value
+    assert isinstance(err, LookupError) and err.segment == segment
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+    assert str(err) == f"{segment} instrument file is not a scrip master ({err.reason})"
+    return err.reason
+
+
+def test_validate_good_files_parse_as_the_lenient_parser(good: dict[str, str]) -> None:
+    for seg, text in good.items():
+        got = validate_scrip_master(text.encode(), seg)
+        assert got and got == parse_scrip_master(text, seg)
+        assert all(i.segment == seg for i in got)
+    # a byte-order mark and the real header quirks (trailing blanks, `dStrikePrice;`) are fine
+    real_fo = REAL.splitlines(keepends=True)[:2]
+    (opt,) = validate_scrip_master(b"\xef\xbb\xbf" + "".join(real_fo).encode(), "nse_fo")
+    assert opt.strike == Decimal("22250") and opt.tick_size == Decimal("0.05")
+
+
+def test_validate_rejects_an_html_page() -> None:
+    assert _reason(HTML, "nse_cm") == "got an HTML page"
+    assert _reason(b"\n  <html><body>Service Unavailable</body></html>", "nse_fo") == (
+        "got an HTML page"
+    )
+    with pytest.raises(BadInstrumentFile) as caught:
+        validate_scrip_master(HTML, "nse_cm")
+    assert str(caught.value) == "nse_cm instrument file is not a scrip master (got an HTML page)"
+
+
+def test_validate_rejects_json_and_binary() -> None:
+    assert _reason(b'{"fault": {"code": 900901}}', "nse_cm") == "got a JSON document"
+    assert _reason(b"\x1f\x8b\x08\x00\xff\xfe", "nse_cm") == "not UTF-8 text"
+
+
+def test_validate_rejects_an_empty_file() -> None:
+    assert _reason(b"", "nse_cm") == "empty file"
+    assert _reason(b" \r\n\n", "nse_fo") == "empty file"
+
+
+def test_validate_rejects_a_header_only_file(good: dict[str, str]) -> None:
+    header = good["nse_fo"].splitlines(keepends=True)[0]
+    assert _reason(header.encode(), "nse_fo") == "no instruments"
+    # rows without token or symbol are not instruments either
+    blank = _edit(_edit(good["nse_cm"], "pSymbol", ""), "pTrdSymbol", "")
+    only_blank = "".join(blank.splitlines(keepends=True)[:2])
+    assert _reason(only_blank, "nse_cm") == "no instruments"
+
+
+def test_validate_rejects_a_missing_column(good: dict[str, str]) -> None:
+    assert _reason(_edit(good["nse_cm"], "pTrdSymbol", None), "nse_cm") == (
+        "missing column pTrdSymbol"
+    )
+    no_lot = _edit(_edit(good["nse_fo"], "lLotSize", None), "iLotSize", None)
+    assert _reason(no_lot, "nse_fo") == "missing column lLotSize/iLotSize"
+    assert _reason(b"symbol,token\nRELIANCE,2885\n", "nse_cm") == (
+        "missing columns pSymbol, pTrdSymbol, pExchSeg, pSymbolName, dTickSize, lLotSize/iLotSize"
+    )
+
+
+def test_validate_takes_either_lot_column(good: dict[str, str]) -> None:
+    expected = parse_scrip_master(good["nse_fo"], "nse_fo")
+    assert validate_scrip_master(_edit(good["nse_fo"], "lLotSize", None), "nse_fo") == expected
+    assert validate_scrip_master(_edit(good["nse_fo"], "iLotSize", None), "nse_fo") == expected
+
+
+def test_validate_rejects_a_file_of_another_segment(good: dict[str, str]) -> None:
+    assert _reason(good["nse_fo"], "nse_cm").endswith(": segment 'nse_fo'")
+    one_row = _edit(good["nse_cm"], "pExchSeg", "bse_cm", row=3)
+    assert _reason(one_row, "nse_cm").startswith("line 4 ")
+
+
+def test_validate_rejects_a_zero_lot(good: dict[str, str]) -> None:
+    zero = _edit(_edit(good["nse_fo"], "lLotSize", "0", row=2), "iLotSize", "0", row=2)
+    reason = _reason(zero, "nse_fo")
+    assert reason.startswith("line 3 ") and reason.endswith(": lot size 0")
+    negative = _edit(_edit(good["nse_fo"], "lLotSize", None), "iLotSize", "-1")
+    assert _reason(negative, "nse_fo").endswith(": lot size -1")
+
+
+def test_validate_rejects_bad_ticks_and_numbers(good: dict[str, str]) -> None:
+    assert _reason(_edit(good["nse_cm"], "dTickSize", "0"), "nse_cm").endswith("tick size 0")
+    assert "bad number" in _reason(_edit(good["nse_cm"], "dTickSize", "abc"), "nse_cm")
+    assert "price precision" in _reason(_edit(good["nse_cm"], "lPrecision", "99"), "nse_cm")
+
+
+def test_validate_rejects_an_absurd_row_count(
+    good: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scrip_master, "MAX_INSTRUMENTS", 3)
+    assert _reason(good["nse_cm"], "nse_cm") == "more than 3 instruments"
