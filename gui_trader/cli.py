@@ -17,14 +17,23 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from gui_trader.broker.base import BrokerError
+from gui_trader.broker.base import Ambiguous, BrokerError
 from gui_trader.broker.vault import KeyringUnavailable
 from gui_trader.cli_args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build_parser
-from gui_trader.cli_output import Result, ok, table
+from gui_trader.cli_output import EXIT_BUSY, EXIT_UNKNOWN, Result, ok, table
 from gui_trader.config import Paths
 from gui_trader.core.instrument import Instrument
-from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
+from gui_trader.core.order import (
+    Order,
+    OrderOutcome,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+)
 from gui_trader.engine.order_checks import InvalidOrder
+from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.engine.portfolio import portfolio
 from gui_trader.market.instruments import UnknownSymbol
 
@@ -56,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
     except KeyboardInterrupt:
         return fail("interrupted", 130, as_json)
+    except OwnedElsewhere as exc:
+        return fail(f"{exc} (nothing sent)", EXIT_BUSY, as_json)
+    except Ambiguous as exc:  # a cancel or modify whose outcome could not be settled
+        return fail(f"{exc}; check the order book", EXIT_UNKNOWN, as_json)
     except KeyringUnavailable as exc:
         return fail(str(exc), EXIT_FAILED, as_json)
     except (BrokerError, KeyError, LookupError, OSError) as exc:
@@ -64,12 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gui_trader.broker.redact import redact
 
         return fail(redact(f"{type(exc).__name__}: {exc}"), EXIT_FAILED, as_json)
-    ok, payload, text = result
+    status, payload, text = result
     if as_json:
-        print(json.dumps(payload, default=str, indent=2))
+        print(json.dumps(payload, default=str, indent=2, allow_nan=False))
     elif text:
         print(text)
-    return 0 if ok else EXIT_FAILED
+    if isinstance(status, bool):
+        return 0 if status else EXIT_FAILED
+    return status
+
+
+def outcome_exit(outcomes: list[OrderOutcome]) -> int:
+    """0 all placed; 3 any outcome unknown (an order may exist); 1 otherwise."""
+    if any(o.status is OrderStatus.UNKNOWN for o in outcomes):
+        return EXIT_UNKNOWN
+    return 0 if all(o.order_id is not None for o in outcomes) else EXIT_FAILED
 
 
 def fail(message: str, code: int, as_json: bool) -> int:
@@ -264,11 +286,16 @@ async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
     outcome = await ctx.desk.place(req)
     order = None
     if outcome.order_id:
-        order = next((o for o in await ctx.broker.orders() if o.order_id == outcome.order_id), None)
+        # Best effort: the order is placed whatever this read says.
+        with contextlib.suppress(BrokerError):
+            order = next(
+                (o for o in await ctx.broker.orders() if o.order_id == outcome.order_id), None
+            )
     status = order.status if order else outcome.status
     reason = (order.reject_reason if order else "") or outcome.error
     payload = {
         "mode": ctx.mode,
+        "outcome": _outcome_word(outcome, status),
         "tag": outcome.tag,
         "order_id": outcome.order_id,
         "status": status.value,
@@ -276,17 +303,29 @@ async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
         "attempts": outcome.attempts,
         "order": _order_json(order) if order else None,
     }
-    ok = outcome.order_id is not None and status is not OrderStatus.REJECTED
-    if ok:
+    what = f"{side.label} {args.qty} {inst.trading_symbol}"
+    if outcome.status is OrderStatus.UNKNOWN:
+        text = f"{ctx.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}"
+        print(f"gui-trader: {text}", file=sys.stderr)
+        return EXIT_UNKNOWN, payload, text
+    if outcome.order_id is not None and status is not OrderStatus.REJECTED:
         text = (
-            f"{ctx.mode}: {side.label} {args.qty} {inst.trading_symbol} -> order "
-            f"{outcome.order_id} {status.value}"
+            f"{ctx.mode}: {what} -> order {outcome.order_id} "
+            + (status.value if order else "placed (status not read)")
             + (f" at {order.avg_price}" if order and order.filled_qty else "")
         )
-    else:
-        text = f"{side.label} {inst.trading_symbol} not placed: {status.value}: {reason}"
-        print(f"gui-trader: {text}", file=sys.stderr)
-    return ok, payload, text
+        return 0, payload, text
+    text = f"{what} not placed: {status.value}: {reason} (tag {outcome.tag})"
+    print(f"gui-trader: {text}", file=sys.stderr)
+    return EXIT_FAILED, payload, text
+
+
+def _outcome_word(outcome: OrderOutcome, status: OrderStatus) -> str:
+    if outcome.status is OrderStatus.UNKNOWN:
+        return "unknown"
+    if outcome.order_id is not None and status is not OrderStatus.REJECTED:
+        return "placed"
+    return "rejected"
 
 
 async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
@@ -316,6 +355,9 @@ async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
     store = await ctx.instruments()
     if args.resume:
         return await _resume_straddle(ctx, args, store)
+    missing = [o for o, v in (("--expiry", args.expiry), ("--lots", args.lots)) if v is None]
+    if missing:
+        raise CommandError(f"straddle: {' and '.join(missing)} required", EXIT_BAD_INPUT)
     try:
         expiry = date.fromisoformat(args.expiry)
     except ValueError:
@@ -402,8 +444,14 @@ async def _run_straddle(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
     result = summary.to_json()
-    ok = summary.complete
-    return ok, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
+    legs = list(summary.results.values())
+    if summary.complete:
+        status = 0
+    elif any(r.status is OrderStatus.UNKNOWN for r in legs):
+        status = EXIT_UNKNOWN
+    else:
+        status = EXIT_FAILED
+    return status, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
 
 
 async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Result:
@@ -412,17 +460,47 @@ async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Re
     runs = await sd.unfinished_runs(ctx.desk)
     if not runs:
         return True, {"mode": ctx.mode, "resumed": None}, "no interrupted straddle run"
-    run, intents = await sd.resume_run(runs[-1], ctx.desk, store)
+    record = runs[-1]
+    payload: dict[str, Any] = {"mode": ctx.mode, "resumed": record.id}
+    try:
+        run, intents = await sd.resume_run(record, ctx.desk, store)
+    except sd.EarlierDayRun as exc:
+        report = await sd.earlier_day_report(exc.run, ctx.desk, store, expire=bool(args.yes))
+        text = _earlier_day_text(str(exc), report)
+        if not args.yes:
+            text += "\n(add --yes to retire it so it is not offered again)"
+        return EXIT_FAILED, {**payload, "sent": False, "earlier_day": report}, text
+    except sd.RunRefused as exc:
+        raise CommandError(str(exc), EXIT_FAILED) from None
     done = {(i.meta or {}).get("batch") for i in intents}
+    on_wire = sum(i.state in ("sent", "unknown") for i in intents)
     text = (
         f"run {run.run_id} was interrupted: {len(intents)} of {len(run.plan.orders)} orders "
         f"journaled (batches {sorted(b for b in done if b)}); finishing it sends only what "
-        "the broker does not already have"
+        "the broker proves it does not have"
+        + (
+            f" ({on_wire} orders were on the wire: they are looked up once they can no longer land)"
+            if on_wire
+            else ""
+        )
     )
-    payload = {"mode": ctx.mode, "resumed": run.run_id}
     if not args.yes:
+        run.release()
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to finish it"
     return await _run_straddle(ctx, args, run, payload, text, resume=intents)
+
+
+def _earlier_day_text(headline: str, report: dict[str, Any]) -> str:
+    lines = [headline]
+    for leg, symbol in report["contracts"].items():
+        lines.append(
+            f"  {leg} {symbol}: planned {report['planned_qty'].get(leg, 0)}, placed then "
+            f"{report['placed_qty_then'].get(leg, 0)}, net position today "
+            f"{report['net_qty_today'].get(leg, 0)}"
+        )
+    if report["open_orders_today"]:
+        lines.append(f"  open orders today: {', '.join(report['open_orders_today'])}")
+    return "\n".join(lines)
 
 
 async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:

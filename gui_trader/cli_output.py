@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-Result = tuple[bool, Any, str]
+# Exit statuses (README: "Exit status"): what is known about what was asked.
+EXIT_OK = 0  # everything asked for happened
+EXIT_FAILED = 1  # not done: refused by the broker, or proven not placed; nothing left unknown
+EXIT_BAD_INPUT = 2  # refused before anything was sent
+EXIT_UNKNOWN = 3  # an order's outcome is unknown: it may exist; the tag says what to check
+EXIT_BUSY = 4  # another process owns the run or the monitor; nothing sent
+
+Result = tuple[bool | int, Any, str]  # (ok or an exit status, JSON payload, text)
 
 
 def ok(payload: Any, text: str) -> Result:

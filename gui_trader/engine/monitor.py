@@ -29,8 +29,8 @@ from gui_trader.core.clock import IST, MARKET_CLOSE, MARKET_OPEN, now_ist, nse_o
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import EventHub, MonitorRow, MonitorState
-from gui_trader.engine.journal import Journal
-from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.engine.journal import OPEN_STATES, Journal
+from gui_trader.engine.order_desk import LookupFailed, OrderDesk, find_tag
 from gui_trader.market.ema import ALPHA, MIN_CLOSES, ema, ema_today
 from gui_trader.market.instruments import InstrumentStore
 
@@ -117,6 +117,10 @@ class Managed:
         }
 
 
+class MonitorStopped(Exception):
+    """Stop was pressed while the monitor settled the last run's orders."""
+
+
 def sell_price(value: float, inst: Instrument) -> Decimal:
     """EMA9 rounded up to the tick: the sell never goes below the EMA9 it follows."""
     return inst.round_price(Decimal(repr(value)), "up")
@@ -161,9 +165,42 @@ class Monitor:
             data = dict(data)
             data["moves"] = [tuple(m) for m in data.get("moves", [])]
             self.rows[sym] = Managed(**data)
+        if not self.settings.dry_run:
+            await self._settle_own_intents()
         self._loaded = True
         if saved:
             log.info("monitor: continuing today's state for %d symbols", len(saved))
+
+    async def _settle_own_intents(self) -> None:
+        """Sells an earlier monitor journaled but may not have seen answered (killed mid-place):
+        wait until they can no longer land, then look them up by tag. A found one is adopted
+        from the book like any open sell; only then may a symbol get a new order."""
+        intents = await self.journal.by_feature(self.account, "M", self.day)
+        pending = [i for i in intents if i.state in OPEN_STATES]
+        if not pending:
+            return
+        sent = [i.updated for i in pending if i.state != "new"]
+        wait = max(sent, default=0.0) + self.broker.in_flight_s - time.time()
+        if wait > 0:
+            log.info("monitor: waiting %.0f s for sells a previous run had on the wire", wait)
+            self._state(True, time.monotonic() + wait, "settling orders from the last run")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+            if self._stop.is_set():
+                raise MonitorStopped
+        book = await self.desk.book()
+        for intent in pending:
+            found = find_tag(book, intent.tag, intent.request)
+            if found.order is not None:
+                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
+                log.info(
+                    "monitor: %s's sell %s found at the broker",
+                    intent.request["symbol"],
+                    intent.tag,
+                )
+            else:
+                detail = "never sent" if intent.state == "new" else "not at the broker on restart"
+                await self.journal.update(intent.tag, "absent", detail=detail)
 
     async def save(self) -> None:
         await self.journal.save_monitor(
@@ -439,7 +476,17 @@ class Monitor:
         return now.time() >= MARKET_CLOSE or not nse_open(now, self.settings.holidays)
 
     async def run(self, *, skip_wait: bool = False, once: bool = False) -> list[dict[str, Any]]:
-        """Cycle until the close (or once); failures back off, and say so."""
+        """Cycle until the close (or once); failures back off, and say so.
+
+        A monitor that sends orders owns its account's monitor for as long as it runs:
+        a second one, in any process, refuses with OwnedElsewhere.
+        """
+        if self.settings.dry_run:
+            return await self._run(skip_wait=skip_wait, once=once)
+        with self.journal.owner(f"monitor-{self.account}", f"the EMA9 monitor of {self.account}"):
+            return await self._run(skip_wait=skip_wait, once=once)
+
+    async def _run(self, *, skip_wait: bool, once: bool) -> list[dict[str, Any]]:
         if not skip_wait and not await self.wait_for_open():
             self._state(False, None, "market closed")
             return [m.report() for m in self.rows.values()]
@@ -448,7 +495,9 @@ class Monitor:
             try:
                 report = await self.cycle()
                 self.failures = 0
-            except BrokerError as exc:
+            except MonitorStopped:
+                break
+            except (BrokerError, LookupFailed) as exc:
                 self.failures += 1
                 log.warning("monitor cycle failed (%d in a row): %s", self.failures, exc)
             if once or (not skip_wait and self._market_over()):

@@ -46,6 +46,7 @@ from gui_trader.engine.events import (
     RunProgress,
     SessionState,
 )
+from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.gui import dialogs
 from gui_trader.gui.models import (
     HoldingsModel,
@@ -387,9 +388,24 @@ class MainWindow(QMainWindow):
         runs = await sd.unfinished_runs(engine.ctx.desk)
         if not runs:
             return
-        run, intents = await sd.resume_run(
-            runs[-1], engine.ctx.desk, engine.instruments, engine.hub
-        )
+        desk, store = engine.ctx.desk, engine.instruments
+        try:
+            run, intents = await sd.resume_run(runs[-1], desk, store, engine.hub)
+        except OwnedElsewhere as exc:
+            log.warning("%s: not offered for resume here", exc)
+            return
+        except sd.EarlierDayRun as exc:
+            report = await sd.earlier_day_report(exc.run, desk, store, expire=True)
+            net = ", ".join(
+                f"{sym} net {report['net_qty_today'].get(leg, 0)}"
+                for leg, sym in report["contracts"].items()
+            )
+            log.warning("%s Today: %s.", exc, net)  # the log pane shows it, loud
+            self.status.notify(f"Straddle {exc.run.id} from {exc.run.day} not resumed: see Log")
+            return
+        except sd.RunRefused as exc:
+            log.warning("%s", exc)
+            return
         text = (
             f"A straddle run ({run.plan.call.trading_symbol if run.plan.call else ''} + "
             f"{run.plan.put.trading_symbol if run.plan.put else ''}) was interrupted with "
@@ -397,6 +413,7 @@ class MainWindow(QMainWindow):
             "the broker already has are not sent again."
         )
         if not self.confirm("Resume straddle", text):
+            run.release()
             await engine.ctx.journal.save_run(
                 run.run_id, engine.ctx.account, "straddle", run.plan.to_json(), "abandoned"
             )

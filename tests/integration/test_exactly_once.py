@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import replace
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
