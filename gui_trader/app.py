@@ -135,7 +135,10 @@ def login_lock_path(paths: Paths, key: VaultKey) -> Path:
 
 def client_limits(config: Config) -> ClientLimits:
     return ClientLimits(
-        orders_per_second=config.orders_per_second, requests_per_second=config.requests_per_second
+        orders_per_second=config.orders_per_second,
+        requests_per_second=config.requests_per_second,
+        deadline_s=config.deadline_s,
+        landing_s=config.landing_s,
     )
 
 

@@ -82,6 +82,8 @@ class Config:
     default_account: str | None = None
     orders_per_second: float = 10.0
     requests_per_second: float = 25.0
+    deadline_s: float = 15.0  # total per broker request
+    landing_s: float = 45.0  # how long after a request ended the broker may still act on it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -104,8 +106,10 @@ class Config:
             path,
             accounts,
             data.get("default_account"),
-            float(limits.get("orders_per_second", 10.0)),
-            float(limits.get("requests_per_second", 25.0)),
+            _limit(limits, "orders_per_second", 10.0, 0.1, 1000.0),
+            _limit(limits, "requests_per_second", 25.0, 0.1, 1000.0),
+            _limit(limits, "deadline_s", 15.0, 0.05, 120.0),
+            _limit(limits, "landing_s", 45.0, 0.0, 600.0),
             extra,
         )
 
@@ -116,6 +120,8 @@ class Config:
         data["limits"] = {
             "orders_per_second": self.orders_per_second,
             "requests_per_second": self.requests_per_second,
+            "deadline_s": self.deadline_s,
+            "landing_s": self.landing_s,
         }
         data["accounts"] = {n: a.to_toml() for n, a in self.accounts.items()}
         _refuse_secrets(data)
@@ -129,6 +135,18 @@ class Config:
         if self.default_account and self.default_account in self.accounts:
             return self.accounts[self.default_account]
         return next(iter(self.accounts.values()), None)
+
+
+def _limit(table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    """A [limits] number: finite and in range, or config.toml is refused in one line."""
+    raw = table.get(key, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not low <= value <= high:  # also refuses NaN
+        raise ValueError(f"config.toml [limits] {key} = {raw!r}: must be {low:g}-{high:g}")
+    return value
 
 
 def _refuse_secrets(data: dict[str, Any]) -> None:
