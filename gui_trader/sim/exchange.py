@@ -151,8 +151,12 @@ class Exchange:
         base_url: str = "http://paper.sim",
         start_seconds: float = 600.0,
         extra_equities: int = 0,
+        unique_tags: bool = True,
     ) -> None:
         self.seed = seed
+        # False: a repeated `ig` tag places another order, as a broker that does not enforce
+        # tag uniqueness would; proves the client never leans on the 5204 refusal.
+        self.unique_tags = unique_tags
         self.today = today or today_ist()
         self.universe = Universe.build(self.today, extra_equities)
         self.paths = PricePaths(seed)
@@ -331,7 +335,7 @@ class Exchange:
         tag = j.get("ig")
         if tag is not None:
             tag = str(tag)
-            if tag in book.tags:
+            if self.unique_tags and tag in book.tags:
                 raise SimError(5204, "Client OrderID already exists")
         now = self.now()
         no = f"{self.today:%y%m%d}{next(self.order_seq):09d}"
@@ -579,6 +583,28 @@ class Exchange:
     def order_book(self, ucc: str) -> list[dict[str, Any]]:
         self.match(ucc)
         return [self._order_row(o) for o in self.book(ucc).orders.values()]
+
+    def all_orders(self) -> list[dict[str, Any]]:
+        """Every order of every user, plainly: the ground truth tests compare the client with."""
+        rows: list[dict[str, Any]] = []
+        for ucc in list(self.books):
+            self.match(ucc)
+            rows.extend(
+                {
+                    "no": o.no,
+                    "tag": o.tag,
+                    "ts": o.ts,
+                    "tt": o.side,
+                    "qty": o.qty,
+                    "status": o.status,
+                    "pt": o.pt,
+                    "price": str(o.price),
+                    "prod": o.prod,
+                    "ucc": ucc,
+                }
+                for o in self.books[ucc].orders.values()
+            )
+        return rows
 
     def order_history(self, ucc: str, no: str) -> list[dict[str, Any]]:
         self.match(ucc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -16,11 +17,12 @@ from gui_trader.sim.server import ConnectionDropped, SimServer
 
 
 class _HideDrops(logging.Filter):
-    """A deliberate hang-up is a simulated fault, not a server error worth a traceback."""
+    """A deliberate hang-up is a simulated fault, not a server error worth a traceback; nor is a
+    hung request cancelled when a graceful shutdown runs out of time."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ConnectionDropped)
+        return not isinstance(exc, ConnectionDropped | asyncio.CancelledError)
 
 
 def listen(port: int = 0) -> socket.socket:
@@ -77,6 +79,8 @@ def _config(app: SimServer, port: int) -> uvicorn.Config:
         loop="asyncio",
         http="h11",
         timeout_keep_alive=30,
+        # Hung and trickling requests are open on purpose: never wait long for them to finish.
+        timeout_graceful_shutdown=1,
         backlog=4096,
     )
 
@@ -94,10 +98,12 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(_config(app, self.port))
         self.thread = threading.Thread(target=self._run, name="sim-server", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
         # An explicit loop: under qasync (< 3.12) the global policy would hand us a Qt loop.
         with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+            self.loop = runner.get_loop()
             runner.run(self.server.serve(sockets=[self.sock]))
 
     def __enter__(self) -> ServerThread:
@@ -106,5 +112,9 @@ class ServerThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Hung and slow requests would hold up uvicorn's graceful shutdown: let go of them first.
+        if self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                self.loop.call_soon_threadsafe(self.app.close)
         self.server.should_exit = True
         self.thread.join(timeout=10)

@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -44,6 +45,11 @@ ROUTES = {
     "/market-data/1.0/historical/details": "historical",
 }
 MUTATIONS = ("place", "modify", "cancel")
+HTML_PAGE = "<html><body>Service temporarily unavailable</body></html>"
+# Faults that process the request first and only then misbehave: the order may exist.
+ACCEPTED = frozenset(
+    ("accept_drop", "accept_5xx", "accept_hang", "accept_garbage", "accept_not_ok", "accept_400")
+)
 
 
 class ConnectionDropped(Exception):
@@ -53,11 +59,97 @@ class ConnectionDropped(Exception):
 def route_kind(path: str) -> str:
     if path.startswith("/script-details/1.0/quotes/"):
         return "quotes"
+    if path.startswith("/wso2-scripmaster/"):
+        return "csv"
     return ROUTES.get(path, "other")
 
 
 def not_ok(code: int, message: str, stat: str = "Not_Ok", status: int = 200) -> JSONResponse:
     return JSONResponse({"stat": stat, "stCode": code, "errMsg": message}, status_code=status)
+
+
+def too_many(retry_after: str) -> Response:
+    resp = not_ok(429, "Too many requests", status=429)
+    resp.headers["Retry-After"] = retry_after
+    return resp
+
+
+# Replies sent instead of the real one (after processing it, for the ACCEPTED faults).
+CANNED: dict[str, Callable[[FaultPlan], Response]] = {
+    "error_5xx": lambda _: not_ok(503, "Service Unavailable", status=503),
+    "accept_5xx": lambda _: not_ok(504, "Gateway Timeout", status=504),
+    "rate_limit": lambda plan: too_many(f"{plan.retry_after_s:g}"),
+    "retry_after_long": lambda plan: too_many(plan.long_retry_after),
+    "garbage": lambda _: HTMLResponse(HTML_PAGE),
+    "html": lambda _: HTMLResponse(HTML_PAGE),
+    "accept_garbage": lambda _: HTMLResponse(HTML_PAGE),
+    "accept_not_ok": lambda _: not_ok(9999, "Something went wrong"),
+    "accept_400": lambda _: JSONResponse({"message": "Bad Request"}, status_code=400),
+}
+
+
+@dataclass
+class _Call:
+    """One request with its body already read, so it can be processed apart from its connection."""
+
+    scope: Scope
+    kind: str
+    body: bytes
+    receive: Receive  # the client's side: after the body, only its disconnect can come
+    reply: Send
+    started: bool = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.reply(message)
+
+
+@dataclass
+class _Captured:
+    """The app's reply held back, so a fault can deliver it late, slowly or altered."""
+
+    start: Message = field(default_factory=dict)
+    body: bytes = b""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        else:
+            self.body += message.get("body", b"")
+
+    async def deliver(self, send: Send) -> None:
+        await send(self.start)
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """The request again, for the app: processing no longer depends on the client's connection."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return once the client has gone (its body was read, so nothing else can arrive)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _jdata(request: Request) -> dict[str, Any]:
@@ -87,6 +179,40 @@ class SimServer:
         self.requests: dict[str, int] = {}
         self.arrivals: list[tuple[int, str]] = []  # (perf_counter_ns, tag) of every place
         self.app = Starlette(routes=self._routes())
+        self.closed = False
+        self._stalls: set[asyncio.Future[None]] = set()  # resolved by close()
+        self._detached: set[asyncio.Task[Any]] = set()  # held here, or they could be collected
+        self._actions: dict[str, Callable[[_Call], Awaitable[None]]] = {
+            "drop": self._drop,
+            "accept_drop": self._drop,
+            "hang": self._hang,
+            "accept_hang": self._hang,
+            "trickle": self._trickle,
+            "slow": self._slow,
+            "numeric_id": self._numeric_id,
+        }
+
+    def close(self) -> None:
+        """Let go of hung, trickling and late requests (they end as hang-ups) before stopping.
+
+        Call it on the server's own loop. Late processing that has not happened yet never will.
+        """
+        self.closed = True
+        for stall in self._stalls:
+            if not stall.done():
+                stall.set_result(None)
+        for task in self._detached:
+            task.cancel()
+
+    @property
+    def stalled(self) -> int:
+        """Requests a fault holds open right now (hung, trickling or waiting on late work)."""
+        return len(self._stalls)
+
+    async def idle(self) -> None:
+        """Wait until late ("slow") processing is done, so tests can check books without sleeps."""
+        while self._detached:
+            await asyncio.wait(set(self._detached))
 
     # ---------------------------------------------------------------- ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,60 +224,138 @@ class SimServer:
         self.requests[kind] = self.requests.get(kind, 0) + 1
         fault = None if scope["path"].startswith("/_sim/") else self.faults.pick(kind)
         delay = self.faults.delay()
+        # Read the body up front: a fault may process the request after the client has gone.
+        call = _Call(scope, kind, await _read_body(receive), receive, send)
         if kind == "place":
-            receive = await self._note_arrival(arrived, receive)
+            self._note_arrival(arrived, call.body)
         # The request travels: even with no latency, other requests sent in the same tick
         # arrive before this one is processed, as over a network.
         await asyncio.sleep(delay)
-        if fault == "drop":
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            raise ConnectionDropped(kind)
-        if fault == "error_5xx":
-            await not_ok(503, "Service Unavailable", status=503)(scope, receive, send)
-            return
-        if fault == "rate_limit":
-            resp = not_ok(429, "Too many requests", status=429)
-            resp.headers["Retry-After"] = f"{self.faults.retry_after_s:g}"
-            await resp(scope, receive, send)
-            return
         if fault == "revoke":
             self.exchange.revoke()
-        if fault in ("accept_drop", "accept_5xx"):
-            await self.app(scope, receive, _swallow)
-            if kind in MUTATIONS and self.on_mutation:
-                self.on_mutation()
-            if fault == "accept_5xx":
-                await not_ok(504, "Gateway Timeout", status=504)(scope, receive, send)
-                return
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            raise ConnectionDropped(kind)
-        await self.app(scope, receive, send)
-        if kind in MUTATIONS and self.on_mutation:
-            self.on_mutation()
+        if fault in (None, "revoke") or (fault == "numeric_id" and kind != "place"):
+            await self._process(call, call.send)
+        else:
+            await self._misbehave(fault, call)
 
-    async def _note_arrival(self, arrived: int, receive: Receive) -> Receive:
-        """Read the body now to log the tag with its arrival time; replay it to the app."""
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+    def _note_arrival(self, arrived: int, body: bytes) -> None:
+        """Log the place's tag with its arrival time: tests check the order requests came in."""
         tag = ""
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             tag = str(json.loads(parse_qs(body.decode()).get("jData", ["{}"])[0]).get("ig") or "")
         self.arrivals.append((arrived, tag))
-        sent = False
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+    # ---------------------------------------------------------------- faults
+    async def _process(self, call: _Call, send: Send) -> None:
+        await self.app(call.scope, _replay(call.body), send)
+        if call.kind in MUTATIONS and self.on_mutation:
+            self.on_mutation()
 
-        return replay
+    async def _processed(self, call: _Call) -> _Captured:
+        reply = _Captured()
+        await self._process(call, reply)
+        return reply
+
+    async def _misbehave(self, fault: str, call: _Call) -> None:
+        if fault in ACCEPTED:
+            await self._processed(call)  # the real reply is lost
+        canned = CANNED.get(fault)
+        if canned is not None:
+            await canned(self.faults)(call.scope, _replay(b""), call.send)
+            return
+        action = self._actions.get(fault)
+        if action is None:
+            raise ValueError(f"unknown fault {fault!r}")
+        await action(call)
+
+    async def _drop(self, call: _Call) -> None:
+        """Hang up after the reply began, so the client cannot take it for a clean refusal."""
+        if not call.started:
+            await call.send({"type": "http.response.start", "status": 200, "headers": []})
+        raise ConnectionDropped(call.kind)
+
+    async def _hang(self, call: _Call) -> None:
+        """Say nothing; hang up once the client leaves, the server closes or hang_s passes."""
+        await self._wait(call, self.faults.hang_s)
+        await self._drop(call)
+
+    async def _trickle(self, call: _Call) -> None:
+        """The real reply, one byte every trickle_s: each read is quick, the whole never is."""
+        reply = await self._processed(call)
+        await call.send(reply.start)
+        body = reply.body
+        chunks = [body[i : i + 1] for i in range(len(body))] or [b""]
+        for n, chunk in enumerate(chunks, 1):
+            more = n < len(chunks)
+            await call.send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if more and not await self._wait(call, self.faults.trickle_s):
+                await self._drop(call)
+
+    async def _slow(self, call: _Call) -> None:
+        """Process slow_s late in a task of its own: the order lands even if the client gave up."""
+        work = self._detach(self._late(call))
+        if await self._wait(call, None, work) and not work.cancelled():
+            await work.result().deliver(call.send)
+        else:
+            await self._drop(call)
+
+    async def _late(self, call: _Call) -> _Captured:
+        await asyncio.sleep(self.faults.slow_s)
+        return await self._processed(call)
+
+    async def _numeric_id(self, call: _Call) -> None:
+        """The place reply with nOrdNo as a JSON float, as a sloppy gateway might re-encode it."""
+        reply = await self._processed(call)
+        try:
+            data = json.loads(reply.body)
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and str(data.get("nOrdNo", "")).isdigit()):
+            await reply.deliver(call.send)
+            return
+        data["nOrdNo"] = float(data["nOrdNo"])
+        resp = JSONResponse(data, status_code=int(reply.start["status"]))
+        await resp(call.scope, _replay(b""), call.send)
+
+    def _detach(self, work: Coroutine[Any, Any, _Captured]) -> asyncio.Task[_Captured]:
+        """Run apart from the request: its cancellation (a client timeout in process) or its
+        client's disconnect must not stop the processing."""
+        task = asyncio.create_task(work)
+        self._detached.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._detached.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody may be left to read it
+
+    async def _wait(
+        self, call: _Call, seconds: float | None, work: asyncio.Future[Any] | None = None
+    ) -> bool:
+        """Wait for `work` or `seconds`; False if cut short by the client leaving or by close().
+
+        asyncio.wait never cancels what it waits on, and `work` runs in its own task, so it is
+        shielded from this request being cancelled.
+        """
+        if self.closed:
+            return False
+        stall = asyncio.get_running_loop().create_future()
+        self._stalls.add(stall)
+        watchers: set[asyncio.Future[Any]] = {
+            stall,
+            asyncio.ensure_future(_disconnect(call.receive)),
+        }
+        waits = watchers | ({work} if work is not None else set())
+        try:
+            done, _ = await asyncio.wait(
+                waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            self._stalls.discard(stall)
+            for watcher in watchers:
+                watcher.cancel()
+        return not (done & watchers) and not (work is not None and work.cancelled())
 
     # ---------------------------------------------------------------- routes
     def _routes(self) -> list[Route]:
@@ -180,6 +384,7 @@ class SimServer:
             Route("/_sim/revoke", x.admin_revoke, methods=["POST"]),
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
             Route("/_sim/pin", x.admin_pin, methods=["POST"]),
+            Route("/_sim/book", x.admin_book, methods=["GET"]),
         ]
 
     def session(
@@ -210,10 +415,10 @@ class SimServer:
             body = await request.json()
         except json.JSONDecodeError:
             body = {}
-        for field in ("mobileNumber", "ucc", "totp"):
-            if not body.get(field):
+        for key in ("mobileNumber", "ucc", "totp"):
+            if not body.get(key):
                 return JSONResponse(
-                    {"error": [{"code": "400", "message": f"Missing required field '{field}'"}]}
+                    {"error": [{"code": "400", "message": f"Missing required field '{key}'"}]}
                 )
         return JSONResponse(self.exchange.login(request.headers.get("authorization", ""), body))
 
@@ -354,8 +559,15 @@ class SimServer:
         )
 
     async def admin_faults(self, request: Request) -> Response:
-        self.faults.update(await request.json())
+        spec = await request.json()
+        if "unique_tags" in spec:  # the exchange's rule, not a fault: it lives there
+            self.exchange.unique_tags = bool(spec["unique_tags"])
+        self.faults.update(spec)
         return JSONResponse({"ok": True})
+
+    async def admin_book(self, request: Request) -> Response:
+        """Every order the exchange really holds, to hold the client's reports against."""
+        return JSONResponse({"orders": self.exchange.all_orders()})
 
     async def admin_revoke(self, request: Request) -> Response:
         return JSONResponse({"revoked": self.exchange.revoke()})
@@ -368,7 +580,3 @@ class SimServer:
 
     async def admin_arrivals(self, request: Request) -> Response:
         return JSONResponse({"arrivals": self.arrivals})
-
-
-async def _swallow(message: Message) -> None:
-    """The reply that never reaches the client."""
