@@ -12,6 +12,7 @@ every file is checked (and parsed in the same pass) before it is kept.
 from __future__ import annotations
 
 import csv
+import logging
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from gui_trader.core.clock import IST
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.money import to_decimal
 
+log = logging.getLogger(__name__)
 FO_EPOCH_OFFSET = 315_513_000  # 1980-01-01 00:00 IST as Unix time
 FO_EPOCH_SEGMENTS = frozenset({"nse_fo", "cde_fo"})
 NO_FREEZE = 99_999_999
@@ -27,6 +29,7 @@ NO_FREEZE = 99_999_999
 REQUIRED_COLUMNS = ("pSymbol", "pTrdSymbol", "pExchSeg", "pSymbolName", "dTickSize")
 LOT_COLUMNS = ("lLotSize", "iLotSize")  # either will do
 # Real files hold ~10^5 rows; many more means the file is not what it claims to be.
+ROWS_PER_BAD_ROW = 100  # up to 1 unreadable row in 100 is skipped; more: the file is broken
 MAX_INSTRUMENTS = 1_000_000
 MAX_PRECISION = 8
 
@@ -126,12 +129,17 @@ def _parse(text: str, segment_hint: str, *, strict: bool) -> list[Instrument]:
         noun = "column" if len(missing) == 1 else "columns"
         raise BadInstrumentFile(segment_hint, f"missing {noun} {', '.join(missing)}")
     out: list[Instrument] = []
+    bad: list[str] = []
     for row in reader:
         if not row or not cols.get(row, "pSymbol") or not cols.get(row, "pTrdSymbol"):
             continue
         if not strict:
             out.append(_instrument(cols, row, segment_hint))
             continue
+        seg = cols.get(row, "pExchSeg") or segment_hint
+        if seg != segment_hint:  # another segment's file: the whole file is wrong
+            where = f"line {reader.line_num} {cols.get(row, 'pTrdSymbol')!r}"
+            raise BadInstrumentFile(segment_hint, f"{where}: segment {seg!r}")
         try:
             problem = _row_problem(cols, row, segment_hint)
             if problem is None:
@@ -139,12 +147,16 @@ def _parse(text: str, segment_hint: str, *, strict: bool) -> list[Instrument]:
         except (ValueError, ArithmeticError, OSError) as exc:  # OSError: fromtimestamp range
             problem = f"bad number ({exc})"
         if problem is not None:
-            where = f"line {reader.line_num} {cols.get(row, 'pTrdSymbol')!r}"
-            raise BadInstrumentFile(segment_hint, f"{where}: {problem}")
+            bad.append(f"line {reader.line_num} {cols.get(row, 'pTrdSymbol')!r}: {problem}")
         if len(out) > MAX_INSTRUMENTS:
             raise BadInstrumentFile(segment_hint, f"more than {MAX_INSTRUMENTS} instruments")
     if strict and not out:
-        raise BadInstrumentFile(segment_hint, "no instruments")
+        raise BadInstrumentFile(segment_hint, bad[0] if bad else "no instruments")
+    if bad and len(bad) * ROWS_PER_BAD_ROW > len(out) + len(bad):
+        # A few odd contracts are skipped; more than 1 % means the file itself is broken.
+        raise BadInstrumentFile(segment_hint, f"{len(bad)} unreadable rows, e.g. {bad[0]}")
+    if bad:
+        log.warning("%s: skipped %d unreadable rows, e.g. %s", segment_hint, len(bad), bad[0])
     return out
 
 

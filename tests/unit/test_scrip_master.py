@@ -166,12 +166,22 @@ def test_validate_rejects_a_file_of_another_segment(good: dict[str, str]) -> Non
     assert _reason(one_row, "nse_cm").startswith("line 4 ")
 
 
-def test_validate_rejects_a_zero_lot(good: dict[str, str]) -> None:
+def test_validate_skips_a_lone_odd_row_but_refuses_a_broken_file(good: dict[str, str]) -> None:
+    """One odd contract in 200 must not stop a day's trading; more than 1 % is a broken file."""
     zero = _edit(_edit(good["nse_fo"], "lLotSize", "0", row=2), "iLotSize", "0", row=2)
-    reason = _reason(zero, "nse_fo")
-    assert reason.startswith("line 3 ") and reason.endswith(": lot size 0")
-    negative = _edit(_edit(good["nse_fo"], "lLotSize", None), "iLotSize", "-1")
-    assert _reason(negative, "nse_fo").endswith(": lot size -1")
+    kept = validate_scrip_master(zero, "nse_fo")
+    everything = validate_scrip_master(good["nse_fo"], "nse_fo")
+    assert [i.trading_symbol for i in kept] == [
+        i.trading_symbol for n, i in enumerate(everything) if n != 1
+    ]
+    small = _edit(_edit(good["nse_cm"], "lLotSize", "0", row=2), "iLotSize", "0", row=2)
+    reason = _reason(small, "nse_cm")
+    assert reason.startswith("1 unreadable rows, e.g. line 3 ") and reason.endswith(": lot size 0")
+
+
+def test_validate_rejects_a_zero_lot(good: dict[str, str]) -> None:
+    negative = _edit(_edit(good["nse_cm"], "lLotSize", None), "iLotSize", "-1")
+    assert _reason(negative, "nse_cm").endswith(": lot size -1")
 
 
 def test_validate_rejects_bad_ticks_and_numbers(good: dict[str, str]) -> None:
