@@ -12,8 +12,8 @@ every file is checked (and parsed in the same pass) before it is kept.
 from __future__ import annotations
 
 import csv
-import logging
 import io
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 
