@@ -63,10 +63,16 @@ def _mask(mobile: str) -> str:
 
 
 async def account_add(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
-    from gui_trader.accounts import BadAccountInput, NewAccount, add_account
+    """Refuse what can be refused before asking for secrets; `add_account` does the rest."""
+    from gui_trader.accounts import BadAccountInput, NewAccount, add_account, refuse_existing
     from gui_trader.broker.neo import PROD_LOGIN_URL
     from gui_trader.broker.vault import check_keyring
 
+    replace = bool(getattr(args, "replace", False))
+    try:
+        old = refuse_existing(config, args.name, replace=replace)
+    except BadAccountInput as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from None
     await asyncio.to_thread(check_keyring)
     secrets = read_secrets(bool(args.from_env))
     new = NewAccount(
@@ -79,12 +85,20 @@ async def account_add(args: argparse.Namespace, paths: Paths, config: Config) ->
         getattr(args, "login_url", None) or PROD_LOGIN_URL,
     )
     try:
-        account = await add_account(paths, new)
+        account = await add_account(paths, new, replace=replace)
     except BadAccountInput as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from None
+    verb = "replaced" if old is not None else "added"
     return ok(
-        {"account": account.name, "ucc": account.ucc, "login_url": account.login_url, "logins": 1},
-        f"account {account.name} added; logged in as {account.ucc}; secrets are in the OS keyring",
+        {
+            "account": account.name,
+            "ucc": account.ucc,
+            "login_url": account.login_url,
+            "logins": 1,
+            "replaced": old is not None,
+        },
+        f"account {account.name} {verb}; logged in as {account.ucc} at {account.login_url}; "
+        "secrets are in the OS keyring",
     )
 
 

@@ -133,7 +133,7 @@ class NeoClient:
         if totp is None:
             await self.session.get()
             return
-        if not (len(totp) == 6 and totp.isdigit()):
+        if not (len(totp) == 6 and totp.isascii() and totp.isdigit()):
             raise LoginFailed("the TOTP code is the 6 digits your authenticator shows now")
         await self.session.adopt(await self._login_flow(totp))
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -13,11 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import filelock
+
+from gui_trader.broker.base import BrokerError
 from gui_trader.broker.redact import register_secret
 from gui_trader.core.clock import IST, next_midnight_ist
 
 log = logging.getLogger(__name__)
 EXPIRY_MARGIN_S = 60.0
+LOGIN_LOCK_TIMEOUT_S = 60.0  # a login is two requests; a holder this slow is stuck
+
+
+class LoginBusy(BrokerError):
+    """Another process held this account's login lock past the bounded wait."""
 
 
 @dataclass(frozen=True)
@@ -96,18 +105,74 @@ class MemorySessionStore:
         self.token = None
 
 
+class LoginLock:
+    """One login at a time per account across processes: an OS file lock (flock), waited for in a
+    worker thread so the loop never blocks. A killed holder's lock dies with it; the file stays,
+    so a late waiter locks the same inode as the holder instead of a fresh one."""
+
+    def __init__(self, path: Path, timeout_s: float = LOGIN_LOCK_TIMEOUT_S) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._lock = filelock.FileLock(
+            path,
+            timeout=timeout_s,
+            thread_local=False,  # acquired in one worker thread, released in another
+            fallback_to_soft=False,  # a marker file would outlive a killed holder
+            preserve_lock_file=True,
+        )
+
+    async def __aenter__(self) -> LoginLock:
+        stop = threading.Event()
+        waiter = asyncio.ensure_future(asyncio.to_thread(self._acquire, stop))
+        try:
+            await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            stop.set()  # the thread gives up; if it won meanwhile, it lets go at once
+            waiter.add_done_callback(self._release_if_held)
+            raise
+        except filelock.Timeout:
+            raise LoginBusy(
+                f"another process has been logging in to this account for over "
+                f"{self.timeout_s:g} s ({self.path.name}); try again, or end that process"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self._lock.release)
+
+    def _acquire(self, stop: threading.Event) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire(cancel_check=stop.is_set)
+
+    def _release_if_held(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.cancelled() and waiter.exception() is None:
+            self._lock.release()
+
+
+def _fresher(stored: SessionToken | None, stale: SessionToken | None) -> bool:
+    """A valid stored session other than the one we found stale: another process's login."""
+    if stored is None or not stored.valid():
+        return False
+    return stale is None or stored.token != stale.token
+
+
 class Session:
-    """Single-flight: however many calls find the session stale, one login runs."""
+    """Single-flight: however many calls find the session stale, one login runs. In one process
+    an asyncio lock makes the callers wait for it; across processes (`lock_path`) a file lock
+    does, and a waiter that finds another process's new session in the store adopts it."""
 
     def __init__(
         self,
         login: Callable[[], Awaitable[SessionToken]],
         store: SessionStore,
         lock_path: Path | None = None,
+        *,
+        lock_timeout_s: float = LOGIN_LOCK_TIMEOUT_S,
     ) -> None:
         self._login = login
         self.store = store
         self.lock_path = lock_path  # a file lock around login, shared by every process
+        self.lock_timeout_s = lock_timeout_s
         self.current: SessionToken | None = None
         self.logins = 0
         self._loaded = False
@@ -133,7 +198,7 @@ class Session:
         async with self._lock:
             await self._load()
             if self.current is None or not self.current.valid():
-                await self._relogin()
+                await self._relogin(self.current)
             assert self.current is not None
             return self.current
 
@@ -143,12 +208,25 @@ class Session:
             if self.current is not None and self.current is not stale and self.current.valid():
                 return self.current
             log.warning("session expired or revoked; logging in again")
-            await self._relogin()
+            await self._relogin(stale)
             assert self.current is not None
             return self.current
 
-    async def _relogin(self) -> None:
+    async def _relogin(self, stale: SessionToken | None) -> None:
         self.current = None
+        if self.lock_path is None:
+            await self._login_and_save()
+            return
+        async with LoginLock(self.lock_path, self.lock_timeout_s):
+            stored = await asyncio.to_thread(self.store.load)
+            if _fresher(stored, stale):
+                log.info("another process logged in meanwhile; using its session")
+                self.current = stored
+                self._notify()
+                return
+            await self._login_and_save()
+
+    async def _login_and_save(self) -> None:
         token = await self._login()
         self.logins += 1
         self.current = token

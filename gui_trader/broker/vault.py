@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import keyring
 import keyring.errors
+from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 
 from gui_trader.broker.redact import register_secret
 from gui_trader.broker.session import SessionToken
@@ -27,15 +29,53 @@ class KeyringUnavailable(Exception):
         super().__init__(NO_KEYRING + (f" ({detail})" if detail else ""))
 
 
+# Backends that do not keep a secret safely: they store nothing (null), refuse everything (fail),
+# or write files anyone with the disk can read (keyrings.alt's plaintext and "encrypted" files).
+REFUSED_MODULES = ("keyring.backends.null", "keyring.backends.fail", "keyrings.alt")
+
+
 def check_keyring() -> None:
-    """Refuse the fail backend and plaintext files; say how to fix it in one line."""
-    backend = keyring.get_keyring()
-    module = type(backend).__module__
-    name = type(backend).__name__
-    if module.startswith("keyring.backends.fail") or "Plaintext" in name:
-        raise KeyringUnavailable(f"backend {module}.{name}")
-    if module.startswith("keyring.backends.chainer") and not getattr(backend, "backends", None):
-        raise KeyringUnavailable("no backend found")
+    """Refuse a backend that would lose or expose the secrets, in one line that says the fix."""
+    trusted_backend()
+
+
+def trusted_backend() -> KeyringBackend:
+    backend = load_backend()
+    refusal = refused_backend(backend)
+    if refusal:
+        raise KeyringUnavailable(refusal)
+    return backend
+
+
+def load_backend() -> KeyringBackend:
+    """The configured backend; one that cannot be loaded is the same one-line refusal."""
+    try:
+        return keyring.get_keyring()
+    except Exception as exc:  # a bad PYTHON_KEYRING_BACKEND or keyringrc.cfg: any import error
+        raise KeyringUnavailable(
+            f"the configured keyring backend cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def refused_backend(backend: KeyringBackend) -> str | None:
+    """Why `backend` must not hold broker secrets, or None when it may."""
+    cls = type(backend)
+    where = f"{cls.__module__}.{cls.__name__}"
+    if isinstance(backend, ChainerBackend):
+        try:
+            chain = list(backend.backends)
+        except Exception:
+            chain = []
+        # set_password writes to the first backend of the chain: that one must be safe.
+        if not chain or refused_backend(chain[0]) is not None:
+            names = ", ".join(type(b).__name__ for b in chain) or "none"
+            return f"backend {where} has no safe backend first in its chain ({names})"
+        return None
+    if any(cls.__module__ == m or cls.__module__.startswith(m + ".") for m in REFUSED_MODULES):
+        return f"backend {where} does not keep secrets safely"
+    if "plaintext" in cls.__name__.lower():
+        return f"backend {where} keeps secrets in a plain file"
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,34 +100,35 @@ class Credentials:
     totp_secret: str
 
     def __post_init__(self) -> None:
-        for value in (self.consumer_key, self.mpin, self.totp_secret):
-            register_secret(value)
+        # Masked wherever they appear; the MPIN is too short for that (see redact.py) and is
+        # masked as a field instead.
+        register_secret(self.consumer_key)
+        register_secret(self.totp_secret)
 
     def __repr__(self) -> str:  # never print a secret by accident
         return f"Credentials(ucc={self.ucc!r}, mobile={self.mobile!r}, secrets=***)"
 
 
 def _get(key: str) -> str | None:
+    backend = trusted_backend()
     try:
-        return keyring.get_password(SERVICE, key)
-    except keyring.errors.NoKeyringError as exc:
-        raise KeyringUnavailable() from exc
+        return backend.get_password(SERVICE, key)
     except keyring.errors.KeyringError as exc:
         raise KeyringUnavailable(type(exc).__name__) from exc
 
 
 def _set(key: str, value: str) -> None:
+    backend = trusted_backend()
     try:
-        keyring.set_password(SERVICE, key, value)
-    except keyring.errors.NoKeyringError as exc:
-        raise KeyringUnavailable() from exc
+        backend.set_password(SERVICE, key, value)
     except keyring.errors.KeyringError as exc:
         raise KeyringUnavailable(type(exc).__name__) from exc
 
 
 def _delete(key: str) -> None:
+    """Deleting is safe from any backend, so an unsafe one does not stop a clean-up."""
     try:
-        keyring.delete_password(SERVICE, key)
+        load_backend().delete_password(SERVICE, key)
     except keyring.errors.PasswordDeleteError:
         pass
     except keyring.errors.KeyringError as exc:
@@ -96,12 +137,13 @@ def _delete(key: str) -> None:
 
 def store_secrets(key: VaultKey, *, consumer_key: str, mpin: str, totp_secret: str) -> None:
     check_keyring()
+    register_secret(consumer_key)
+    register_secret(totp_secret)
     for name, value in (
         ("consumer_key", consumer_key),
         ("mpin", mpin),
         ("totp_secret", totp_secret),
     ):
-        register_secret(value)
         _set(key.entry(name), value)
 
 

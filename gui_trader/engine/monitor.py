@@ -77,6 +77,7 @@ class Managed:
     closed: bool = False
     failures: int = 0
     moves: list[tuple[str, str]] = field(default_factory=list)  # (time, price) of the order
+    pending_tag: str | None = None  # a sell whose outcome is unknown: no other until settled
 
     @property
     def entry_price(self) -> Decimal:
@@ -236,6 +237,7 @@ class Monitor:
         )
         quotes.update({q.key: q.ltp for q in extra})
         stamp = self.now().isoformat(timespec="seconds")
+        await self._settle_pending([m for m in active if m.pending_tag], book)
         work: list[Any] = []
         for m in active:
             m.action, m.reason = "unchanged", ""
@@ -245,6 +247,10 @@ class Monitor:
                 continue
             self._follow_order(m, book)
             if m.closed:
+                continue
+            if m.pending_tag:
+                m.action = "waiting"
+                m.reason = f"sell {m.pending_tag}: outcome unknown, looking for it in the book"
                 continue
             ltp = quotes.get(inst.key)
             if ltp is None or m.ema_yesterday is None:
@@ -266,6 +272,27 @@ class Monitor:
             await self.save()
         self._publish()
         return [m.report() for m in self.rows.values()]
+
+    async def _settle_pending(self, rows: list[Managed], book: list[Order]) -> None:
+        """A sell whose outcome was unknown: found by tag (and matching) it is the symbol's
+        order; proven absent once it can no longer land, the symbol may get a new one."""
+        if not rows:
+            return
+        intents = {i.tag: i for i in await self.journal.by_feature(self.account, "M", self.day)}
+        for m in rows:
+            intent = intents.get(m.pending_tag or "")
+            if intent is None:  # not in today's journal: nothing left to wait for
+                m.pending_tag = None
+                continue
+            found = find_tag(book, intent.tag, intent.request)
+            if found.order is not None:
+                m.order_id, m.order_price = found.order.order_id, str(found.order.price)
+                m.order_status = found.order.status.value
+                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
+                m.pending_tag = None
+            elif time.time() > intent.updated + self.broker.in_flight_s:
+                await self.journal.update(intent.tag, "absent", detail="not at the broker")
+                m.pending_tag = None
 
     def _discover(self, holdings: list[Any], positions: list[Any]) -> None:
         wanted = self.settings.symbols
@@ -420,6 +447,9 @@ class Monitor:
         if outcome.ok:
             m.order_id, m.order_price, m.order_status = outcome.order_id, str(price), "open"
             m.moves.append((stamp, str(price)))
+        elif outcome.status is OrderStatus.UNKNOWN:  # it may exist: no second sell until known
+            m.pending_tag = outcome.tag
+            m.action, m.reason = "waiting", f"outcome unknown: {outcome.error}"
         else:
             m.action, m.reason = "skipped", f"not placed: {outcome.error}"
             m.failures += 1

@@ -21,7 +21,15 @@ from gui_trader.broker.base import Ambiguous, BrokerError, LoginFailed, Rejected
 from gui_trader.core.clock import IST
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.market_data import Quote
-from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderType, Product, Side
+from gui_trader.core.order import (
+    Order,
+    OrderOutcome,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+)
 from gui_trader.core.portfolio import Funds, Holding, Position
 from gui_trader.engine.events import (
     EventHub,
@@ -313,14 +321,11 @@ class TradingEngine:
 
     async def place(self, req: OrderRequest, feature: str = "O") -> OrderOutcome:
         outcome = await self.ctx.desk.place(req, feature=feature)
-        if not outcome.ok:
-            self.hub.publish(
-                Notice(
-                    "reject",
-                    f"Not placed: {req.side.label} {req.instrument.trading_symbol}",
-                    outcome.error,
-                )
-            )
+        what = f"{req.side.label} {req.instrument.trading_symbol}"
+        if outcome.status is OrderStatus.UNKNOWN:  # it may exist: never say "not placed"
+            self.hub.publish(Notice("reject", f"Outcome unknown: {what}", outcome.error))
+        elif not outcome.ok:
+            self.hub.publish(Notice("reject", f"Not placed: {what}", outcome.error))
         await self.refresh()
         return outcome
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui_trader.config import Config, Paths
-from gui_trader.core.order import Order, Product, Side
+from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.core.portfolio import Position
 from gui_trader.engine.events import (
     EventHub,
@@ -770,6 +770,8 @@ class MainWindow(QMainWindow):
                     f"{side.label} {req.instrument.trading_symbol}: order "
                     f"{outcome.order_id} ({outcome.status.value})"
                 )
+            elif outcome.status is OrderStatus.UNKNOWN:
+                self.ticket.say(f"OUTCOME UNKNOWN (tag {outcome.tag}): {outcome.error}", error=True)
             else:
                 self.ticket.say(f"not placed: {outcome.error}", error=True)
 
