@@ -949,10 +949,32 @@ async def resume_run(
         if plan.call is None or plan.put is None:
             raise RunRefused("the run's contracts are not in today's instrument file")
         intents = [i for i in await desk.journal.by_group(run.id) if i.meta]
+        await _refuse_if_journal_is_behind(run.id, plan, desk)
         return StraddleRun(plan, desk, hub=hub, run_id=run.id, owner=owner), intents
     except BaseException:
         owner.release()
         raise
+
+
+async def _refuse_if_journal_is_behind(run_id: str, plan: StraddlePlan, desk: OrderDesk) -> None:
+    """A journal restored from a backup (or copied) may not know legs this run placed after
+    the copy was taken; finishing it would send them again. Straddle orders of ours in the
+    run's contracts today that no journaled intent knows mean exactly that: refuse."""
+    day = today_ist()
+    known = {i.tag for i in await desk.journal.by_feature(desk.account, "S", day)}
+    contracts = {plan.instrument(leg).trading_symbol for leg in LEGS}
+    prefix = f"S{day:%y%m%d}{desk.journal.install_id}"
+    strangers = [
+        o
+        for o in await desk.book()
+        if o.trading_symbol in contracts and o.tag.startswith(prefix) and o.tag not in known
+    ]
+    if strangers:
+        raise RunRefused(
+            f"straddle run {run_id}: the broker has {len(strangers)} straddle orders of ours in"
+            " its contracts that this journal does not know (a restored or copied journal?);"
+            " not resumed: check positions and make a fresh plan for what is left"
+        )
 
 
 async def earlier_day_report(

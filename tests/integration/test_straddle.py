@@ -342,3 +342,48 @@ async def test_flatten_closes_the_leg_that_filled_alone(rig: Rig) -> None:
         for p in rig.server.exchange.positions("PAPER1")
     }
     assert net[plan.call.trading_symbol] == net[plan.put.trading_symbol] == -1500
+
+
+@pytest.mark.asyncio
+async def test_a_restored_journal_never_resends_what_it_forgot(rig: Rig) -> None:
+    """A backup taken mid-run, restored after the run finished: the journal says "running"
+    and knows only the first batches. Resuming would send the rest twice: it refuses."""
+    plan = await rig.plan(lots=60)
+    summary = await sd.StraddleRun(plan, rig.desk).execute()
+    assert summary.complete
+    placed = len(rig.book())
+    db = rig.journal._db
+    assert db is not None
+    forget = "DELETE FROM intents WHERE json_extract(meta, '$.batch') > 1"
+    await rig.journal._run(db.execute, forget)
+    await rig.journal._run(db.execute, "UPDATE runs SET state='running'")
+    [record] = await sd.unfinished_runs(rig.desk)
+    with pytest.raises(sd.RunRefused, match="does not know"):
+        await sd.resume_run(record, rig.desk, rig.store)
+    assert len(rig.book()) == placed  # nothing sent
+    # and the refusal let the run go: another attempt is refused the same way, not "busy"
+    with pytest.raises(sd.RunRefused, match="does not know"):
+        await sd.resume_run(record, rig.desk, rig.store)
+
+
+@pytest.mark.asyncio
+async def test_a_resume_waits_out_legs_that_were_on_the_wire(rig: Rig) -> None:
+    """A leg journaled as sent whose request may still land is looked up only after the
+    in-flight time has passed, and then found, not resent."""
+    plan = await rig.plan(lots=20)
+    [req] = await rig.desk.prepare(
+        [plan.request(plan.orders[0])],
+        feature="S",
+        group="S-test",
+        metas=[{"run": "S-test", "batch": 1, "leg": "CE", "slice": 1}],
+    )
+    await rig.journal.save_run("S-test", "paper", sd.KIND, plan.to_json(), "running")
+    await rig.journal.mark([req.tag or ""], "sent")
+    # the request lands at the broker only now, after the process that sent it died
+    await rig.client.place(req)
+    [record] = await sd.unfinished_runs(rig.desk)
+    run, intents = await sd.resume_run(record, rig.desk, rig.store)
+    summary = await run.execute(resume=intents)
+    assert summary.complete
+    tags = Counter(r["GuiOrdId"] for r in rig.book())
+    assert tags[req.tag] == 1 and len(rig.book()) == 2
