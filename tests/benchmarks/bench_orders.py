@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -287,7 +288,7 @@ async def main_async(latency_ms: float, rounds: int, only: str | None) -> dict[s
                 results[name] = "skipped: pip install -e '.[bench]' for hypercorn + h2"
                 continue
         with server(latency_ms, kind) as url:
-            results[name] = await measure(lambda u=url, m=make: m(u), latency_ms, rounds)
+            results[name] = await measure(functools.partial(make, url), latency_ms, rounds)
         print(f"{name}: {json.dumps(results[name]['100'])}", file=sys.stderr)
     return results
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from gui_trader.broker.neo import ClientLimits, NeoClient  # noqa: E402
 from gui_trader.broker.session import MemorySessionStore  # noqa: E402
-from gui_trader.core.order import OrderRequest  # noqa: E402
+from gui_trader.core.order import OrderRequest, Product, Side  # noqa: E402
 from gui_trader.engine import straddle as sd  # noqa: E402
 from gui_trader.engine.events import EventHub, RunProgress  # noqa: E402
 from gui_trader.engine.journal import Journal  # noqa: E402
@@ -112,9 +112,9 @@ async def seed_run(url: str, delay: float) -> float:
             await c.place(
                 OrderRequest(
                     inst,
-                    sd.Side.SELL,
+                    Side.SELL,
                     lots * 75,
-                    product=sd.Product.NRML,
+                    product=Product.NRML,
                     tag=f"Z{n}{inst.option_type}{time.time_ns() % 10**6}",
                 )
             )

@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from gui_trader.core.order import OrderStatus
 from gui_trader.gui.main_window import MainWindow
+from gui_trader.gui.models import LogFilter, OrdersFilter
 from tests.gui.conftest import Runner
 
 
@@ -83,7 +84,9 @@ def test_limit_order_modify_then_cancel(window: MainWindow, qtbot: QtBot, run: R
     assert cell(window.orders_model, 0, 8) == "open"
     run(engine.modify(outcome.order_id, price=Decimal("1399.50")))
     qtbot.waitUntil(lambda: window.drain() >= 0 and cell(window.orders_model, 0, 6) == "1,399.50")
-    window.orders.proxy.set_open_only(True)
+    orders_filter = window.orders.proxy
+    assert isinstance(orders_filter, OrdersFilter)
+    orders_filter.set_open_only(True)
     assert window.orders.proxy.rowCount() == 1
     window.orders.table.selectRow(0)
     window.orders.cancel_selected()
@@ -171,8 +174,10 @@ def test_every_model_passes_the_model_tester(window: MainWindow, qtbot: QtBot, r
         logging.getLogger("gui_trader.test").warning("line %d", i)
     window.drain()
     assert window.log_model.rowCount() <= 11
-    window.log_pane.proxy.set_search("line 2")
-    window.log_pane.proxy.set_level("ERROR")
+    log_filter = window.log_pane.proxy
+    assert isinstance(log_filter, LogFilter)
+    log_filter.set_search("line 2")
+    log_filter.set_level("ERROR")
     run(engine.cancel_all_open())
     window.drain()
     assert len(testers) == 8
@@ -290,7 +295,8 @@ def test_straddle_panel_arm_fire_and_every_leg_reported(
         lambda: window.drain() >= 0 and "Call 9/9" in panel.result.text(), timeout=15_000
     )
     assert "Put 9/9" in panel.result.text() and "IMBALANCE" not in panel.result.text()
-    assert all("filled @" in panel.batches.item(r, c).text() for r in range(9) for c in (2, 3))
+    cells = [panel.batches.item(r, c) for r in range(9) for c in (2, 3)]
+    assert all(c is not None and "filled @" in c.text() for c in cells)
     assert panel.progress.value() == 9
     assert panel.chart is not None
     assert not panel.abort.isEnabled() and panel.arm.isEnabled()

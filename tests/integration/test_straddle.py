@@ -67,6 +67,11 @@ class Rig:
         )
 
 
+def legs(plan: sd.StraddlePlan) -> tuple[str, str]:
+    """The CALL's and the PUT's trading symbols."""
+    return plan.instrument("CE").trading_symbol, plan.instrument("PE").trading_symbol
+
+
 def refuse_first(rig: Rig, symbol: str) -> None:
     """The exchange refuses the first order for `symbol` outright (a definite rejection)."""
     from gui_trader.sim.exchange import SimError
@@ -81,7 +86,7 @@ def refuse_first(rig: Rig, symbol: str) -> None:
             raise SimError(1009, "please provide valid quantity")
         return original(ucc, j)
 
-    rig.server.exchange.place = place  # type: ignore[method-assign]
+    rig.server.exchange.place = place  # type: ignore[method-assign, assignment]
 
 
 @pytest_asyncio.fixture
@@ -110,7 +115,11 @@ async def test_the_seeds_case_nine_batches_one_login_legs_together(rig: Rig) -> 
     assert d["legs"]["CE"]["placed"] == d["legs"]["PE"]["placed"] == 9
     assert d["legs"]["CE"]["filled"] == d["legs"]["PE"]["filled"] == 9
     assert d["logins"] == 1 and rig.server.exchange.stats["logins"] == 1
-    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    assert (
+        rig.leg_qty(plan.instrument("CE").trading_symbol)
+        == rig.leg_qty(plan.instrument("PE").trading_symbol)
+        == 12525
+    )
     # concurrent: in every batch both legs reached the exchange before either reply came back
     arrivals = {tag: t for t, tag in rig.server.arrivals}
     for n in range(1, 10):
@@ -134,16 +143,16 @@ async def test_a_batch_above_freeze_becomes_several_orders_per_leg(rig: Rig) -> 
     summary = await sd.StraddleRun(plan, rig.desk).execute()
     assert summary.complete
     assert max(int(r["qty"]) for r in rig.book()) == 1800  # never above the freeze quantity
-    assert rig.leg_qty(plan.call.trading_symbol) == 61 * 75
+    assert rig.leg_qty(plan.instrument("CE").trading_symbol) == 61 * 75
 
 
 @pytest.mark.asyncio
 async def test_limit_legs_are_priced_on_the_tick(rig: Rig) -> None:
     plan = await rig.plan(lots=4, batch_lots=2, order_type=OrderType.LIMIT, buffer_pct=Decimal("2"))
-    ce_ltp = plan.leg_ltp[plan.call.key]
+    ce_ltp = plan.leg_ltp[plan.instrument("CE").key]
     price = plan.batches[0].orders[0].price
     assert price is not None and price <= ce_ltp * Decimal("0.98")
-    assert price == plan.call.round_price(price) and price > ce_ltp * Decimal("0.97")
+    assert price == plan.instrument("CE").round_price(price) and price > ce_ltp * Decimal("0.97")
     summary = await sd.StraddleRun(plan, rig.desk).execute()
     assert summary.to_json()["legs"]["CE"]["placed"] == 2
 
@@ -194,10 +203,10 @@ async def test_crash_mid_run_resumes_with_no_lot_twice_and_none_forgotten(rig: R
             raise Crash
         return order_id
 
-    rig.client.place = dies_on_the_seventh  # type: ignore[method-assign]
+    rig.client.place = dies_on_the_seventh  # type: ignore[method-assign, assignment]
     with pytest.raises(Crash):
         await sd.StraddleRun(plan, rig.desk).execute()
-    rig.client.place = real_place  # type: ignore[method-assign]
+    rig.client.place = real_place  # type: ignore[method-assign, assignment]
     before = Counter(r["trdSym"] for r in rig.book())
 
     # restart: a new desk on the same journal finds the interrupted run
@@ -208,9 +217,17 @@ async def test_crash_mid_run_resumes_with_no_lot_twice_and_none_forgotten(rig: R
     summary = await run.execute(resume=intents)
     assert summary.complete, summary.to_json()
     symbols = Counter(r["trdSym"] for r in rig.book())
-    assert symbols[plan.call.trading_symbol] == symbols[plan.put.trading_symbol] == 9
+    assert (
+        symbols[plan.instrument("CE").trading_symbol]
+        == symbols[plan.instrument("PE").trading_symbol]
+        == 9
+    )
     assert sum(before.values()) in (7, 8)  # what landed before the crash was not resent
-    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    assert (
+        rig.leg_qty(plan.instrument("CE").trading_symbol)
+        == rig.leg_qty(plan.instrument("PE").trading_symbol)
+        == 12525
+    )
     tags = Counter(r["GuiOrdId"] for r in rig.book())
     assert max(tags.values()) == 1
     assert await sd.unfinished_runs(desk) == []
@@ -238,7 +255,11 @@ async def test_faults_mid_run_leave_no_duplicate_and_no_missing_leg(rig: Rig) ->
     summary = await sd.StraddleRun(plan, rig.desk).execute()
     d = summary.to_json()
     assert summary.complete, d
-    assert rig.leg_qty(plan.call.trading_symbol) == rig.leg_qty(plan.put.trading_symbol) == 12525
+    assert (
+        rig.leg_qty(plan.instrument("CE").trading_symbol)
+        == rig.leg_qty(plan.instrument("PE").trading_symbol)
+        == 12525
+    )
     assert max(Counter(r["GuiOrdId"] for r in rig.book()).values()) == 1
     assert rig.server.faults.injected["revoke"] == 1
     assert rig.client.logins == 2  # exactly one re-login after the revoked session
@@ -247,7 +268,7 @@ async def test_faults_mid_run_leave_no_duplicate_and_no_missing_leg(rig: Rig) ->
 @pytest.mark.asyncio
 async def test_leg_imbalance_is_reported_and_can_be_retried(rig: Rig) -> None:
     plan = await rig.plan(lots=40)
-    refuse_first(rig, plan.put.trading_symbol)  # a definite rejection, never retried
+    refuse_first(rig, plan.instrument("PE").trading_symbol)  # a definite rejection, never retried
     run = sd.StraddleRun(plan, rig.desk)
     summary = await run.execute()
     d = summary.to_json()
@@ -256,7 +277,7 @@ async def test_leg_imbalance_is_reported_and_can_be_retried(rig: Rig) -> None:
     assert not summary.complete
     await run.retry_missing(1)
     assert run_summary_imbalances(run) == []
-    assert rig.leg_qty(plan.put.trading_symbol) == 3000
+    assert rig.leg_qty(plan.instrument("PE").trading_symbol) == 3000
 
 
 def run_summary_imbalances(run: sd.StraddleRun) -> list[dict[str, int]]:
@@ -302,7 +323,8 @@ async def test_buying_back_uses_the_same_planner(rig: Rig) -> None:
         p["trdSym"]: int(p["flBuyQty"]) - int(p["flSellQty"])
         for p in rig.server.exchange.positions("PAPER1")
     }
-    assert positions[sell.call.trading_symbol] == positions[sell.put.trading_symbol] == 0
+    call, put = sell.instrument("CE").trading_symbol, sell.instrument("PE").trading_symbol
+    assert positions[call] == positions[put] == 0
 
 
 def test_cli_prints_the_plan_and_sends_nothing_without_yes(
@@ -332,7 +354,7 @@ def test_cli_prints_the_plan_and_sends_nothing_without_yes(
 @pytest.mark.asyncio
 async def test_flatten_closes_the_leg_that_filled_alone(rig: Rig) -> None:
     plan = await rig.plan(lots=40)
-    refuse_first(rig, plan.put.trading_symbol)
+    refuse_first(rig, plan.instrument("PE").trading_symbol)
     run = sd.StraddleRun(plan, rig.desk)
     await run.execute()
     outcomes = await run.flatten(1)
@@ -341,7 +363,11 @@ async def test_flatten_closes_the_leg_that_filled_alone(rig: Rig) -> None:
         p["trdSym"]: int(p["flBuyQty"]) - int(p["flSellQty"])
         for p in rig.server.exchange.positions("PAPER1")
     }
-    assert net[plan.call.trading_symbol] == net[plan.put.trading_symbol] == -1500
+    assert (
+        net[plan.instrument("CE").trading_symbol]
+        == net[plan.instrument("PE").trading_symbol]
+        == -1500
+    )
 
 
 @pytest.mark.asyncio
