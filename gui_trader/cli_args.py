@@ -4,9 +4,13 @@ parse time so a bad value sends nothing and reads as one line."""
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal, InvalidOperation
-from typing import NoReturn
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, NoReturn
 
+from gui_trader.core import limits as L
+from gui_trader.core.money import ZERO
 from gui_trader.core.order import Product
 
 EXIT_FAILED = 1
@@ -24,28 +28,112 @@ class CommandError(Exception):
         self.code = code
 
 
+class _StoreOne(argparse.Action):
+    """argparse's "store", refusing a list where one value belongs: `--qty=--` skips the type
+    function and stores [] (argparse strips the "--"), which no check downstream expects."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if self.nargs is None and isinstance(values, list):
+            raise argparse.ArgumentError(self, "expected one argument")
+        setattr(namespace, self.dest, values)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad arguments give one line, not a usage dump."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOne)  # the default action
+        self.register("action", "store", _StoreOne)
+
     def error(self, message: str) -> NoReturn:
-        raise CommandError(f"{self.prog}: {message}", EXIT_BAD_INPUT)
+        raise CommandError(_one_line(f"{self.prog}: {message}"), EXIT_BAD_INPUT)
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-    return value
+def _one_line(text: str) -> str:
+    """argparse echoes raw argv in some messages (unrecognized arguments): escape what would
+    break the line or the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _int(text: str) -> int:
-    try:
+_WHOLE = re.compile(r"[0-9]+")
+_SIGNED_WHOLE = re.compile(r"-?[0-9]+")
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_MAX_DIGITS = 40  # longer is outside every range; keeps int()/Decimal() cheap on hostile input
+_SHOW_CHARS = 24
+
+
+def _show(text: str) -> str:
+    """The offending value, quoted and short: messages stay one readable line."""
+    return repr(text if len(text) <= _SHOW_CHARS else text[:_SHOW_CHARS] + "...")
+
+
+def whole(lo: int, hi: int) -> Callable[[str], int]:
+    """ASCII digits only: int() would also take "1_0", full-width digits, "+5" and " 5"."""
+    pattern = _SIGNED_WHOLE if lo < 0 else _WHOLE
+    allowed = f"a whole number from {lo} to {hi}"
+
+    def parse(text: str) -> int:
+        if text.startswith("-") and _WHOLE.fullmatch(text[1:]) and lo >= 0:
+            raise argparse.ArgumentTypeError(f"{_show(text)} is out of range: {allowed}")
+        if not pattern.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"expected {allowed} (plain digits), got {_show(text)}"
+            )
+        if len(text) > _MAX_DIGITS or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"{_show(text)} is out of range: {allowed}")
         return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def decimal(lo: Decimal, hi: Decimal, *, above_lo: bool = False) -> Callable[[str], Decimal]:
+    """Plain ASCII notation (no sign, exponent, nan or inf), within [lo, hi] or (lo, hi]."""
+    allowed = f"a number above {lo} and at most {hi}" if above_lo else f"a number from {lo} to {hi}"
+
+    def parse(text: str) -> Decimal:
+        if text.startswith("-") and _PLAIN_DECIMAL.fullmatch(text[1:]):
+            raise argparse.ArgumentTypeError(f"{_show(text)} is out of range: {allowed}")
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"expected {allowed} (plain digits, e.g. 12.5), got {_show(text)}"
+            )
+        value = Decimal(text)
+        if value < lo or value > hi or (above_lo and value == lo):
+            raise argparse.ArgumentTypeError(f"{_show(text)} is out of range: {allowed}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def seconds(lo: float, hi: float) -> Callable[[str], float]:
+    """decimal(), as a float for the timers: checked as a Decimal, so nothing rounds to inf."""
+    check = decimal(Decimal(lo), Decimal(hi))
+
+    def parse(text: str) -> float:
+        return float(check(text))
+
+    parse.__name__ = "number"
+    return parse
+
+
+def totp(text: str) -> str:
+    """Exactly six ASCII digits, kept as text: a leading zero is part of the code. The message
+    does not echo the value (a code is a credential for its 30 seconds)."""
+    if len(text) != L.TOTP_DIGITS or not _WHOLE.fullmatch(text):
+        # Starts with a throwaway word: cli.py's redactor masks the word after "--totp: ".
+        raise argparse.ArgumentTypeError(
+            f"it must be the {L.TOTP_DIGITS} digits your authenticator shows (plain digits)"
+        )
+    return text
 
 
 def build_parser() -> OneLineParser:
@@ -93,7 +181,9 @@ def build_parser() -> OneLineParser:
     df.add_argument("name")
 
     login = cmd("login", "log in (TOTP + MPIN) and keep the session")
-    login.add_argument("--totp", help="today's 6-digit code instead of the stored secret")
+    login.add_argument(
+        "--totp", type=totp, help="today's 6-digit code instead of the stored secret"
+    )
     cmd("logout", "forget the stored session")
     q = cmd("quote", "last price and change")
     q.add_argument("symbols", nargs="+", metavar="SYMBOL")
@@ -104,26 +194,42 @@ def build_parser() -> OneLineParser:
     for side in ("buy", "sell"):
         o = cmd(side, f"{side} at market, or at a limit with --price")
         o.add_argument("symbol")
-        o.add_argument("--qty", type=_int, required=True, help="units (lots x lot size for F&O)")
-        o.add_argument("--price", type=_decimal, help="limit price (on the tick)")
+        o.add_argument(
+            "--qty",
+            type=whole(1, L.MAX_QTY),
+            required=True,
+            help="units (lots x lot size for F&O)",
+        )
+        o.add_argument(
+            "--price",
+            type=decimal(ZERO, L.MAX_PRICE, above_lo=True),
+            help="limit price (on the tick)",
+        )
         o.add_argument("--product", choices=[p.value for p in Product], default=None)
     c = cmd("cancel", "cancel an open order")
     c.add_argument("order_id")
     st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")
     st.add_argument("--underlying", default="NIFTY")
-    st.add_argument("--expiry", required=True, metavar="YYYY-MM-DD")
+    # --expiry and --lots are required unless --resume: cli.py checks (argparse has no "unless").
+    st.add_argument("--expiry", metavar="YYYY-MM-DD")
     strikes = st.add_mutually_exclusive_group()
-    strikes.add_argument("--strike", type=_decimal, help="one strike for both legs")
+    strike = decimal(ZERO, L.MAX_STRIKE, above_lo=True)
+    strikes.add_argument("--strike", type=strike, help="one strike for both legs")
     strikes.add_argument("--atm", action="store_true", help="the strike nearest the live spot")
-    st.add_argument("--call-strike", type=_decimal)
-    st.add_argument("--put-strike", type=_decimal)
+    st.add_argument("--call-strike", type=strike)
+    st.add_argument("--put-strike", type=strike)
     st.add_argument(
-        "--steps", type=_int, default=0, help="with --atm: CE at ATM+N strikes, PE at ATM-N"
+        "--steps",
+        type=whole(-L.MAX_STEPS, L.MAX_STEPS),
+        default=0,
+        help="with --atm: CE at ATM+N strikes, PE at ATM-N",
     )
-    st.add_argument("--lots", type=_int, required=True)
-    st.add_argument("--batch-lots", type=_int, default=20)
+    st.add_argument("--lots", type=whole(1, L.MAX_LOTS))
+    st.add_argument("--batch-lots", type=whole(1, L.MAX_LOTS), default=20)
     pace = st.add_mutually_exclusive_group()
-    pace.add_argument("--delay", type=float, default=20.0, help="seconds between batches")
+    pace.add_argument(
+        "--delay", type=seconds(0, L.MAX_DELAY_S), default=20.0, help="seconds between batches"
+    )
     pace.add_argument(
         "--paced", action="store_true", help="no delay: as fast as the account's order rate allows"
     )
@@ -135,7 +241,7 @@ def build_parser() -> OneLineParser:
     st.add_argument("--side", choices=["sell", "buy"], default="sell")
     st.add_argument("--product", choices=["NRML", "MIS"], default="NRML")
     st.add_argument("--order-type", choices=["MKT", "LIMIT"], default="MKT")
-    st.add_argument("--buffer-pct", type=_decimal, default=Decimal("1"))
+    st.add_argument("--buffer-pct", type=decimal(ZERO, L.MAX_BUFFER_PCT), default=Decimal("1"))
     st.add_argument("--yes", action="store_true", help="send it (otherwise: show the plan)")
     st.add_argument(
         "--resume",
@@ -145,17 +251,27 @@ def build_parser() -> OneLineParser:
     mon = cmd("monitor", "EMA9 sell monitor: a limit sell at EMA9 per holding, only lowered")
     mon.add_argument("--run-once", action="store_true", help="one cycle, then exit")
     mon.add_argument("--skip-wait", action="store_true", help="do not wait for the open")
-    mon.add_argument("--monitor-interval", type=float, default=60.0, metavar="S")
+    mon.add_argument(
+        "--monitor-interval",
+        type=seconds(L.MIN_MONITOR_INTERVAL_S, L.MAX_MONITOR_INTERVAL_S),
+        default=60.0,
+        metavar="S",
+    )
     mon.add_argument("--dry-run", action="store_true", help="compute and show; send nothing")
-    mon.add_argument("--max-below-entry-pct", type=_decimal, default=Decimal(5), metavar="P")
+    mon.add_argument(
+        "--max-below-entry-pct",
+        type=decimal(ZERO, L.MAX_BELOW_ENTRY_PCT),
+        default=Decimal(5),
+        metavar="P",
+    )
     mon.add_argument("--symbols", help="comma-separated: only these (default: all holdings)")
     mon.add_argument(
         "--include-positions", action="store_true", help="also manage today's long positions"
     )
     mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
-    sim.add_argument("--port", type=_int, default=8765)
-    sim.add_argument("--latency-ms", type=float, default=0.0)
-    sim.add_argument("--jitter-ms", type=float, default=0.0)
-    sim.add_argument("--seed", type=_int, default=7)
+    sim.add_argument("--port", type=whole(L.MIN_PORT, L.MAX_PORT), default=8765)
+    sim.add_argument("--latency-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
+    sim.add_argument("--jitter-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
+    sim.add_argument("--seed", type=whole(0, L.MAX_SEED), default=7)
     return p

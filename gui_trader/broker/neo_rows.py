@@ -1,11 +1,19 @@
-"""Broker rows -> core types. The wire mixes ints, strings, "--" and several time formats."""
+"""Broker rows -> core types. The wire mixes ints, strings, "--" and several time formats.
+
+A field we cannot read raises `BadRow` (a `BadReply`) naming the row kind, the field, the value
+and the order number when known, so one bad row reads as the broker's fault, never a crash.
+Numbers must be finite and of a sane size: a NaN or 1e400 would poison every sum after it.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from gui_trader.broker.base import BadReply
 from gui_trader.core.clock import IST
 from gui_trader.core.market_data import Candle, Quote
 from gui_trader.core.money import ZERO, to_decimal
@@ -18,26 +26,154 @@ _TIME_FORMATS = (
     "%d-%b-%Y %H: %M: %S",
     "%Y-%m-%dT%H:%M:%S%z",
 )
+# Far beyond any price, amount or volume, far inside what quantize() and int() handle cheaply.
+_MAX_WIRE = Decimal("1e15")
+_MIN_WIRE = Decimal("1e-30")  # smaller non-zero magnitudes overflow a division downstream
+_MAX_EPOCH_DIGITS = 20
+_SHOW = 40
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def as_int(value: Any) -> int:
-    d = to_decimal(value)
-    return int(d)
+class BadRow(BadReply, ValueError):
+    """One field of one reply row is unreadable.
+
+    Also a ValueError, so callers that skip unreadable rows with `except ValueError` keep
+    working; everyone else sees a BadReply, the taxonomy's "broker said something odd".
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, field: str = "", value: str = "", order_id: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.kind, self.field, self.value, self.order_id = kind, field, value, order_id
 
 
-def as_str(value: Any) -> str:
-    text = "" if value is None else str(value).strip()
+def short_repr(value: Any) -> str:
+    """The value as a message can show it: short, and never an error of its own."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<{value.bit_length()}-bit int>"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= _SHOW else text[: _SHOW - 3] + "..."
+
+
+class _Where:
+    """Which row and field is being read, for the error message."""
+
+    __slots__ = ("kind", "order_id")
+
+    def __init__(self, kind: str, order_id: str = "") -> None:
+        self.kind, self.order_id = kind, order_id
+
+    def bad(self, field: str, value: Any, why: str) -> BadRow:
+        shown = short_repr(value)
+        where = f"{self.kind} (order {self.order_id})" if self.order_id else self.kind
+        return BadRow(
+            f"unreadable {where}: {field} = {shown} {why}",
+            kind=self.kind,
+            field=field,
+            value=shown,
+            order_id=self.order_id,
+        )
+
+
+_ANY = _Where("reply")
+
+
+def _rows_of(kind: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """The safety net under the field checks: whatever slips past them still leaves as a
+    BadReply for this kind of row, never a bare ValueError, TypeError or InvalidOperation."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def parse(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except BadReply:
+                raise
+            except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
+                detail = short_repr(str(exc))
+                raise BadRow(
+                    f"unreadable {kind}: {type(exc).__name__} {detail}", kind=kind
+                ) from exc
+
+        return parse
+
+    return wrap
+
+
+def _mapping(value: Any, where: _Where, field: str = "row") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise where.bad(field, value, "is not an object")
+    return value
+
+
+def as_decimal(value: Any, where: _Where = _ANY, field: str = "value") -> Decimal:
+    """A number as the wire sends it: a plain string ("1500.00", "1.485e+07", "--", ""), an
+    int, a float or nothing (0). Not a bool, container, NaN, infinity or absurd magnitude."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal | None):
+        raise where.bad(field, value, "is not a number")
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
+        raise where.bad(field, value, "is not a plain number")
+    try:
+        number = to_decimal(value)
+    except ValueError:
+        raise where.bad(field, value, "is not a number") from None
+    if not number.is_finite():
+        raise where.bad(field, value, "is not a finite number")
+    if number and not _MIN_WIRE <= abs(number) <= _MAX_WIRE:
+        raise where.bad(field, value, "is out of any sane range")
+    return number
+
+
+def as_int(value: Any, where: _Where = _ANY, field: str = "value") -> int:
+    """Whole units; a fractional value is truncated toward zero, as it always has been."""
+    return int(as_decimal(value, where, field))
+
+
+def as_str(value: Any, where: _Where = _ANY, field: str = "value") -> str:
+    if isinstance(value, Mapping | list | tuple | set):
+        raise where.bad(field, value, "is not text")
+    try:
+        text = "" if value is None else str(value).strip()
+    except ValueError:  # an int too long to print
+        raise where.bad(field, value, "is not text") from None
     return "" if text in ("--", "NA") else text
 
 
-def parse_time(value: Any) -> datetime | None:
-    text = as_str(value)
+def as_order_id(value: Any, where: _Where, field: str = "nOrdNo") -> str:
+    """The broker's order number: digits as a string, or an int. A float has already lost
+    digits (2.61201000000001e14), so it is refused rather than matched to the wrong order."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value > 0:
+            return str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return text
+    if value is None or value == "":
+        raise where.bad(field, value, "is missing")
+    raise where.bad(field, value, "is not an order number (digits)")
+
+
+def parse_time(value: Any, where: _Where = _ANY, field: str = "time") -> datetime | None:
+    """A time in any of the wire's formats; None when absent or in a format we do not know."""
+    text = as_str(value, where, field)
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if len(text) > _MAX_EPOCH_DIGITS:
+            return None
         n = int(text)
         seconds = n / 1e9 if n > 10**14 else n
-        return datetime.fromtimestamp(seconds, IST)
+        try:
+            return datetime.fromtimestamp(seconds, IST)
+        except (OverflowError, OSError, ValueError):
+            return None
     for fmt in _TIME_FORMATS:
         try:
             t = datetime.strptime(text, fmt)
@@ -45,6 +181,14 @@ def parse_time(value: Any) -> datetime | None:
             continue
         return t if t.tzinfo else t.replace(tzinfo=IST)
     return None
+
+
+def _factor(row: Mapping[str, Any], key: str, where: _Where, *, divisor: bool = False) -> Decimal:
+    value = row.get(key) or 1
+    number = as_decimal(value, where, key)
+    if divisor and not number:
+        raise where.bad(key, value, "is zero (a divisor)")
+    return number
 
 
 def map_status(raw: str, qty: int, filled: int) -> OrderStatus:
@@ -61,136 +205,186 @@ def map_status(raw: str, qty: int, filled: int) -> OrderStatus:
     return OrderStatus.OPEN
 
 
+@_rows_of("order row")
 def order_from_row(row: dict[str, Any]) -> Order:
-    qty, filled = as_int(row.get("qty")), as_int(row.get("fldQty"))
-    raw = as_str(row.get("ordSt") or row.get("stat"))
+    w = _Where("order row")
+    row = _mapping(row, w)
+    w.order_id = as_order_id(row.get("nOrdNo"), w)
+    qty, filled = as_int(row.get("qty"), w, "qty"), as_int(row.get("fldQty"), w, "fldQty")
+    raw = as_str(row.get("ordSt") or row.get("stat"), w, "ordSt")
     return Order(
-        order_id=as_str(row.get("nOrdNo")),
-        trading_symbol=as_str(row.get("trdSym")),
-        segment=as_str(row.get("exSeg")),
-        token=as_str(row.get("tok")),
-        side=Side.BUY if as_str(row.get("trnsTp")).upper().startswith("B") else Side.SELL,
+        order_id=w.order_id,
+        trading_symbol=as_str(row.get("trdSym"), w, "trdSym"),
+        segment=as_str(row.get("exSeg"), w, "exSeg"),
+        token=as_str(row.get("tok"), w, "tok"),
+        side=_side(row, w),
         qty=qty,
         filled_qty=filled,
         status=map_status(raw, qty, filled),
-        order_type=as_str(row.get("prcTp")),
-        product=as_str(row.get("prod")),
-        price=to_decimal(row.get("prc")),
-        avg_price=to_decimal(row.get("avgPrc")),
-        trigger_price=to_decimal(row.get("trgPrc")),
-        tag=as_str(row.get("GuiOrdId")),
-        reject_reason=as_str(row.get("rejRsn")),
+        order_type=as_str(row.get("prcTp"), w, "prcTp"),
+        product=as_str(row.get("prod"), w, "prod"),
+        price=as_decimal(row.get("prc"), w, "prc"),
+        avg_price=as_decimal(row.get("avgPrc"), w, "avgPrc"),
+        trigger_price=as_decimal(row.get("trgPrc"), w, "trgPrc"),
+        tag=as_str(row.get("GuiOrdId"), w, "GuiOrdId"),
+        reject_reason=as_str(row.get("rejRsn"), w, "rejRsn"),
         raw_status=raw,
-        time=parse_time(row.get("ordDtTm") or row.get("hsUpTm")),
-        validity=as_str(row.get("vldt") or row.get("ordDur")) or "DAY",
+        time=parse_time(row.get("ordDtTm") or row.get("hsUpTm"), w, "ordDtTm"),
+        validity=as_str(row.get("vldt") or row.get("ordDur"), w, "vldt") or "DAY",
     )
 
 
+def _side(row: Mapping[str, Any], w: _Where) -> Side:
+    return Side.BUY if as_str(row.get("trnsTp"), w, "trnsTp").upper().startswith("B") else Side.SELL
+
+
+@_rows_of("trade row")
 def trade_from_row(row: dict[str, Any]) -> Trade:
+    w = _Where("trade row")
+    row = _mapping(row, w)
+    w.order_id = as_order_id(row.get("nOrdNo"), w)
     return Trade(
-        order_id=as_str(row.get("nOrdNo")),
-        fill_id=as_str(row.get("flId")),
-        trading_symbol=as_str(row.get("trdSym")),
-        segment=as_str(row.get("exSeg")),
-        side=Side.BUY if as_str(row.get("trnsTp")).upper().startswith("B") else Side.SELL,
-        qty=as_int(row.get("fldQty")),
-        price=to_decimal(row.get("avgPrc")),
-        tag=as_str(row.get("GuiOrdId")),
-        time=parse_time(row.get("exTm") or row.get("hsUpTm")),
+        order_id=w.order_id,
+        fill_id=as_str(row.get("flId"), w, "flId"),
+        trading_symbol=as_str(row.get("trdSym"), w, "trdSym"),
+        segment=as_str(row.get("exSeg"), w, "exSeg"),
+        side=_side(row, w),
+        qty=as_int(row.get("fldQty"), w, "fldQty"),
+        price=as_decimal(row.get("avgPrc"), w, "avgPrc"),
+        tag=as_str(row.get("GuiOrdId"), w, "GuiOrdId"),
+        time=parse_time(row.get("exTm") or row.get("hsUpTm"), w, "exTm"),
     )
 
 
+@_rows_of("position row")
 def position_from_row(row: dict[str, Any]) -> Position:
+    w = _Where("position row")
+    row = _mapping(row, w)
     nf = (
-        to_decimal(row.get("multiplier") or 1)
-        * to_decimal(row.get("genNum") or 1)
-        / to_decimal(row.get("genDen") or 1)
-        * to_decimal(row.get("prcNum") or 1)
-        / to_decimal(row.get("prcDen") or 1)
+        _factor(row, "multiplier", w)
+        * _factor(row, "genNum", w)
+        / _factor(row, "genDen", w, divisor=True)
+        * _factor(row, "prcNum", w)
+        / _factor(row, "prcDen", w, divisor=True)
     )
+    if nf and not _MIN_WIRE <= abs(nf) <= _MAX_WIRE:
+        raise w.bad("multiplier", nf, "(multiplier x genNum/genDen x prcNum/prcDen) is absurd")
+
+    def d(key: str) -> Decimal:
+        return as_decimal(row.get(key), w, key)
+
+    def n(key: str) -> int:
+        return as_int(row.get(key), w, key)
+
     return Position(
-        trading_symbol=as_str(row.get("trdSym")),
-        segment=as_str(row.get("exSeg")),
-        token=as_str(row.get("tok")),
-        product=as_str(row.get("prod")),
-        buy_qty=as_int(row.get("flBuyQty")) + as_int(row.get("cfBuyQty")),
-        sell_qty=as_int(row.get("flSellQty")) + as_int(row.get("cfSellQty")),
-        buy_amount=to_decimal(row.get("buyAmt")) + to_decimal(row.get("cfBuyAmt")),
-        sell_amount=to_decimal(row.get("sellAmt")) + to_decimal(row.get("cfSellAmt")),
+        trading_symbol=as_str(row.get("trdSym"), w, "trdSym"),
+        segment=as_str(row.get("exSeg"), w, "exSeg"),
+        token=as_str(row.get("tok"), w, "tok"),
+        product=as_str(row.get("prod"), w, "prod"),
+        buy_qty=n("flBuyQty") + n("cfBuyQty"),
+        sell_qty=n("flSellQty") + n("cfSellQty"),
+        buy_amount=d("buyAmt") + d("cfBuyAmt"),
+        sell_amount=d("sellAmt") + d("cfSellAmt"),
         multiplier=nf or Decimal(1),
-        ltp=to_decimal(row.get("ltp")),
+        ltp=d("ltp"),
     )
 
 
+@_rows_of("holding row")
 def holding_from_row(row: dict[str, Any]) -> Holding:
-    symbol = as_str(row.get("symbol") or row.get("displaySymbol"))
+    w = _Where("holding row")
+    row = _mapping(row, w)
+    symbol = as_str(row.get("symbol") or row.get("displaySymbol"), w, "symbol")
+    avg = row.get("averagePrice")
     return Holding(
         symbol=symbol,
         trading_symbol=f"{symbol}-EQ",  # resolved against the scrip master by token when needed
-        segment=as_str(row.get("exchangeSegment")) or "nse_cm",
-        token=as_str(row.get("exchangeIdentifier")),
-        qty=as_int(row.get("quantity")),
-        sellable_qty=as_int(row.get("sellableQuantity")),
-        avg_price=to_decimal(
-            repr(row["averagePrice"])
-            if isinstance(row.get("averagePrice"), float)
-            else row.get("averagePrice")
+        segment=as_str(row.get("exchangeSegment"), w, "exchangeSegment") or "nse_cm",
+        token=as_str(row.get("exchangeIdentifier"), w, "exchangeIdentifier"),
+        qty=as_int(row.get("quantity"), w, "quantity"),
+        sellable_qty=as_int(row.get("sellableQuantity"), w, "sellableQuantity"),
+        avg_price=as_decimal(
+            repr(avg) if isinstance(avg, float) else avg, w, "averagePrice"
         ).quantize(Decimal("0.0001")),
-        close_price=to_decimal(str(row.get("closingPrice", 0))),
+        close_price=as_decimal(row.get("closingPrice", 0), w, "closingPrice"),
     )
 
 
+@_rows_of("limits reply")
 def funds_from_reply(body: dict[str, Any]) -> Funds:
+    w = _Where("limits reply")
+    body = _mapping(body, w, "reply")
     return Funds(
-        available=to_decimal(body.get("Net")),
-        margin_used=to_decimal(body.get("MarginUsed")),
-        collateral=to_decimal(body.get("CollateralValue")),
+        available=as_decimal(body.get("Net"), w, "Net"),
+        margin_used=as_decimal(body.get("MarginUsed"), w, "MarginUsed"),
+        collateral=as_decimal(body.get("CollateralValue"), w, "CollateralValue"),
     )
 
 
+@_rows_of("margin reply")
 def margin_from_reply(body: dict[str, Any]) -> MarginCheck:
-    data = body.get("data", body)
-    required = to_decimal(data.get("reqdMrgn") or data.get("ordMrgn"))
-    short = to_decimal(data.get("insufFund"))
+    w = _Where("margin reply")
+    data = _mapping(_mapping(body, w, "reply").get("data", body), w, "data")
+    required = as_decimal(data.get("reqdMrgn") or data.get("ordMrgn"), w, "reqdMrgn")
+    short = as_decimal(data.get("insufFund"), w, "insufFund")
     return MarginCheck(
         required=required.quantize(Decimal("0.01")),
-        available=to_decimal(data.get("avlCash")).quantize(Decimal("0.01")),
+        available=as_decimal(data.get("avlCash"), w, "avlCash").quantize(Decimal("0.01")),
         ok=str(data.get("rmsVldtd", "")).upper() == "OK" and short <= 0,
         shortfall=short.quantize(Decimal("0.01")),
     )
 
 
+@_rows_of("quote row")
 def quote_from_row(row: dict[str, Any]) -> Quote:
-    ohlc = row.get("ohlc") or {}
+    w = _Where("quote row")
+    row = _mapping(row, w)
+    ohlc = _mapping(row.get("ohlc") or {}, w, "ohlc")
+    cent = Decimal("0.01")
+
+    def price(value: Any, field: str) -> Decimal:
+        return as_decimal(value, w, field).quantize(cent)
+
     return Quote(
-        segment=as_str(row.get("exchange")),
-        token=as_str(row.get("exchange_token")),
-        symbol=as_str(row.get("display_symbol")),
-        ltp=to_decimal(row.get("ltp")).quantize(Decimal("0.01")),
-        prev_close=to_decimal(ohlc.get("close")).quantize(Decimal("0.01")),
-        open=to_decimal(ohlc.get("open")).quantize(Decimal("0.01")),
-        high=to_decimal(ohlc.get("high")).quantize(Decimal("0.01")),
-        low=to_decimal(ohlc.get("low")).quantize(Decimal("0.01")),
-        volume=as_int(row.get("last_volume")),
-        time=parse_time(row.get("lstup_time")),
+        segment=as_str(row.get("exchange"), w, "exchange"),
+        token=as_str(row.get("exchange_token"), w, "exchange_token"),
+        symbol=as_str(row.get("display_symbol"), w, "display_symbol"),
+        ltp=price(row.get("ltp"), "ltp"),
+        prev_close=price(ohlc.get("close"), "ohlc.close"),
+        open=price(ohlc.get("open"), "ohlc.open"),
+        high=price(ohlc.get("high"), "ohlc.high"),
+        low=price(ohlc.get("low"), "ohlc.low"),
+        volume=as_int(row.get("last_volume"), w, "last_volume"),
+        time=parse_time(row.get("lstup_time"), w, "lstup_time"),
     )
 
 
+@_rows_of("candle row")
 def candle_from_row(row: list[Any]) -> Candle:
-    t = parse_time(row[0])
+    w = _Where("candle row")
+    if not isinstance(row, list | tuple) or len(row) < 5:
+        raise w.bad("row", row, "is not [time, open, high, low, close, volume]")
+    t = parse_time(row[0], w, "time")
     if t is None:
-        raise ValueError(f"bad candle time {row[0]!r}")
+        raise w.bad("time", row[0], "is not a time")
 
-    def d(v: Any) -> Decimal:
-        return to_decimal(repr(v) if isinstance(v, float) else v)
+    def d(i: int, field: str) -> Decimal:
+        v = row[i]
+        return as_decimal(repr(v) if isinstance(v, float) else v, w, field)
 
     return Candle(
-        t, d(row[1]), d(row[2]), d(row[3]), d(row[4]), as_int(row[5]) if len(row) > 5 else 0
+        t,
+        d(1, "open"),
+        d(2, "high"),
+        d(3, "low"),
+        d(4, "close"),
+        as_int(row[5], w, "volume") if len(row) > 5 else 0,
     )
 
 
 __all__ = [
     "ZERO",
+    "BadRow",
     "candle_from_row",
     "funds_from_reply",
     "holding_from_row",

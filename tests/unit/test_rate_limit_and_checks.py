@@ -6,7 +6,7 @@ import pytest
 
 from gui_trader.broker.rate_limit import RateLimiter
 from gui_trader.core.instrument import Instrument
-from gui_trader.core.order import OrderRequest, OrderType, Side
+from gui_trader.core.order import OrderRequest, OrderType, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 
 
@@ -70,8 +70,10 @@ NIFTY_CE = Instrument(
 def test_bad_orders_are_refused(qty: int, price: Decimal | None, message: str) -> None:
     kind = OrderType.LIMIT if price is not None else OrderType.MARKET
     with pytest.raises(InvalidOrder, match=message.replace("(", r"\(").replace(")", r"\)")):
-        check_order(OrderRequest(NIFTY_CE, Side.SELL, qty, kind, price))
+        check_order(OrderRequest(NIFTY_CE, Side.SELL, qty, kind, price, Product.NRML))
 
 
 def test_a_good_order_passes() -> None:
-    check_order(OrderRequest(NIFTY_CE, Side.SELL, 1800, OrderType.LIMIT, Decimal("120.05")))
+    check_order(
+        OrderRequest(NIFTY_CE, Side.SELL, 1800, OrderType.LIMIT, Decimal("120.05"), Product.NRML)
+    )
