@@ -520,7 +520,7 @@ class NeoClient:
         for item in items:
             try:
                 out.append(rows.quote_from_row(item))
-            except (ValueError, TypeError, AttributeError) as exc:
+            except BadReply as exc:
                 log.warning("skipping an unreadable quote row: %s", exc)
         return out
 
