@@ -182,3 +182,26 @@ def live_server(**kw: Any) -> ServerThread:
 
 
 __all__: Sequence[str] = ["LiveRig", "json_out", "kill9", "live_server"]
+
+
+def settle(server: ServerThread, timeout: float = 15.0) -> bool:
+    """Wait, at most `timeout` seconds, until the simulator's late work (the "slow" fault's
+    processing) has landed; False if it had not by then. The wait runs on the server's own loop."""
+    import asyncio
+    import concurrent.futures
+
+    loop = server.loop
+    if loop is None or loop.is_closed():
+        return True
+    future = asyncio.run_coroutine_threadsafe(server.app.idle(), loop)
+    try:
+        future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        return False
+    return True
+
+
+def sim_stats(rig: LiveRig) -> dict[str, Any]:
+    """The simulator's counters: requests by route kind, faults injected by kind, orders placed."""
+    return dict(rig.admin("GET", "/_sim/stats"))
