@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal, InvalidOperation
 
 from PySide6.QtWidgets import (
@@ -28,6 +29,31 @@ def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     )
     box.setDefaultButton(QMessageBox.StandardButton.No)  # Enter never sends by accident
     return box.exec() == QMessageBox.StandardButton.Yes
+
+
+async def ask(parent: QWidget | None, title: str, text: str) -> bool:
+    """`confirm` for code running in an asyncio task: a nested exec() inside a task would
+    re-enter the loop and stall every other task; this opens the box and awaits its answer."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def done(result: int) -> None:
+        if not answer.done():
+            answer.set_result(result == QMessageBox.StandardButton.Yes)
+
+    box.finished.connect(done)
+    box.open()
+    try:
+        return await answer
+    finally:
+        box.deleteLater()
 
 
 def parse_price(text: str) -> Decimal | None:

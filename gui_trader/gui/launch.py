@@ -7,7 +7,9 @@ so the trader sees it as early as possible.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 import time
 
@@ -24,11 +26,17 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("gui_trader")
     app.setOrganizationName("gui_trader")
+    # Closing the window ends main() (and its orderly shutdown), not Qt's loop under it.
+    app.setQuitOnLastWindowClosed(False)
     probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
         window = MainWindow()
         window.show()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # the same orderly shutdown as Quit
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, window.close)
         if probe:
             shown = asyncio.Event()
             QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +110,8 @@ class MainWindow(QMainWindow):
         self.hub = EventHub()
         self.queue = self.hub.subscribe()
         self.confirm: Callable[[str, str], bool] = lambda t, x: dialogs.confirm(self, t, x)
+        # inside a coroutine: never a nested exec() (it re-enters the asyncio loop)
+        self.ask: Callable[[str, str], Awaitable[bool]] = lambda t, x: dialogs.ask(self, t, x)
         self.tasks: set[asyncio.Task[Any]] = set()
         self._log_handler: HubLogHandler | None = None
         self._shut = False
@@ -412,7 +414,7 @@ class MainWindow(QMainWindow):
             f"{len(intents)} of {len(run.plan.orders)} orders journaled. Finish it? Orders "
             "the broker already has are not sent again."
         )
-        if not self.confirm("Resume straddle", text):
+        if not await self.ask("Resume straddle", text):
             run.release()
             await engine.ctx.journal.save_run(
                 run.run_id, engine.ctx.account, "straddle", run.plan.to_json(), "abandoned"
@@ -882,7 +884,7 @@ class MainWindow(QMainWindow):
         async def go() -> None:
             account = await add_account(self.paths, new)
             self._fill_account_menu()
-            if self.confirm("Account added", f"Switch to {account.name} (live) now?"):
+            if await self.ask("Account added", f"Switch to {account.name} (live) now?"):
                 await self.switch(account.name, paper=False)
 
         self.spawn(go(), "add account")

@@ -65,11 +65,16 @@ def run(qtbot: QtBot, qloop: qasync.QEventLoop) -> Runner:
     return Runner(qtbot, qloop)
 
 
+async def yes(title: str, text: str) -> bool:
+    return True
+
+
 @pytest.fixture
 def window(qtbot: QtBot, run: Runner) -> Iterator[MainWindow]:
     """The real window in paper mode, confirmations answered yes."""
     w = MainWindow()
     w.confirm = lambda title, text: True  # type: ignore[method-assign]
+    w.ask = yes  # type: ignore[method-assign]
     w.show()
     assert run(w.start(paper=True))
     yield w
