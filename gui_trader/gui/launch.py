@@ -27,7 +27,7 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     app.setApplicationName("gui_trader")
     app.setOrganizationName("gui_trader")
     # Closing the window ends main() (and its orderly shutdown), not Qt's loop under it.
-    app.setQuitOnLastWindowClosed(False)
+    QApplication.setQuitOnLastWindowClosed(False)
     probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
