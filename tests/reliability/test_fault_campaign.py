@@ -33,27 +33,11 @@ from typing import Any
 import httpx
 import pytest
 
+from gui_trader.sim.faults import FAULTS
 from tests.reliability.rig import LiveRig, live_server, settle
 
 # Every fault the simulator can put on an order route (html is the scrip master's own).
-FAULT_KINDS: tuple[str, ...] = (
-    "error_5xx",
-    "accept_5xx",
-    "rate_limit",
-    "drop",
-    "accept_drop",
-    "revoke",
-    "trickle",
-    "slow",
-    "hang",
-    "accept_hang",
-    "garbage",
-    "accept_garbage",
-    "accept_not_ok",
-    "accept_400",
-    "numeric_id",
-    "retry_after_long",
-)
+FAULT_KINDS: tuple[str, ...] = tuple(f for f in FAULTS if f != "html")
 # symbol -> (trading symbol, a price near the simulator's base price, tick)
 SYMBOLS: dict[str, tuple[str, Decimal, Decimal]] = {
     "RELIANCE": ("RELIANCE-EQ", Decimal("1452.30"), Decimal("0.05")),
