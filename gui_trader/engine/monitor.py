@@ -173,13 +173,14 @@ class Monitor:
             log.info("monitor: continuing today's state for %d symbols", len(saved))
 
     async def _settle_own_intents(self) -> None:
-        """Sells an earlier monitor journaled but may not have seen answered (killed mid-place):
-        wait until they can no longer land, then look them up by tag. A found one is adopted
-        from the book like any open sell; only then may a symbol get a new order."""
+        """Every sell the monitor made today, as the broker has it, becomes its symbol's order
+        again: a run killed mid-place (the sell on the wire, or placed but not yet saved) must
+        not leave a symbol looking order-less, or it would be sold twice. Sells that were on
+        the wire are looked up by tag once they can no longer land."""
         intents = await self.journal.by_feature(self.account, "M", self.day)
-        pending = [i for i in intents if i.state in OPEN_STATES]
-        if not pending:
+        if not intents:
             return
+        pending = [i for i in intents if i.state in OPEN_STATES]
         sent = [i.updated for i in pending if i.state != "new"]
         wait = max(sent, default=0.0) + self.broker.in_flight_s - time.time()
         if wait > 0:
@@ -190,18 +191,26 @@ class Monitor:
             if self._stop.is_set():
                 raise MonitorStopped
         book = await self.desk.book()
-        for intent in pending:
-            found = find_tag(book, intent.tag, intent.request)
-            if found.order is not None:
-                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
-                log.info(
-                    "monitor: %s's sell %s found at the broker",
-                    intent.request["symbol"],
-                    intent.tag,
-                )
-            else:
-                detail = "never sent" if intent.state == "new" else "not at the broker on restart"
-                await self.journal.update(intent.tag, "absent", detail=detail)
+        by_id = {o.order_id: o for o in book}
+        latest: dict[str, Order] = {}  # symbol -> the newest sell the broker holds
+        for intent in intents:  # oldest first
+            order = by_id.get(intent.order_id or "") if intent.state == "placed" else None
+            if intent.state in OPEN_STATES:
+                order = find_tag(book, intent.tag, intent.request).order
+                if order is not None:
+                    await self.journal.update(intent.tag, "placed", order_id=order.order_id)
+                    log.info("monitor: sell %s found at the broker", intent.tag)
+                else:
+                    detail = "never sent" if intent.state == "new" else "not at the broker"
+                    await self.journal.update(intent.tag, "absent", detail=detail)
+            if order is not None and order.status is not OrderStatus.REJECTED:
+                latest[str(intent.request["symbol"])] = order
+        for symbol, order in latest.items():
+            m = self.rows.get(symbol)
+            if m is not None and not m.closed and m.order_id != order.order_id:
+                log.info("monitor: %s follows its sell %s again", symbol, order.order_id)
+                m.order_id, m.order_price = order.order_id, str(order.price)
+                m.order_status, m.pending_tag = order.status.value, None
 
     async def save(self) -> None:
         await self.journal.save_monitor(

@@ -429,10 +429,17 @@ class LegResult:
     error: str = ""
     filled: int = 0
     avg_price: Decimal = Decimal(0)
+    settled: bool = False  # resume: the journal already knows its fate (placed or refused)
 
     @property
     def placed(self) -> bool:
         return self.order_id is not None and self.status is not OrderStatus.REJECTED
+
+    @property
+    def to_send(self) -> bool:
+        """Neither placed nor refused before: a rejected leg is resent only on the trader's
+        word (Retry), never by a resume."""
+        return not self.placed and not self.settled
 
     @property
     def failed(self) -> bool:
@@ -608,7 +615,7 @@ class StraddleRun:
         in_flight: list[asyncio.Future[Any]] = []
         try:
             for batch in self.plan.batches:
-                todo = [o for o in batch.orders if not self.results[o.key].placed]
+                todo = [o for o in batch.orders if self.results[o.key].to_send]
                 if not todo:
                     self.batches_done += 1
                     continue
@@ -761,6 +768,7 @@ class StraddleRun:
         for intent, key in legs:
             result = self.results[key]
             result.tag = intent.tag
+            result.settled = intent.state not in ("new", "sent", "unknown", "absent")
             if intent.state == "placed" and intent.order_id:
                 order = by_id.get(intent.order_id)
                 result.order_id = intent.order_id
@@ -772,6 +780,7 @@ class StraddleRun:
             else:
                 found = find_tag(book, intent.tag, intent.request)
                 if found.order is not None:
+                    result.settled = True
                     result.order_id, result.status = found.order.order_id, found.order.status
                     state = "rejected" if found.order.status is OrderStatus.REJECTED else "placed"
                     await journal.update(intent.tag, state, order_id=found.order.order_id)
