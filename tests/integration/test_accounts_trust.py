@@ -239,23 +239,8 @@ def test_two_data_folders_with_the_same_account_name_trade_apart(
 
 
 # ------------------------------------------------------------------ 3. keyrings
-class _Recording(KeyringBackend):
-    """Stores in memory and remembers every write, so a test can prove nothing was stored."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
+class _Recording(MemoryKeyring):
+    """Stores in memory, so a test can prove nothing was stored."""
 
 
 class PlaintextKeyring(_Recording):
