@@ -12,8 +12,9 @@ import logging
 import logging.handlers
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.neo import ClientLimits, NeoClient
 from gui_trader.broker.redact import install as install_redaction
@@ -23,6 +24,12 @@ from gui_trader.config import Config, Paths
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from gui_trader.engine.events import EventHub
+    from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
 PAPER = "paper"
@@ -113,6 +120,11 @@ class Context:
     def mode(self) -> str:
         return "PAPER" if self.paper is not None else "LIVE"
 
+    @property
+    def holidays(self) -> frozenset[date]:
+        market = self.config.extra.get("market") or {}
+        return frozenset(date.fromisoformat(str(d)) for d in market.get("holidays", []))
+
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:
             cache = self.paths.cache / ("scrip-paper" if self.paper else "scrip")
@@ -188,6 +200,22 @@ async def open_context(
             paths, config, acct.name, broker, journal, OrderDesk(broker, journal, acct.name)
         )
     return ctx
+
+
+async def open_engine(
+    hub: EventHub,
+    *,
+    account: str | None = None,
+    paper: bool = False,
+    login_url: str | None = None,
+    paths: Paths | None = None,
+    watchlist: Iterable[str] = (),
+) -> TradingEngine:
+    """config -> broker -> journal -> engine, for the window (the CLI uses the same engine)."""
+    from gui_trader.engine.trading import TradingEngine
+
+    ctx = await open_context(account=account, paper=paper, login_url=login_url, paths=paths)
+    return TradingEngine(ctx, hub, watchlist=watchlist)
 
 
 async def reconcile(ctx: Context) -> list[dict[str, Any]]:

@@ -11,11 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import Ambiguous, BrokerError
 from gui_trader.broker.vault import KeyringUnavailable
@@ -36,6 +37,10 @@ from gui_trader.engine.order_checks import InvalidOrder
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.engine.portfolio import portfolio
 from gui_trader.market.instruments import UnknownSymbol
+
+if TYPE_CHECKING:
+    from gui_trader.engine.straddle import StraddleRun
+    from gui_trader.engine.trading import TradingEngine
 
 
 def opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -92,6 +97,31 @@ def outcome_exit(outcomes: list[OrderOutcome]) -> int:
     if any(o.status is OrderStatus.UNKNOWN for o in outcomes):
         return EXIT_UNKNOWN
     return 0 if all(o.order_id is not None for o in outcomes) else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def on_interrupt(stop: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask a long job to stop in order (abort a straddle, stop a monitor)
+    instead of killing it; it then reports what it did."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+def _engine(ctx: Any) -> TradingEngine:
+    """The same engine the window drives; the CLI never starts its polling."""
+    from gui_trader.engine.events import EventHub
+    from gui_trader.engine.trading import TradingEngine
+
+    return TradingEngine(ctx, EventHub())
 
 
 def fail(message: str, code: int, as_json: bool) -> int:
@@ -346,15 +376,13 @@ async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
 
 
 async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
-    from datetime import date
 
-    from gui_trader.core.clock import now_ist, nse_open
     from gui_trader.engine import straddle as sd
     from gui_trader.straddle_report import plan_table
 
-    store = await ctx.instruments()
+    engine = _engine(ctx)
     if args.resume:
-        return await _resume_straddle(ctx, args, store)
+        return await _resume_straddle(engine, args)
     missing = [o for o, v in (("--expiry", args.expiry), ("--lots", args.lots)) if v is None]
     if missing:
         raise CommandError(f"straddle: {' and '.join(missing)} required", EXIT_BAD_INPUT)
@@ -383,22 +411,14 @@ async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
         buffer_pct=args.buffer_pct,
         dynamic_delay=args.dynamic_delay,
     )
-    market_open = True if ctx.paper is not None else nse_open(now_ist())
-    plan = await sd.prepare_plan(
-        spec,
-        ctx.broker,
-        store,
-        today=now_ist().date(),
-        market_open=market_open,
-        orders_per_second=ctx.broker.config.orders_per_second,
-    )
+    plan = await engine.prepare_straddle(spec)
     text = plan_table(plan)
     payload: dict[str, Any] = {"mode": ctx.mode, "plan": _plan_json(plan)}
     if not plan.ok:
         raise CommandError("cannot run: " + "; ".join(plan.problems), EXIT_BAD_INPUT)
     if not args.yes:
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
-    return await _run_straddle(ctx, args, sd.StraddleRun(plan, ctx.desk), payload, text)
+    return await _run_straddle(args, engine.straddle_run(plan), payload, text)
 
 
 def _plan_json(plan: Any) -> dict[str, Any]:
@@ -424,25 +444,16 @@ def _plan_json(plan: Any) -> dict[str, Any]:
 
 
 async def _run_straddle(
-    ctx: Any,
     args: argparse.Namespace,
-    run: Any,
+    run: StraddleRun,
     payload: dict[str, Any],
     text: str,
     resume: list[Any] | None = None,
 ) -> Result:
-    import signal
-
     from gui_trader.straddle_report import summary_text
 
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, run.abort)  # Ctrl-C: abort, then the summary
-    try:
+    with on_interrupt(run.abort):  # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
     result = summary.to_json()
     legs = list(summary.results.values())
     if summary.complete:
@@ -454,18 +465,18 @@ async def _run_straddle(
     return status, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
 
 
-async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Result:
+async def _resume_straddle(engine: TradingEngine, args: argparse.Namespace) -> Result:
     from gui_trader.engine import straddle as sd
 
-    runs = await sd.unfinished_runs(ctx.desk)
+    runs = await engine.unfinished_straddles()
     if not runs:
-        return True, {"mode": ctx.mode, "resumed": None}, "no interrupted straddle run"
+        return True, {"mode": engine.mode, "resumed": None}, "no interrupted straddle run"
     record = runs[-1]
-    payload: dict[str, Any] = {"mode": ctx.mode, "resumed": record.id}
+    payload: dict[str, Any] = {"mode": engine.mode, "resumed": record.id}
     try:
-        run, intents = await sd.resume_run(record, ctx.desk, store)
+        run, intents = await engine.resume_straddle(record)
     except sd.EarlierDayRun as exc:
-        report = await sd.earlier_day_report(exc.run, ctx.desk, store, expire=bool(args.yes))
+        report = await engine.earlier_day_report(exc.run, expire=bool(args.yes))
         text = _earlier_day_text(str(exc), report)
         if not args.yes:
             text += "\n(add --yes to retire it so it is not offered again)"
@@ -487,7 +498,7 @@ async def _resume_straddle(ctx: Any, args: argparse.Namespace, store: Any) -> Re
     if not args.yes:
         run.release()
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to finish it"
-    return await _run_straddle(ctx, args, run, payload, text, resume=intents)
+    return await _run_straddle(args, run, payload, text, resume=intents)
 
 
 def _earlier_day_text(headline: str, report: dict[str, Any]) -> str:
@@ -504,43 +515,23 @@ def _earlier_day_text(headline: str, report: dict[str, Any]) -> str:
 
 
 async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:
-    import signal
-
-    from gui_trader.engine.monitor import Monitor, MonitorSettings
-
-    if args.monitor_interval <= 0:
-        raise CommandError("--monitor-interval must be positive", EXIT_BAD_INPUT)
-    if args.max_below_entry_pct < 0:
-        raise CommandError("--max-below-entry-pct cannot be negative", EXIT_BAD_INPUT)
-    store = await ctx.instruments()
+    engine = _engine(ctx)
+    store = await engine.store()
     symbols = None
     if args.symbols:
         symbols = frozenset(
             store.resolve(s).trading_symbol for s in args.symbols.split(",") if s.strip()
         )
     dry = bool(args.dry_run or not args.yes)
-    holidays = frozenset(
-        date.fromisoformat(d) for d in (ctx.config.extra.get("market") or {}).get("holidays", [])
+    monitor = await engine.monitor(
+        interval_s=args.monitor_interval,
+        max_below_entry_pct=args.max_below_entry_pct,
+        dry_run=dry,
+        symbols=symbols,
+        include_positions=args.include_positions,
     )
-    settings = MonitorSettings(
-        args.monitor_interval,
-        args.max_below_entry_pct,
-        dry,
-        symbols,
-        args.include_positions,
-        holidays,
-    )
-    monitor = Monitor(
-        ctx.broker, ctx.desk, ctx.journal, store, ctx.account, settings, paper=ctx.paper is not None
-    )
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, monitor.stop)
-    try:
+    with on_interrupt(monitor.stop):
         report = await monitor.run(skip_wait=args.skip_wait, once=args.run_once)
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
     rows = [
         [
             r["symbol"],

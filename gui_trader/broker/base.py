@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -73,10 +74,27 @@ class Unreachable(BrokerError):
     pass
 
 
+@dataclass(frozen=True)
+class Telemetry:
+    """What the status bar and the engine may know of a broker connection, typed."""
+
+    session_expires: float | None  # epoch s of the current session's expiry; None: logged out
+    rtt_ms: float  # the last request's round trip
+    order_headroom: float  # order slots free right now
+    orders_per_second: float
+    logins: int  # logins this process made (0: a stored session was reused)
+    rate_limited: int  # 429s met so far
+
+
 class Broker(Protocol):
     """One instance per account. Quantities in units, prices in rupees (Decimal)."""
 
     name: str
+
+    @property
+    def logins(self) -> int: ...
+
+    def telemetry(self) -> Telemetry: ...
 
     @property
     def landing_s(self) -> float:
@@ -88,7 +106,8 @@ class Broker(Protocol):
         """How long after it was sent a request may still land (total deadline + landing)."""
         ...
 
-    async def login(self) -> None: ...
+    async def login(self, totp: str | None = None) -> None: ...
+    async def logout(self) -> None: ...
     async def reserve_orders(self, n: int) -> None: ...
     async def place(self, request: OrderRequest) -> str: ...
     async def modify(

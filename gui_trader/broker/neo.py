@@ -35,6 +35,7 @@ from gui_trader.broker.base import (
     OrderFinished,
     RateLimited,
     Rejected,
+    Telemetry,
     Unreachable,
 )
 from gui_trader.broker.rate_limit import RateLimiter
@@ -140,6 +141,17 @@ class NeoClient:
     @property
     def logins(self) -> int:
         return self.session.logins
+
+    def telemetry(self) -> Telemetry:
+        cur = self.session.current
+        return Telemetry(
+            session_expires=cur.expires_at if cur else None,
+            rtt_ms=self.stats.last_rtt_ms,
+            order_headroom=self.order_limiter.headroom(),
+            orders_per_second=self.config.orders_per_second,
+            logins=self.logins,
+            rate_limited=self.stats.rate_limited,
+        )
 
     @property
     def landing_s(self) -> float:

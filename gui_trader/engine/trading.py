@@ -13,14 +13,14 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import Ambiguous, BrokerError, LoginFailed, Rejected, Unreachable
-from gui_trader.core.clock import IST
+from gui_trader.core.clock import IST, now_ist, nse_open
 from gui_trader.core.instrument import Instrument
-from gui_trader.core.market_data import Quote
+from gui_trader.core.market_data import Candle, Quote
 from gui_trader.core.order import (
     Order,
     OrderOutcome,
@@ -31,6 +31,7 @@ from gui_trader.core.order import (
     Side,
 )
 from gui_trader.core.portfolio import Funds, Holding, Position
+from gui_trader.engine.account import AccountContext
 from gui_trader.engine.events import (
     EventHub,
     FundsUpdated,
@@ -42,11 +43,13 @@ from gui_trader.engine.events import (
     QuotesUpdated,
     SessionState,
 )
+from gui_trader.engine.journal import Intent, Run
 from gui_trader.engine.order_checks import check_order
 from gui_trader.market.instruments import InstrumentStore
 
-if TYPE_CHECKING:  # the composition root builds the context; the engine only uses it
-    from gui_trader.app import Context
+if TYPE_CHECKING:
+    from gui_trader.engine.monitor import Monitor
+    from gui_trader.engine.straddle import StraddlePlan, StraddleRun, StraddleSpec
 
 log = logging.getLogger(__name__)
 SLOW_EVERY = 5  # holdings and funds change rarely: every 5th poll
@@ -107,7 +110,12 @@ def _order_sig(o: Order) -> tuple[object, ...]:
 
 class TradingEngine:
     def __init__(
-        self, ctx: Context, hub: EventHub, *, poll_s: float = 1.0, watchlist: Iterable[str] = ()
+        self,
+        ctx: AccountContext,
+        hub: EventHub,
+        *,
+        poll_s: float = 1.0,
+        watchlist: Iterable[str] = (),
     ) -> None:
         self.ctx = ctx
         self.hub = hub
@@ -131,9 +139,13 @@ class TradingEngine:
     def mode(self) -> str:
         return self.ctx.mode
 
+    @property
+    def account(self) -> str:
+        return self.ctx.account
+
     def _state(self, state: str, detail: str = "", trading: bool = False) -> None:
-        cur = self.ctx.broker.session.current
-        expires = datetime.fromtimestamp(cur.expires_at, IST) if cur else None
+        until = self.ctx.broker.telemetry().session_expires
+        expires = datetime.fromtimestamp(until, IST) if until else None
         self.hub.publish(SessionState(self.mode, self.ctx.account, state, expires, detail, trading))
 
     # ------------------------------------------------------------------ life cycle
@@ -176,18 +188,11 @@ class TradingEngine:
                 log.warning("refresh failed: %s", explain(exc))
 
     async def _metrics(self) -> None:
-        b = self.ctx.broker
         while True:
+            t = self.ctx.broker.telemetry()
             p50, p99 = self.lag.percentiles()
             self.hub.publish(
-                Metrics(
-                    b.stats.last_rtt_ms,
-                    p50,
-                    p99,
-                    b.order_limiter.headroom(),
-                    b.config.orders_per_second,
-                    b.logins,
-                )
+                Metrics(t.rtt_ms, p50, p99, t.order_headroom, t.orders_per_second, t.logins)
             )
             await asyncio.sleep(1.0)
 
@@ -385,3 +390,96 @@ class TradingEngine:
         outcomes = await asyncio.gather(*(self.ctx.desk.place(r, feature="X") for r in plan))
         await self.refresh()
         return list(outcomes)
+
+    # ------------------------------------------------------------------ session
+    async def login(self, totp: str | None = None) -> None:
+        """Reuse the session, or log in afresh with today's TOTP code."""
+        await self.ctx.broker.login(totp)
+        self._state("ready", trading=self.ready.is_set())
+
+    async def logout(self) -> None:
+        await self.ctx.broker.logout()
+        self._state("logged out")
+
+    async def candles(
+        self, inst: Instrument, *, daily: bool, start: date, end: date
+    ) -> list[Candle]:
+        return await self.ctx.broker.candles(inst.key, "D" if daily else "1min", start, end)
+
+    # ------------------------------------------------------------------ straddles
+    def market_open(self, now: datetime | None = None) -> bool:
+        """Paper is open whenever the app runs; live follows NSE hours and config holidays."""
+        return self.mode == "PAPER" or nse_open(now or now_ist(), self.ctx.holidays)
+
+    async def store(self) -> InstrumentStore:
+        if self.instruments is None:
+            self.instruments = await self.ctx.instruments()
+        return self.instruments
+
+    async def prepare_straddle(self, spec: StraddleSpec) -> StraddlePlan:
+        from gui_trader.engine.straddle import prepare_plan
+
+        return await prepare_plan(
+            spec,
+            self.ctx.broker,
+            await self.store(),
+            today=now_ist().date(),
+            market_open=self.market_open(),
+            orders_per_second=self.ctx.broker.telemetry().orders_per_second,
+        )
+
+    def straddle_run(self, plan: StraddlePlan) -> StraddleRun:
+        from gui_trader.engine.straddle import StraddleRun
+
+        return StraddleRun(plan, self.ctx.desk, hub=self.hub)
+
+    async def unfinished_straddles(self) -> list[Run]:
+        from gui_trader.engine.straddle import unfinished_runs
+
+        return await unfinished_runs(self.ctx.desk)
+
+    async def resume_straddle(self, record: Run) -> tuple[StraddleRun, list[Intent]]:
+        """Owned by this process from here on (see straddle.resume_run for what it refuses)."""
+        from gui_trader.engine.straddle import resume_run
+
+        return await resume_run(record, self.ctx.desk, await self.store(), self.hub)
+
+    async def earlier_day_report(self, record: Run, *, expire: bool) -> dict[str, Any]:
+        from gui_trader.engine.straddle import earlier_day_report
+
+        return await earlier_day_report(record, self.ctx.desk, await self.store(), expire=expire)
+
+    async def abandon_straddle(self, run: StraddleRun) -> None:
+        """The trader declined to finish an interrupted run: it is not offered again."""
+        from gui_trader.engine.straddle import KIND
+
+        run.release()
+        plan = run.plan.to_json()
+        await self.ctx.journal.save_run(run.run_id, self.ctx.account, KIND, plan, "abandoned")
+
+    # ------------------------------------------------------------------ the EMA9 monitor
+    async def monitor(
+        self,
+        *,
+        interval_s: float,
+        max_below_entry_pct: Decimal,
+        dry_run: bool,
+        symbols: frozenset[str] | None = None,
+        include_positions: bool = False,
+    ) -> Monitor:
+        """The one place a monitor is built: settings (holidays from config.toml included)."""
+        from gui_trader.engine.monitor import Monitor, MonitorSettings
+
+        settings = MonitorSettings(
+            interval_s, max_below_entry_pct, dry_run, symbols, include_positions, self.ctx.holidays
+        )
+        return Monitor(
+            self.ctx.broker,
+            self.ctx.desk,
+            self.ctx.journal,
+            await self.store(),
+            self.ctx.account,
+            settings,
+            hub=self.hub,
+            paper=self.mode == "PAPER",
+        )

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self.log_model = LogModel(parent=self)
         self.monitor_model = MonitorModel(self)
         self.monitor: Monitor | None = None
+        self.monitor_starting = False
         self.chart: Any = None  # the Chart pane, built once pyqtgraph is imported
         self._chart_symbol: str | None = None
         self._chart_key: str | None = None
@@ -341,16 +342,22 @@ class MainWindow(QMainWindow):
     async def start(
         self, *, account: str | None = None, paper: bool = False, login_url: str | None = None
     ) -> bool:
-        from gui_trader.app import open_context, setup_logging
-        from gui_trader.engine.trading import TradingEngine
+        from gui_trader.app import open_engine, setup_logging
 
         setup_logging(self.paths, stderr=True)
         if self._log_handler is None:
             self._log_handler = HubLogHandler(self.hub)
             logging.getLogger().addHandler(self._log_handler)
+        config = Config.load(self.paths.config)
+        watch = config.extra.get("watchlist") or list(DEFAULT_WATCHLIST)
         try:
-            ctx = await open_context(
-                account=account, paper=paper, login_url=login_url, paths=self.paths
+            self.engine = await open_engine(
+                self.hub,
+                account=account,
+                paper=paper,
+                login_url=login_url,
+                paths=self.paths,
+                watchlist=watch,
             )
         except Exception as exc:
             from gui_trader.engine.trading import explain
@@ -362,16 +369,13 @@ class MainWindow(QMainWindow):
             )
             self.ticket.set_enabled(False, f"cannot start: {explain(exc)}")
             return False
-        config = Config.load(self.paths.config)
-        watch = config.extra.get("watchlist") or list(DEFAULT_WATCHLIST)
-        self.engine = TradingEngine(ctx, self.hub, watchlist=watch)
         ok = await self.engine.start()
         if ok:
             self._show_watchlist()
             store = self.engine.instruments
             if store is not None:
                 self.ticket.set_symbols(sorted({i.trading_symbol for i in store.all}))
-            self.ticket.set_enabled(True, f"{ctx.mode}: ready")
+            self.ticket.set_enabled(True, f"{self.engine.mode}: ready")
             self.straddle.attach(self.engine)
             self.spawn(self._offer_resume(), "resume check")
             self.spawn(self._build_chart(), "chart")
@@ -385,19 +389,18 @@ class MainWindow(QMainWindow):
         from gui_trader.engine import straddle as sd
 
         engine = self.engine
-        if engine is None or engine.instruments is None:
+        if engine is None:
             return
-        runs = await sd.unfinished_runs(engine.ctx.desk)
+        runs = await engine.unfinished_straddles()
         if not runs:
             return
-        desk, store = engine.ctx.desk, engine.instruments
         try:
-            run, intents = await sd.resume_run(runs[-1], desk, store, engine.hub)
+            run, intents = await engine.resume_straddle(runs[-1])
         except OwnedElsewhere as exc:
             log.warning("%s: not offered for resume here", exc)
             return
         except sd.EarlierDayRun as exc:
-            report = await sd.earlier_day_report(exc.run, desk, store, expire=True)
+            report = await engine.earlier_day_report(exc.run, expire=True)
             net = ", ".join(
                 f"{sym} net {report['net_qty_today'].get(leg, 0)}"
                 for leg, sym in report["contracts"].items()
@@ -415,10 +418,7 @@ class MainWindow(QMainWindow):
             "the broker already has are not sent again."
         )
         if not await self.ask("Resume straddle", text):
-            run.release()
-            await engine.ctx.journal.save_run(
-                run.run_id, engine.ctx.account, "straddle", run.plan.to_json(), "abandoned"
-            )
+            await engine.abandon_straddle(run)
             return
         self.docks["straddle"].raise_()
         self.straddle.show_plan(run.plan)
@@ -487,7 +487,7 @@ class MainWindow(QMainWindow):
         today = now_ist().date()
         daily = self.chart.daily.isChecked()
         start = today - timedelta(days=180 if daily else 0)
-        candles = await engine.ctx.broker.candles(inst.key, "D" if daily else "1min", start, today)
+        candles = await engine.candles(inst, daily=daily, start=start, end=today)
         if symbol != self._chart_symbol:
             return  # the trader picked another one meanwhile
         self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
@@ -512,10 +512,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ EMA9 monitor
     def start_monitor(self) -> None:
         engine = self.engine
-        if engine is None or engine.instruments is None or self.monitor is not None:
+        if engine is None or engine.instruments is None or self.monitor_starting:
             return
-        from gui_trader.engine.monitor import Monitor, MonitorSettings
-
         pane = self.monitor_pane
         dry = pane.dry_run.isChecked()
         if not dry and not self.confirm(
@@ -524,32 +522,22 @@ class MainWindow(QMainWindow):
             f"lower it on each new low, on {engine.mode}?",
         ):
             return
-        settings = MonitorSettings(
-            float(pane.interval.value()),
-            Decimal(str(pane.max_below.value())),
-            dry,
-            None,
-            pane.positions.isChecked(),
-        )
-        self.monitor = Monitor(
-            engine.ctx.broker,
-            engine.ctx.desk,
-            engine.ctx.journal,
-            engine.instruments,
-            engine.ctx.account,
-            settings,
-            hub=self.hub,
-            paper=engine.mode == "PAPER",
-        )
+        self.monitor_starting = True  # one monitor: a second click waits for this one
         pane.set_running(True, "starting…")
         self.docks["monitor"].raise_()
-        monitor = self.monitor
 
         async def go() -> None:
             try:
+                self.monitor = monitor = await engine.monitor(
+                    interval_s=float(pane.interval.value()),
+                    max_below_entry_pct=Decimal(str(pane.max_below.value())),
+                    dry_run=dry,
+                    include_positions=pane.positions.isChecked(),
+                )
                 await monitor.run(skip_wait=engine.mode == "PAPER")
             finally:
                 self.monitor = None
+                self.monitor_starting = False
                 self.monitor_pane.set_running(False, "stopped")
 
         self.spawn(go(), "monitor")
@@ -895,11 +883,11 @@ class MainWindow(QMainWindow):
             return
         code, ok = QInputDialog.getText(self, "Log in", "Today's 6-digit TOTP code:")
         if ok and code.strip():
-            self.spawn(engine.ctx.broker.login(code.strip()), "log in")
+            self.spawn(engine.login(code.strip()), "log in")
 
     async def _logout(self) -> None:
         if self.engine is not None:
-            await self.engine.ctx.broker.logout()
+            await self.engine.logout()
             self.ticket.set_enabled(False, "logged out: log in again from the Account menu")
 
     # ------------------------------------------------------------------ export

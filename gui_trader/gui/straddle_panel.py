@@ -342,21 +342,9 @@ class StraddlePanel(QWidget):
         self.spawn(self._arm(spec), "arm")
 
     async def _arm(self, spec: StraddleSpec) -> None:
-        from gui_trader.core.clock import now_ist, nse_open
-        from gui_trader.engine.straddle import prepare_plan
-
         engine = self.engine
-        assert engine is not None and engine.instruments is not None
-        market_open = engine.mode == "PAPER" or nse_open(now_ist())
-        plan = await prepare_plan(
-            spec,
-            engine.ctx.broker,
-            engine.instruments,
-            today=now_ist().date(),
-            market_open=market_open,
-            orders_per_second=engine.ctx.broker.config.orders_per_second,
-        )
-        self.show_plan(plan)
+        assert engine is not None
+        self.show_plan(await engine.prepare_straddle(spec))
 
     def show_plan(self, plan: StraddlePlan) -> None:
         self.plan = plan
@@ -410,9 +398,7 @@ class StraddlePanel(QWidget):
         )
         if not self.confirm("Fire straddle", text):  # the deliberate second action
             return
-        from gui_trader.engine.straddle import StraddleRun
-
-        self.run = StraddleRun(plan, engine.ctx.desk, hub=engine.hub)
+        self.run = engine.straddle_run(plan)
         self.fire.setEnabled(False)
         self.arm.setEnabled(False)
         self.abort.setEnabled(True)

@@ -65,6 +65,7 @@ def load(seconds: float) -> dict[str, object]:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from gui_trader.broker.neo import NeoClient
     from gui_trader.core.market_data import Quote
     from gui_trader.core.order import Side
     from gui_trader.core.portfolio import Position
@@ -82,6 +83,7 @@ def load(seconds: float) -> dict[str, object]:
         engine = window.engine
         assert engine is not None
         b = engine.ctx.broker  # measure the app, not the account's configured pacing
+        assert isinstance(b, NeoClient)
         for limiter in (b.order_limiter, b.request_limiter):
             limiter.rate = limiter.burst = 1000
         drain_ms: list[float] = []

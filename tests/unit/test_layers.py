@@ -46,3 +46,24 @@ def test_core_is_plain() -> None:
             if n.startswith("gui_trader.") and not n.startswith("gui_trader.core")
         }
         assert not bad, f"{path.name} imports {bad}"
+
+
+def test_the_engine_never_imports_the_app() -> None:
+    """Composition (config -> broker -> journal -> engine) lives in app.py alone."""
+    for path in (PKG / "engine").rglob("*.py"):
+        bad = {n for n in imports(path) if n in ("gui_trader.app", "gui_trader.config")}
+        assert not bad, f"{path.name} imports {bad}"
+
+
+def test_the_window_talks_to_the_engine_only() -> None:
+    """No wire client, no simulator, no account internals (`ctx`) in the window."""
+    for path in (PKG / "gui").rglob("*.py"):
+        bad = {n for n in imports(path) if n.startswith(("gui_trader.broker", "gui_trader.sim"))}
+        assert not bad, f"{path.name} imports {bad}"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reach = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "ctx"
+        ]
+        assert not reach, f"{path.name} reaches into the engine's ctx at lines {reach}"

@@ -1,0 +1,41 @@
+"""One account as the engine sees it: assembled by the composition root (app.py), used here
+only through this protocol, so the engine never imports the app. A fleet of several live
+accounts will hold one of these, and one TradingEngine, per account."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from gui_trader.broker.base import Broker
+from gui_trader.engine.journal import Journal
+from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.market.instruments import InstrumentStore
+
+
+class AccountContext(Protocol):
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def broker(self) -> Broker: ...
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def desk(self) -> OrderDesk: ...
+
+    @property
+    def mode(self) -> str:
+        """PAPER or LIVE."""
+        ...
+
+    @property
+    def holidays(self) -> frozenset[date]:
+        """Exchange holidays from config.toml: the one place the monitor and plans read them."""
+        ...
+
+    async def instruments(self) -> InstrumentStore: ...
+
+    async def close(self) -> None: ...
