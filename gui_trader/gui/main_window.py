@@ -148,6 +148,9 @@ class MainWindow(QMainWindow):
         self.chart_layout.addWidget(self.chart_hint)
         self.status = TradingStatusBar(self)
         self.setStatusBar(self.status)
+        self._handlers: dict[type[Any], list[Callable[[Any], None]]] = {}
+        self._after: dict[Callable[[], None], None] = {}  # an ordered set
+        self._register_handlers()
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self._default_state = self.saveState(LAYOUT_VERSION)
@@ -638,56 +641,41 @@ class MainWindow(QMainWindow):
             await self.engine.refresh(full=True)
 
     # ------------------------------------------------------------------ events -> models
+    def register(self, kind: type[Any], handler: Callable[[Any], None]) -> None:
+        """A pane or model handles one event type (vn.py's EventEngine.register)."""
+        self._handlers.setdefault(kind, []).append(handler)
+
+    def after_drain(self, callback: Callable[[], None]) -> None:
+        """Run once after this drain's models flushed (totals, follow the log)."""
+        self._after[callback] = None
+
+    def _register_handlers(self) -> None:
+        on = self.register
+        on(OrderUpdated, lambda e: self.orders_model.apply(e.order, e.external))
+        on(OrderUpdated, lambda e: self._monitor_order(e.order))
+        on(MonitorRow, self._on_monitor_row)
+        on(MonitorState, self._on_monitor_state)
+        on(LegProgress, self.straddle.on_leg)
+        on(RunProgress, self.straddle.on_run)
+        on(QuotesUpdated, self._on_quotes)
+        on(PositionsUpdated, self._on_positions)
+        on(HoldingsUpdated, self._on_holdings)
+        on(LogRecord, self._on_log)
+        on(Metrics, self.status.on_metrics)
+        on(SessionState, self._on_session)
+        on(FundsUpdated, self._on_funds)
+        on(Notice, self._notify)
+
     def drain(self) -> int:
-        """Apply every pending event, then let each model emit its changes once."""
+        """Apply every pending event through its handlers, then let each model emit its
+        changes once and run what the handlers asked for after the flush."""
         n = 0
-        queue = self.queue
-        positions_touched = holdings_touched = logs = quotes_seen = False
+        queue, handlers = self.queue, self._handlers
         while queue:
             event = queue.popleft()
             n += 1
-            if isinstance(event, OrderUpdated):
-                self.orders_model.apply(event.order, event.external)
-                self._monitor_order(event.order)
-            elif isinstance(event, MonitorRow):
-                self.monitor_model.upsert(event.symbol, event)
-                if event.symbol == self._chart_symbol and self.chart is not None:
-                    self._show_order_on_chart(event.symbol)
-            elif isinstance(event, MonitorState):
-                self._on_monitor_state(event)
-            elif isinstance(event, LegProgress):
-                self.straddle.on_leg(event)
-            elif isinstance(event, RunProgress):
-                self.straddle.on_run(event)
-            elif isinstance(event, QuotesUpdated):
-                quotes_seen = True
-                for q in event.quotes:
-                    if q.key == self._chart_key:
-                        self._chart_ltp = float(q.ltp)
-                self.positions_model.apply_quotes(event.quotes)
-                self.holdings_model.apply_quotes(event.quotes)
-                self.watch_model.apply_quotes(event.quotes)
-                positions_touched = holdings_touched = True
-            elif isinstance(event, PositionsUpdated):
-                self.positions_model.apply_positions(event.positions)
-                positions_touched = True
-            elif isinstance(event, HoldingsUpdated):
-                self.holdings_model.apply_holdings(event.holdings)
-                holdings_touched = True
-            elif isinstance(event, LogRecord):
-                self.log_model.append(LogRow(event.level, event.time, event.source, event.message))
-                logs = True
-            elif isinstance(event, Metrics):
-                self.status.on_metrics(event)
-            elif isinstance(event, SessionState):
-                self._on_session(event)
-            elif isinstance(event, FundsUpdated):
-                self.ticket.funds.setText(
-                    f"available ₹{money(event.funds.available)} · margin used "
-                    f"₹{money(event.funds.margin_used)}"
-                )
-            elif isinstance(event, Notice):
-                self._notify(event)
+            for handler in handlers.get(type(event), ()):
+                handler(event)
         if n:
             for model in (
                 self.orders_model,
@@ -698,15 +686,48 @@ class MainWindow(QMainWindow):
                 self.monitor_model,
             ):
                 model.flush()
-            if positions_touched:
-                self.positions.update_total()
-            if holdings_touched:
-                self.holdings.update_total()
-            if logs:
-                self.log_pane.follow()
-            if quotes_seen and self.straddle.isVisible():
-                self.straddle.on_quotes(QuotesUpdated(()))
+            after, self._after = self._after, {}
+            for callback in after:
+                callback()
         return n
+
+    def _on_monitor_row(self, event: MonitorRow) -> None:
+        self.monitor_model.upsert(event.symbol, event)
+        if event.symbol == self._chart_symbol and self.chart is not None:
+            self._show_order_on_chart(event.symbol)
+
+    def _on_quotes(self, event: QuotesUpdated) -> None:
+        for q in event.quotes:
+            if q.key == self._chart_key:
+                self._chart_ltp = float(q.ltp)
+        self.positions_model.apply_quotes(event.quotes)
+        self.holdings_model.apply_quotes(event.quotes)
+        self.watch_model.apply_quotes(event.quotes)
+        self.after_drain(self.positions.update_total)
+        self.after_drain(self.holdings.update_total)
+        self.after_drain(self._straddle_quotes)
+
+    def _straddle_quotes(self) -> None:
+        if self.straddle.isVisible():
+            self.straddle.on_quotes(QuotesUpdated(()))
+
+    def _on_positions(self, event: PositionsUpdated) -> None:
+        self.positions_model.apply_positions(event.positions)
+        self.after_drain(self.positions.update_total)
+
+    def _on_holdings(self, event: HoldingsUpdated) -> None:
+        self.holdings_model.apply_holdings(event.holdings)
+        self.after_drain(self.holdings.update_total)
+
+    def _on_log(self, event: LogRecord) -> None:
+        self.log_model.append(LogRow(event.level, event.time, event.source, event.message))
+        self.after_drain(self.log_pane.follow)
+
+    def _on_funds(self, event: FundsUpdated) -> None:
+        self.ticket.funds.setText(
+            f"available ₹{money(event.funds.available)} · margin used "
+            f"₹{money(event.funds.margin_used)}"
+        )
 
     def _on_session(self, s: SessionState) -> None:
         self.status.on_session(s)
