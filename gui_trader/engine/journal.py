@@ -15,13 +15,52 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from gui_trader.core.clock import IST, today_ist
 from gui_trader.engine.ownership import RunOwner
 
-OPEN_STATES = ("new", "sent", "unknown")
+
+class IntentState(StrEnum):
+    """What the journal knows of one order intent (NautilusTrader's order states, smaller)."""
+
+    NEW = "new"  # journaled, never on the wire
+    SENT = "sent"  # on the wire (or about to be): may land
+    PLACED = "placed"  # the broker has it (order id known)
+    REJECTED = "rejected"  # refused in a way the reference defines, or rejected in the book
+    FAILED = "failed"  # not placed: refused session, or proven absent after every send
+    UNKNOWN = "unknown"  # may exist: look it up before anything else
+    ABSENT = "absent"  # proven not at the broker (resume/reconcile); may be sent again
+    ABORTED = "aborted"  # journaled, then the run was aborted before it was sent
+    EXPIRED = "expired"  # from an earlier trading day: today's book cannot speak for it
+
+
+_S = IntentState
+# Which state may follow which; a write outside this table is a bug, refused loudly.
+TRANSITIONS: dict[IntentState, frozenset[IntentState]] = {
+    _S.NEW: frozenset({_S.NEW, _S.SENT, _S.ABORTED, _S.ABSENT, _S.EXPIRED}),
+    _S.SENT: frozenset(
+        {_S.SENT, _S.PLACED, _S.REJECTED, _S.FAILED, _S.UNKNOWN, _S.ABSENT, _S.EXPIRED, _S.NEW}
+    ),
+    _S.UNKNOWN: frozenset(
+        {_S.UNKNOWN, _S.PLACED, _S.REJECTED, _S.ABSENT, _S.EXPIRED, _S.NEW, _S.SENT}
+    ),
+    _S.ABSENT: frozenset({_S.ABSENT, _S.SENT, _S.NEW, _S.PLACED, _S.EXPIRED}),
+    _S.PLACED: frozenset({_S.PLACED, _S.REJECTED}),
+    _S.REJECTED: frozenset({_S.REJECTED}),
+    _S.FAILED: frozenset({_S.FAILED}),
+    _S.ABORTED: frozenset({_S.ABORTED}),
+    _S.EXPIRED: frozenset({_S.EXPIRED}),
+}
+OPEN_STATES = (IntentState.NEW, IntentState.SENT, IntentState.UNKNOWN)
+
+
+class IllegalTransition(RuntimeError):
+    """A state change the table forbids: a bug in the caller, never silently written."""
+
+
 _B36 = string.digits + string.ascii_uppercase
 EPOCH_CHARS = 4
 TAG_LENGTH = 1 + 6 + 2 + EPOCH_CHARS + 5
@@ -88,7 +127,7 @@ class Intent:
     kind: str
     feature: str
     request: dict[str, Any]
-    state: str
+    state: IntentState
     order_id: str | None
     detail: str | None
     group_id: str | None
@@ -228,13 +267,26 @@ class Journal:
         )
         return tag
 
-    def _update_many(self, tags: list[str], state: str) -> None:
+    def _check(self, tags: list[str], state: IntentState) -> None:
+        """Inside the writing transaction: every tag may move to `state`."""
         assert self._db is not None
-        self._db.execute("BEGIN")
-        self._db.executemany(
-            "UPDATE intents SET state=?, attempts=attempts+1, updated=? WHERE tag=?",
-            [(state, time.time(), t) for t in tags],
-        )
+        for tag in tags:
+            row = self._db.execute("SELECT state FROM intents WHERE tag=?", (tag,)).fetchone()
+            if row is not None and state not in TRANSITIONS[IntentState(row[0])]:
+                raise IllegalTransition(f"intent {tag}: {row[0]} -> {state} is not allowed")
+
+    def _update_many(self, tags: list[str], state: IntentState) -> None:
+        assert self._db is not None
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._check(tags, state)
+            self._db.executemany(
+                "UPDATE intents SET state=?, attempts=attempts+1, updated=? WHERE tag=?",
+                [(IntentState(state).value, time.time(), t) for t in tags],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         self._db.execute("COMMIT")
 
     def _save_run(
@@ -267,14 +319,21 @@ class Journal:
         return Run(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] or _ist_day(r[6])) if r else None
 
     def _update(
-        self, tag: str, state: str, order_id: str | None, detail: str | None, bump: bool
+        self, tag: str, state: IntentState, order_id: str | None, detail: str | None, bump: bool
     ) -> None:
         assert self._db is not None
-        self._db.execute(
-            "UPDATE intents SET state=?, order_id=COALESCE(?, order_id), detail=?,"
-            " attempts=attempts+?, updated=? WHERE tag=?",
-            (state, order_id, detail, 1 if bump else 0, time.time(), tag),
-        )
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._check([tag], state)
+            self._db.execute(
+                "UPDATE intents SET state=?, order_id=COALESCE(?, order_id), detail=?,"
+                " attempts=attempts+?, updated=? WHERE tag=?",
+                (IntentState(state).value, order_id, detail, 1 if bump else 0, time.time(), tag),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Intent]:
         assert self._db is not None
@@ -292,7 +351,7 @@ class Journal:
                 r[4],
                 r[5],
                 json.loads(r[6]),
-                r[7],
+                IntentState(r[7]),
                 r[8],
                 r[9],
                 r[10],
@@ -338,7 +397,7 @@ class Journal:
             )
         )
 
-    async def mark(self, tags: list[str], state: str) -> None:
+    async def mark(self, tags: list[str], state: IntentState) -> None:
         await self._run(self._update_many, tags, state)
 
     async def save_run(
@@ -393,7 +452,7 @@ class Journal:
     async def update(
         self,
         tag: str,
-        state: str,
+        state: IntentState,
         *,
         order_id: str | None = None,
         detail: str | None = None,

@@ -29,7 +29,7 @@ from gui_trader.core.clock import IST, MARKET_CLOSE, MARKET_OPEN, now_ist, nse_o
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import EventHub, MonitorRow, MonitorState
-from gui_trader.engine.journal import OPEN_STATES, Journal
+from gui_trader.engine.journal import OPEN_STATES, IntentState, Journal
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, find_tag
 from gui_trader.market.ema import ALPHA, MIN_CLOSES, ema, ema_today
 from gui_trader.market.instruments import InstrumentStore
@@ -181,7 +181,7 @@ class Monitor:
         if not intents:
             return
         pending = [i for i in intents if i.state in OPEN_STATES]
-        sent = [i.updated for i in pending if i.state != "new"]
+        sent = [i.updated for i in pending if i.state != IntentState.NEW]
         wait = max(sent, default=0.0) + self.broker.in_flight_s - time.time()
         if wait > 0:
             log.info("monitor: waiting %.0f s for sells a previous run had on the wire", wait)
@@ -194,15 +194,19 @@ class Monitor:
         by_id = {o.order_id: o for o in book}
         latest: dict[str, Order] = {}  # symbol -> the newest sell the broker holds
         for intent in intents:  # oldest first
-            order = by_id.get(intent.order_id or "") if intent.state == "placed" else None
+            order = by_id.get(intent.order_id or "") if intent.state == IntentState.PLACED else None
             if intent.state in OPEN_STATES:
                 order = find_tag(book, intent.tag, intent.request).order
                 if order is not None:
-                    await self.journal.update(intent.tag, "placed", order_id=order.order_id)
+                    await self.journal.update(
+                        intent.tag, IntentState.PLACED, order_id=order.order_id
+                    )
                     log.info("monitor: sell %s found at the broker", intent.tag)
                 else:
-                    detail = "never sent" if intent.state == "new" else "not at the broker"
-                    await self.journal.update(intent.tag, "absent", detail=detail)
+                    detail = (
+                        "never sent" if intent.state == IntentState.NEW else "not at the broker"
+                    )
+                    await self.journal.update(intent.tag, IntentState.ABSENT, detail=detail)
             if order is not None and order.status is not OrderStatus.REJECTED:
                 latest[str(intent.request["symbol"])] = order
         for symbol, order in latest.items():
@@ -297,10 +301,14 @@ class Monitor:
             if found.order is not None:
                 m.order_id, m.order_price = found.order.order_id, str(found.order.price)
                 m.order_status = found.order.status.value
-                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
+                await self.journal.update(
+                    intent.tag, IntentState.PLACED, order_id=found.order.order_id
+                )
                 m.pending_tag = None
             elif time.time() > intent.updated + self.broker.in_flight_s:
-                await self.journal.update(intent.tag, "absent", detail="not at the broker")
+                await self.journal.update(
+                    intent.tag, IntentState.ABSENT, detail="not at the broker"
+                )
                 m.pending_tag = None
 
     def _discover(self, holdings: list[Any], positions: list[Any]) -> None:

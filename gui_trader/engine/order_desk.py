@@ -27,7 +27,7 @@ from gui_trader.broker.base import (
 )
 from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus, OrderType
-from gui_trader.engine.journal import Journal
+from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.order_checks import check_order
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class OrderDesk:
             tag = req.tag or ""
             sends += 1
             if not (marked and sends == 1):
-                await self.journal.update(tag, "sent", bump=True)
+                await self.journal.update(tag, IntentState.SENT, bump=True)
             if self.on_send is not None:
                 self.on_send(tag)
             try:
@@ -178,7 +178,7 @@ class OrderDesk:
                 notes.append(f"ambiguous: {exc.detail}")
                 outcome = await self._settle(req, record, notes, sends)
             except BrokerError as exc:  # a stale session whose re-login failed: refused
-                return await self._rejected(req, str(exc), sends, notes, state="failed")
+                return await self._rejected(req, str(exc), sends, notes, state=IntentState.FAILED)
             else:
                 log.info(
                     "%s %s %s sent: order %s [%s]",
@@ -188,7 +188,7 @@ class OrderDesk:
                     order_id,
                     tag,
                 )
-                await self.journal.update(tag, "placed", order_id=order_id)
+                await self.journal.update(tag, IntentState.PLACED, order_id=order_id)
                 return OrderOutcome(tag, req, order_id, OrderStatus.OPEN, "", sends, notes)
             if isinstance(outcome, OrderOutcome):
                 return outcome
@@ -203,7 +203,7 @@ class OrderDesk:
                     f" the broker had no order with tag {tag} {self.broker.landing_s:g} s after"
                     " the last one ended"
                 )
-                return await self._rejected(req, detail, sends, notes, state="failed")
+                return await self._rejected(req, detail, sends, notes, state=IntentState.FAILED)
             log.info("order %s proven absent at the broker; sending it again", tag)
 
     async def _rejected(
@@ -212,7 +212,7 @@ class OrderDesk:
         reason: str,
         sends: int,
         notes: list[str],
-        state: str = "rejected",
+        state: IntentState = IntentState.REJECTED,
     ) -> OrderOutcome:
         tag = req.tag or ""
         log.warning(
@@ -247,13 +247,15 @@ class OrderDesk:
                 found = await self.lookup(tag, record)
         except LookupFailed as exc:
             detail = f"{exc}; check the order book for tag {tag}"
-            await self.journal.update(tag, "unknown", detail=detail)
+            await self.journal.update(tag, IntentState.UNKNOWN, detail=detail)
             return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
         if found.order is not None:
             order = found.order
             notes.append(f"found by tag as {order.order_id}")
             log.info("order %s found at the broker as %s; not resent", tag, order.order_id)
-            state = "rejected" if order.status is OrderStatus.REJECTED else "placed"
+            state = (
+                IntentState.REJECTED if order.status is OrderStatus.REJECTED else IntentState.PLACED
+            )
             await self.journal.update(
                 tag, state, order_id=order.order_id, detail=order.reject_reason or None
             )
@@ -270,7 +272,7 @@ class OrderDesk:
                 f"the broker reports tag {tag} exists, but no order in the book carries it;"
                 " check the order book"
             )
-            await self.journal.update(tag, "unknown", detail=detail)
+            await self.journal.update(tag, IntentState.UNKNOWN, detail=detail)
             return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, sends, notes)
         return "absent"
 
@@ -345,17 +347,25 @@ class OrderDesk:
         for intent in open_intents:
             if intent.day != today:  # the broker's book only holds today's orders
                 await self.journal.update(
-                    intent.tag, "expired", detail=f"from {intent.day}: not in today's book"
+                    intent.tag,
+                    IntentState.EXPIRED,
+                    detail=f"from {intent.day}: not in today's book",
                 )
                 continue
             found = find_tag(book, intent.tag, intent.request)
             if found.order is not None:
-                await self.journal.update(intent.tag, "placed", order_id=found.order.order_id)
+                await self.journal.update(
+                    intent.tag, IntentState.PLACED, order_id=found.order.order_id
+                )
             else:
-                detail = "never sent" if intent.state == "new" else "not at the broker on restart"
+                detail = (
+                    "never sent"
+                    if intent.state == IntentState.NEW
+                    else "not at the broker on restart"
+                )
                 if found.collision is not None:
                     detail += f"; {collision_text(intent.tag, found.collision)}"
-                await self.journal.update(intent.tag, "absent", detail=detail)
+                await self.journal.update(intent.tag, IntentState.ABSENT, detail=detail)
             order_id = found.order.order_id if found.order else None
             settled.append({"tag": intent.tag, "order_id": order_id})
         return settled

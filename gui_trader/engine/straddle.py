@@ -45,7 +45,7 @@ from gui_trader.core.order import (
 )
 from gui_trader.core.portfolio import MarginCheck
 from gui_trader.engine.events import EventHub, LegProgress, RunProgress
-from gui_trader.engine.journal import Intent, Run
+from gui_trader.engine.journal import Intent, IntentState, Run
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
 from gui_trader.engine.ownership import RunOwner
 from gui_trader.market.instruments import INDICES, InstrumentStore
@@ -694,10 +694,10 @@ class StraddleRun:
         for o, req in reqs:
             self.results[o.key].tag = req.tag or ""
         if self.aborted:  # journaled but never sent: say so, and stop here
-            await self.desk.journal.mark(tags, "aborted")
+            await self.desk.journal.mark(tags, IntentState.ABORTED)
             return asyncio.ensure_future(asyncio.sleep(0))
         await self.broker.reserve_orders(len(reqs))  # slots held: this batch goes out whole
-        await self.desk.journal.mark(tags, "sent")
+        await self.desk.journal.mark(tags, IntentState.SENT)
         t0 = self.clock()
         legs = asyncio.gather(*(self._send_leg(o, req) for o, req in reqs))
 
@@ -768,21 +768,35 @@ class StraddleRun:
         for intent, key in legs:
             result = self.results[key]
             result.tag = intent.tag
-            result.settled = intent.state not in ("new", "sent", "unknown", "absent")
-            if intent.state == "placed" and intent.order_id:
+            result.settled = intent.state not in (
+                IntentState.NEW,
+                IntentState.SENT,
+                IntentState.UNKNOWN,
+                IntentState.ABSENT,
+            )
+            if intent.state == IntentState.PLACED and intent.order_id:
                 order = by_id.get(intent.order_id)
                 result.order_id = intent.order_id
                 result.status = order.status if order else OrderStatus.OPEN
-            elif intent.state in ("rejected", "failed", "aborted", "expired"):
+            elif intent.state in (
+                IntentState.REJECTED,
+                IntentState.FAILED,
+                IntentState.ABORTED,
+                IntentState.EXPIRED,
+            ):
                 result.status, result.error = OrderStatus.REJECTED, intent.detail or intent.state
-            elif intent.state == "new":  # journaled, never on the wire
+            elif intent.state == IntentState.NEW:  # journaled, never on the wire
                 retry[key] = intent.tag
             else:
                 found = find_tag(book, intent.tag, intent.request)
                 if found.order is not None:
                     result.settled = True
                     result.order_id, result.status = found.order.order_id, found.order.status
-                    state = "rejected" if found.order.status is OrderStatus.REJECTED else "placed"
+                    state = (
+                        IntentState.REJECTED
+                        if found.order.status is OrderStatus.REJECTED
+                        else IntentState.PLACED
+                    )
                     await journal.update(intent.tag, state, order_id=found.order.order_id)
                 elif found.collision is not None:
                     log.error(
@@ -790,7 +804,9 @@ class StraddleRun:
                     )
                     retry[key] = await journal.retag(intent.tag)
                 else:
-                    await journal.update(intent.tag, "absent", detail="not at the broker on resume")
+                    await journal.update(
+                        intent.tag, IntentState.ABSENT, detail="not at the broker on resume"
+                    )
                     retry[key] = intent.tag
         return retry
 
@@ -801,7 +817,7 @@ class StraddleRun:
 
     async def _wait_out_in_flight(self, intents: list[Intent]) -> None:
         """A leg a dead process had on the wire may still land: look only once it cannot."""
-        sent = [i.updated for i in intents if i.state in ("sent", "unknown")]
+        sent = [i.updated for i in intents if i.state in (IntentState.SENT, IntentState.UNKNOWN)]
         wait = max(sent, default=0.0) + self.broker.in_flight_s - time.time()
         if wait <= 0:
             return
@@ -998,7 +1014,7 @@ async def earlier_day_report(
             planned[leg] = planned.get(leg, 0) + int(qty)
     placed: dict[str, int] = {}
     for i in intents:
-        if i.state == "placed":
+        if i.state == IntentState.PLACED:
             leg = str((i.meta or {}).get("leg", ""))
             placed[leg] = placed.get(leg, 0) + int(i.request.get("qty", 0))
     symbols = {

@@ -13,7 +13,7 @@ import pytest
 
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderOutcome, OrderRequest, OrderStatus, Side
-from gui_trader.engine.journal import Journal
+from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.order_desk import OrderDesk, request_record
 from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.serve import start
@@ -174,7 +174,7 @@ async def test_reconcile_settles_a_crashed_intent_but_not_a_fresh_one(
         # a crash after the send: the order is at the broker, the journal still says "sent"
         req = OrderRequest(inst, Side.BUY, 1)
         tag = await ctx.journal.new_intent("paper", "place", "O", request_record(req))
-        await ctx.journal.update(tag, "sent")
+        await ctx.journal.update(tag, IntentState.SENT)
         order_id = await ctx.broker.place(replace(req, tag=tag))
         fresh = await ctx.journal.new_intent("paper", "place", "O", request_record(req))
         assert await reconcile(ctx) == []  # both were touched just now: another process's?

@@ -20,7 +20,7 @@ from gui_trader.broker.neo import NeoClient
 from gui_trader.core.order import OrderRequest, OrderType, Side
 from gui_trader.engine import straddle as sd
 from gui_trader.engine.events import EventHub, RunProgress
-from gui_trader.engine.journal import Journal
+from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
 from gui_trader.sim.server import SimServer
@@ -404,7 +404,7 @@ async def test_a_resume_waits_out_legs_that_were_on_the_wire(rig: Rig) -> None:
         metas=[{"run": "S-test", "batch": 1, "leg": "CE", "slice": 1}],
     )
     await rig.journal.save_run("S-test", "paper", sd.KIND, plan.to_json(), "running")
-    await rig.journal.mark([req.tag or ""], "sent")
+    await rig.journal.mark([req.tag or ""], IntentState.SENT)
     # the request lands at the broker only now, after the process that sent it died
     await rig.client.place(req)
     [record] = await sd.unfinished_runs(rig.desk)
