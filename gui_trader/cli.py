@@ -32,6 +32,7 @@ from gui_trader.core.order import (
     OrderType,
     Product,
     Side,
+    default_product,
 )
 from gui_trader.engine.order_checks import InvalidOrder
 from gui_trader.engine.ownership import OwnedElsewhere
@@ -306,11 +307,7 @@ async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
     store = await ctx.instruments()
     inst: Instrument = store.resolve(args.symbol)
     side = Side.BUY if args.command == "buy" else Side.SELL
-    product = (
-        Product(args.product)
-        if args.product
-        else (Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
-    )
+    product = Product(args.product) if args.product else default_product(inst)
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
     req = OrderRequest(inst, side, args.qty, order_type, args.price, product)
     outcome = await ctx.desk.place(req)

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 
 class RateLimiter:
     """A token bucket (rate per second, burst = rate) shared by every call of one account.
 
     Each caller reserves the next free slot and sleeps until it, so a burst of 200 orders at
-    10/s is spread evenly over 20 s and nobody gets a 429 from us.
+    10/s is spread evenly over 20 s and nobody gets a 429 from us. `clock` is the monotonic
+    time source in seconds (injectable, so tests drive time instead of sleeping).
     """
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else max(rate, 1.0))
         self._tat = 0.0  # theoretical arrival time of the next request (GCRA)
         self._paused_until = 0.0
         self.waited = 0.0
+        self._clock = clock
 
     def _now(self) -> float:
-        return time.monotonic()
+        return self._clock()
 
     def reserve(self) -> float:
         """Claim a slot; returns how long to wait for it."""

@@ -42,6 +42,10 @@ class Instrument:
     def is_option(self) -> bool:
         return self.option_type in ("CE", "PE")
 
+    def order_slices(self, qty: int) -> list[int]:
+        """A quantity as orders at or below the freeze limit, each whole lots."""
+        return chunks(qty, self.max_order_qty)
+
     @property
     def max_order_qty(self) -> int:
         """Largest whole-lot quantity one order may carry (below the exchange freeze)."""
@@ -57,3 +61,12 @@ class Instrument:
 
     def __str__(self) -> str:
         return self.trading_symbol
+
+
+def chunks(total: int, cap: int) -> list[int]:
+    """`total` as parts of at most `cap`, largest first (cap <= 0: one part). The one rule for
+    freeze slicing, straddle batches and exits: 167 at 20 -> eight of 20 and one of 7."""
+    if cap <= 0 or total <= cap:
+        return [total] if total > 0 else []
+    full, rest = divmod(total, cap)
+    return [cap] * full + ([rest] if rest else [])

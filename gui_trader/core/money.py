@@ -17,9 +17,12 @@ def to_decimal(value: object) -> Decimal:
     if text in ("", "--", "NA", "null", "None"):
         return ZERO
     try:
-        return Decimal(text)
+        number = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():  # NaN / Infinity never become a price or a quantity
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
 
 
 def on_tick(price: Decimal, tick: Decimal) -> bool:

@@ -54,6 +54,11 @@ class OrderStatus(StrEnum):
         return self in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
 
+def default_product(instrument: Instrument) -> Product:
+    """Delivery for cash, carry-forward for F&O: what a trader means when they say nothing."""
+    return Product.CNC if instrument.segment.endswith("_cm") else Product.NRML
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     instrument: Instrument

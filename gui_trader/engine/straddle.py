@@ -25,7 +25,7 @@ from typing import Any
 
 from gui_trader.broker.base import Broker, BrokerError
 from gui_trader.core.clock import today_ist
-from gui_trader.core.instrument import Instrument
+from gui_trader.core.instrument import Instrument, chunks
 from gui_trader.core.limits import (
     MAX_BATCHES,
     MAX_BUFFER_PCT,
@@ -48,7 +48,7 @@ from gui_trader.engine.events import EventHub, LegProgress, RunProgress
 from gui_trader.engine.journal import Intent, IntentState, Run
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
 from gui_trader.engine.ownership import RunOwner
-from gui_trader.market.instruments import INDICES, InstrumentStore
+from gui_trader.market.instruments import INDICES, InstrumentStore, atm_index
 
 log = logging.getLogger(__name__)
 LEGS = ("CE", "PE")
@@ -224,15 +224,12 @@ def spec_problems(spec: StraddleSpec) -> list[str]:
 
 def split_lots(lots: int, per_batch: int) -> list[int]:
     """167 lots at 20 per batch -> eight batches of 20 and one of 7."""
-    full, rest = divmod(lots, per_batch)
-    return [per_batch] * full + ([rest] if rest else [])
+    return chunks(lots, per_batch)
 
 
 def freeze_slices(lots: int, max_lots: int) -> list[int]:
     """A leg above the exchange freeze quantity goes out as several orders, each whole lots."""
-    if max_lots <= 0:
-        return [lots]
-    return split_lots(lots, max_lots)
+    return chunks(lots, max_lots)
 
 
 def limit_price(ltp: Decimal, side: Side, buffer_pct: Decimal, tick: Decimal) -> Decimal:
@@ -266,8 +263,8 @@ def resolve_strikes(
     if spot is None:
         return None, None, [f"no live price for {spec.underlying}: ATM cannot be found"]
     strikes = [row.strike for row in chain]
-    atm_index = min(range(len(strikes)), key=lambda i: (abs(strikes[i] - spot), strikes[i]))
-    ci, pi = atm_index + spec.atm_steps, atm_index - spec.atm_steps
+    atm = atm_index(strikes, spot)
+    ci, pi = atm + spec.atm_steps, atm - spec.atm_steps
     if not (0 <= pi < len(strikes) and 0 <= ci < len(strikes)):
         return None, None, [f"ATM +/- {spec.atm_steps} steps is outside the listed strikes"]
     return strikes[ci], strikes[pi], []
@@ -919,11 +916,9 @@ class StraddleRun:
             return []
         inst = self.plan.instrument(extra_leg)
         side = Side.BUY if self.plan.spec.side is Side.SELL else Side.SELL
-        max_qty = inst.max_order_qty or extra
-        parts = [max_qty] * (extra // max_qty) + ([extra % max_qty] if extra % max_qty else [])
         reqs = [
             OrderRequest(inst, side, q, OrderType.MARKET, None, self.plan.spec.product)
-            for q in parts
+            for q in inst.order_slices(extra)
         ]
         return list(
             await asyncio.gather(

@@ -29,6 +29,7 @@ from gui_trader.core.order import (
     OrderType,
     Product,
     Side,
+    default_product,
 )
 from gui_trader.core.portfolio import Funds, Holding, Position
 from gui_trader.engine.account import AccountContext
@@ -72,16 +73,6 @@ def explain(exc: BaseException) -> str:
     if "keyring" in low:
         return text
     return text or type(exc).__name__
-
-
-def slices(qty: int, instrument: Instrument) -> list[int]:
-    """Split a quantity into orders at the freeze limit, each a whole number of lots."""
-    cap = instrument.max_order_qty or qty
-    out = []
-    while qty > 0:
-        out.append(min(cap, qty))
-        qty -= out[-1]
-    return out
 
 
 class LagMonitor:
@@ -320,7 +311,7 @@ class TradingEngine:
         product: Product | None = None,
     ) -> OrderRequest:
         inst = self.instrument(symbol)
-        product = product or (Product.CNC if inst.segment.endswith("_cm") else Product.NRML)
+        product = product or default_product(inst)
         kind = OrderType.LIMIT if price is not None else OrderType.MARKET
         return OrderRequest(inst, side, qty, kind, price, product)
 
@@ -382,7 +373,7 @@ class TradingEngine:
         side = Side.SELL if position.net_qty > 0 else Side.BUY
         return [
             OrderRequest(inst, side, q, OrderType.MARKET, None, Product(position.product))
-            for q in slices(abs(position.net_qty), inst)
+            for q in inst.order_slices(abs(position.net_qty))
         ]
 
     async def exit_position(self, position: Position) -> list[OrderOutcome]:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPicture
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
 
-from gui_trader.market.ema import ALPHA, ema
+from gui_trader.market.ema import ema, ema_series, ema_today
 
 UP, DOWN = QColor("#2e9d4f"), QColor("#d83b3b")
 EMA_PEN = pg.mkPen("#1e88e5", width=2)
@@ -155,12 +155,7 @@ class ChartPane(QWidget):
         self.view = view
         self.title.setText(f"{symbol} · {'daily' if view == 'D' else '1 minute'} · EMA9")
         self.candles.set_bars(bars)
-        self.emas = []
-        if bars:
-            y = bars[0].close
-            for b in bars:
-                y = ALPHA * b.close + (1 - ALPHA) * y
-                self.emas.append(y)
+        self.emas = ema_series(b.close for b in bars)
         self.ema_line.setData(list(range(len(self.emas))), self.emas)
         self.plot.enableAutoRange()
 
@@ -173,7 +168,7 @@ class ChartPane(QWidget):
         self.bars[-1] = bar
         self.candles.set_live(bar)
         if len(self.emas) >= 2:
-            self.emas[-1] = ALPHA * ltp + (1 - ALPHA) * self.emas[-2]
+            self.emas[-1] = ema_today(self.emas[-2], ltp)
             self.ema_line.setData(list(range(len(self.emas))), self.emas)
 
     def show_order(self, price: float | None, moves: Sequence[tuple[str, str]] = ()) -> None:

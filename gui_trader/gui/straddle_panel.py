@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from gui_trader.core.order import OrderType, Product, Side
 from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress
 from gui_trader.engine.straddle import StraddlePlan, StraddleSpec, Summary
+from gui_trader.market.instruments import atm_index
 
 if TYPE_CHECKING:
     from gui_trader.engine.straddle import StraddleRun
@@ -263,7 +264,7 @@ class StraddlePanel(QWidget):
         )
         atm = None
         if spot_q is not None and rows:
-            atm = min(range(len(rows)), key=lambda i: abs(rows[i].strike - spot_q.ltp))
+            atm = atm_index([r.strike for r in rows], spot_q.ltp)
         bold = QFont()
         bold.setBold(True)
         for n, r in enumerate(rows[: self.chain.rowCount()]):

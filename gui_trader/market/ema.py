@@ -26,5 +26,14 @@ def ema(values: Iterable[float], span: int = SPAN) -> float:
     return y
 
 
+def ema_series(values: Iterable[float], span: int = SPAN) -> list[float]:
+    """Every point of the EMA (the chart's line), by the same recursion as `ema`."""
+    alpha = 2.0 / (span + 1)
+    out: list[float] = []
+    for x in values:
+        out.append(float(x) if not out else alpha * float(x) + (1.0 - alpha) * out[-1])
+    return out
+
+
 def ema_today(ema_yesterday: float, ltp: float, alpha: float = ALPHA) -> float:
     return alpha * ltp + (1.0 - alpha) * ema_yesterday

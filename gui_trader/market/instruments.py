@@ -42,6 +42,12 @@ class ChainRow:
     put: Instrument | None
 
 
+def atm_index(strikes: list[Decimal], spot: Decimal) -> int:
+    """The at-the-money strike: nearest the spot, the lower one on a tie (one rule for the
+    planner and the chain the trader sees)."""
+    return min(range(len(strikes)), key=lambda i: (abs(strikes[i] - spot), strikes[i]))
+
+
 class InstrumentStore:
     def __init__(self, instruments: list[Instrument]) -> None:
         self.all = instruments

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,3 +27,12 @@ def test_sixty_closes_make_the_start_irrelevant() -> None:
     a = ema([100.0, *base])
     b = ema([10_000.0, *base])  # a wild first close
     assert abs(a - b) < 0.05  # below one tick: the recursion has forgotten where it started
+
+
+def test_the_chart_line_is_the_same_recursion_as_pandas() -> None:
+    from gui_trader.market.ema import ema_series
+
+    closes = [100.0, 101.5, 99.25, 102.0, 98.0, 97.5, 103.0, 104.25, 101.0, 100.5]
+    want = pd.Series(closes).ewm(span=9, adjust=False).mean().tolist()
+    assert ema_series(closes) == pytest.approx(want, abs=1e-12)
+    assert ema_series([]) == []
