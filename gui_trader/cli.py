@@ -374,7 +374,7 @@ async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
 
 async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
 
-    from gui_trader.engine import straddle as sd
+    from gui_trader.engine import straddle_plan as sp
     from gui_trader.straddle_report import plan_table
 
     engine = _engine(ctx)
@@ -393,7 +393,7 @@ async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
         )
     if args.steps and not args.atm:
         raise CommandError("--steps goes with --atm", EXIT_BAD_INPUT)
-    spec = sd.StraddleSpec(
+    spec = sp.StraddleSpec(
         underlying=args.underlying.upper(),
         expiry=expiry,
         lots=args.lots,

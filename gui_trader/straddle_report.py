@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gui_trader.engine.straddle import StraddlePlan, Summary
+from gui_trader.engine.straddle import Summary
+from gui_trader.engine.straddle_plan import StraddlePlan
 
 
 def _money(v: Any) -> str:

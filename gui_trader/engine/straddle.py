@@ -12,408 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from gui_trader.broker.base import Broker, BrokerError
+from gui_trader.broker.base import BrokerError
 from gui_trader.core.clock import today_ist
-from gui_trader.core.instrument import Instrument, chunks
-from gui_trader.core.limits import (
-    MAX_BATCHES,
-    MAX_BUFFER_PCT,
-    MAX_DELAY_S,
-    MAX_LOTS,
-    MAX_PLAN_ORDERS,
-)
-from gui_trader.core.money import round_to_tick
 from gui_trader.core.order import (
     Order,
     OrderOutcome,
     OrderRequest,
     OrderStatus,
     OrderType,
-    Product,
     Side,
 )
-from gui_trader.core.portfolio import MarginCheck
 from gui_trader.engine.events import EventHub, LegProgress, RunProgress
 from gui_trader.engine.journal import Intent, IntentState, Run
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
 from gui_trader.engine.ownership import RunOwner
-from gui_trader.market.instruments import INDICES, InstrumentStore, atm_index
+from gui_trader.engine.straddle_plan import LEGS, Batch, Leg, PlannedOrder, StraddlePlan
+from gui_trader.market.instruments import InstrumentStore
 
 log = logging.getLogger(__name__)
-LEGS = ("CE", "PE")
 KIND = "straddle"
 FILL_WAIT_S = 3.0  # after the last batch, how long to wait for market orders to report fills
-
-
-@dataclass(frozen=True)
-class StraddleSpec:
-    underlying: str
-    expiry: date
-    lots: int
-    batch_lots: int = 20
-    call_strike: Decimal | None = None
-    put_strike: Decimal | None = None
-    atm_steps: int | None = None  # ATM from the live spot: CE at ATM+N steps, PE at ATM-N
-    side: Side = Side.SELL
-    delay_s: float | None = 20.0  # None = paced by the account's order rate
-    product: Product = Product.NRML
-    order_type: OrderType = OrderType.MARKET
-    buffer_pct: Decimal = Decimal(0)  # LIMIT: sells at LTP - x %, buys at LTP + x %
-    dynamic_delay: bool = False
-
-
-@dataclass(frozen=True)
-class PlannedOrder:
-    batch: int  # 1-based
-    leg: str  # CE / PE
-    slice: int  # 1-based: a batch above the freeze quantity is several orders per leg
-    qty: int
-    price: Decimal | None = None
-
-    @property
-    def key(self) -> tuple[int, str, int]:
-        return (self.batch, self.leg, self.slice)
-
-
-@dataclass(frozen=True)
-class Batch:
-    number: int
-    lots: int
-    orders: tuple[PlannedOrder, ...]
-
-
-@dataclass(frozen=True)
-class StraddlePlan:
-    spec: StraddleSpec
-    call: Instrument | None
-    put: Instrument | None
-    spot: Decimal | None
-    batches: tuple[Batch, ...]
-    margin_required: Decimal | None = None
-    margin_available: Decimal | None = None
-    expected_s: float = 0.0
-    problems: tuple[str, ...] = ()
-    leg_ltp: dict[str, Decimal] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def lot_size(self) -> int:
-        return self.call.lot_size if self.call else 0
-
-    @property
-    def qty_per_leg(self) -> int:
-        return sum(o.qty for b in self.batches for o in b.orders if o.leg == "CE")
-
-    @property
-    def orders(self) -> list[PlannedOrder]:
-        return [o for b in self.batches for o in b.orders]
-
-    def instrument(self, leg: str) -> Instrument:
-        inst = self.call if leg == "CE" else self.put
-        assert inst is not None
-        return inst
-
-    def request(self, o: PlannedOrder) -> OrderRequest:
-        return OrderRequest(
-            self.instrument(o.leg),
-            self.spec.side,
-            o.qty,
-            self.spec.order_type,
-            o.price,
-            self.spec.product,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """What a resumed run needs: the resolved contracts and every planned order."""
-        spec = asdict(self.spec)
-        spec.update(
-            expiry=self.spec.expiry.isoformat(),
-            side=self.spec.side.value,
-            product=self.spec.product.value,
-            order_type=self.spec.order_type.value,
-            buffer_pct=str(self.spec.buffer_pct),
-            call_strike=str(self.spec.call_strike) if self.spec.call_strike else None,
-            put_strike=str(self.spec.put_strike) if self.spec.put_strike else None,
-        )
-        return {
-            "spec": spec,
-            "call": self.call.key if self.call else None,
-            "put": self.put.key if self.put else None,
-            "batches": [
-                [
-                    b.number,
-                    b.lots,
-                    [
-                        [o.leg, o.slice, o.qty, str(o.price) if o.price is not None else None]
-                        for o in b.orders
-                    ],
-                ]
-                for b in self.batches
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], store: InstrumentStore) -> StraddlePlan:
-        s = dict(data["spec"])
-        spec = StraddleSpec(
-            underlying=s["underlying"],
-            expiry=date.fromisoformat(s["expiry"]),
-            lots=s["lots"],
-            batch_lots=s["batch_lots"],
-            atm_steps=s["atm_steps"],
-            side=Side(s["side"]),
-            delay_s=s["delay_s"],
-            product=Product(s["product"]),
-            order_type=OrderType(s["order_type"]),
-            buffer_pct=Decimal(s["buffer_pct"]),
-            call_strike=Decimal(s["call_strike"]) if s["call_strike"] else None,
-            put_strike=Decimal(s["put_strike"]) if s["put_strike"] else None,
-            dynamic_delay=s.get("dynamic_delay", False),
-        )
-        batches = tuple(
-            Batch(
-                n,
-                lots,
-                tuple(
-                    PlannedOrder(n, leg, sl, qty, Decimal(p) if p else None)
-                    for leg, sl, qty, p in orders
-                ),
-            )
-            for n, lots, orders in data["batches"]
-        )
-        return cls(
-            spec, store.by_key.get(data["call"]), store.by_key.get(data["put"]), None, batches
-        )
-
-
-# ------------------------------------------------------------------------------- planning
-def spec_problems(spec: StraddleSpec) -> list[str]:
-    """Bounds checked before anything is built: a plan's size is known from the spec alone."""
-    problems: list[str] = []
-    if not 1 <= spec.lots <= MAX_LOTS:
-        problems.append(f"lots must be 1-{MAX_LOTS:,}, got {spec.lots}")
-    if not 1 <= spec.batch_lots <= MAX_LOTS:
-        problems.append(f"lots per batch must be 1-{MAX_LOTS:,}, got {spec.batch_lots}")
-    elif 1 <= spec.lots <= MAX_LOTS and -(-spec.lots // spec.batch_lots) > MAX_BATCHES:
-        problems.append(
-            f"{spec.lots} lots at {spec.batch_lots} per batch is more than {MAX_BATCHES:,}"
-            " batches; send more lots per batch"
-        )
-    if spec.delay_s is not None and not (
-        math.isfinite(spec.delay_s) and 0 <= spec.delay_s <= MAX_DELAY_S
-    ):
-        problems.append(f"the delay between batches must be 0-{MAX_DELAY_S:,} s")
-    if not (spec.buffer_pct.is_finite() and 0 <= spec.buffer_pct <= MAX_BUFFER_PCT):
-        problems.append(f"the limit buffer must be 0-{MAX_BUFFER_PCT} %")
-    return problems
-
-
-def split_lots(lots: int, per_batch: int) -> list[int]:
-    """167 lots at 20 per batch -> eight batches of 20 and one of 7."""
-    return chunks(lots, per_batch)
-
-
-def freeze_slices(lots: int, max_lots: int) -> list[int]:
-    """A leg above the exchange freeze quantity goes out as several orders, each whole lots."""
-    return chunks(lots, max_lots)
-
-
-def limit_price(ltp: Decimal, side: Side, buffer_pct: Decimal, tick: Decimal) -> Decimal:
-    """Marketable limit: sells at LTP - buffer % rounded down to the tick, buys at LTP + buffer %
-    rounded up; never below one tick."""
-    factor = (
-        (Decimal(100) - buffer_pct) / 100
-        if side is Side.SELL
-        else (Decimal(100) + buffer_pct) / 100
-    )
-    price = round_to_tick(ltp * factor, tick, "down" if side is Side.SELL else "up")
-    return max(price, tick)
-
-
-def resolve_strikes(
-    spec: StraddleSpec, store: InstrumentStore, spot: Decimal | None
-) -> tuple[Decimal | None, Decimal | None, list[str]]:
-    chain = store.chain(spec.underlying, spec.expiry)
-    if not chain:
-        return (
-            None,
-            None,
-            [f"no {spec.underlying} options expiring {spec.expiry} in today's instrument file"],
-        )
-    if spec.atm_steps is None:
-        call = spec.call_strike
-        put = spec.put_strike if spec.put_strike is not None else spec.call_strike
-        if call is None or put is None:
-            return None, None, ["give a strike, or call and put strikes, or ATM"]
-        return call, put, []
-    if spot is None:
-        return None, None, [f"no live price for {spec.underlying}: ATM cannot be found"]
-    strikes = [row.strike for row in chain]
-    atm = atm_index(strikes, spot)
-    ci, pi = atm + spec.atm_steps, atm - spec.atm_steps
-    if not (0 <= pi < len(strikes) and 0 <= ci < len(strikes)):
-        return None, None, [f"ATM +/- {spec.atm_steps} steps is outside the listed strikes"]
-    return strikes[ci], strikes[pi], []
-
-
-def plan_straddle(
-    spec: StraddleSpec,
-    store: InstrumentStore,
-    *,
-    spot: Decimal | None,
-    ltps: dict[str, Decimal],
-    today: date,
-    market_open: bool,
-    orders_per_second: float,
-    rtt_s: float = 0.1,
-    margin: MarginCheck | None = None,
-) -> StraddlePlan:
-    """Every reason the plan cannot run is collected; a plan with problems sends nothing."""
-    problems = spec_problems(spec)
-    if spec.expiry < today:
-        problems.append(f"expiry {spec.expiry} has passed")
-    if not market_open:
-        problems.append("the market is closed (NSE trades 09:15-15:30 IST on weekdays)")
-    if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-        problems.append("straddle legs are MKT or LIMIT orders")
-    call_strike, put_strike, strike_problems = resolve_strikes(spec, store, spot)
-    problems += strike_problems
-    call = put = None
-    for kind, strike in (("CE", call_strike), ("PE", put_strike)):
-        if strike is None:
-            continue
-        try:
-            inst = store.option(spec.underlying, spec.expiry, strike, kind)
-        except LookupError:
-            problems.append(
-                f"no {spec.underlying} {spec.expiry} {strike:g} {kind} in the instrument file"
-            )
-            continue
-        if kind == "CE":
-            call = inst
-        else:
-            put = inst
-    batches: list[Batch] = []
-    if call and put and not problems:
-        prices: dict[str, Decimal | None] = {"CE": None, "PE": None}
-        if spec.order_type is OrderType.LIMIT:
-            for kind, inst in (("CE", call), ("PE", put)):
-                ltp = ltps.get(inst.key)
-                if not ltp:
-                    problems.append(f"no live price for {inst.trading_symbol}: cannot set a limit")
-                    continue
-                prices[kind] = limit_price(ltp, spec.side, spec.buffer_pct, inst.tick_size)
-        max_lots = call.max_order_qty // call.lot_size if call.max_order_qty else 0
-        per_batch = len(freeze_slices(spec.batch_lots, max_lots)) * len(LEGS)
-        if per_batch * -(-spec.lots // spec.batch_lots) > MAX_PLAN_ORDERS:
-            problems.append(f"the plan would be more than {MAX_PLAN_ORDERS:,} orders")
-        for n, lots in enumerate(
-            split_lots(spec.lots, spec.batch_lots) if not problems else [], start=1
-        ):
-            orders = tuple(
-                PlannedOrder(n, kind, i, part * inst.lot_size, prices[kind])
-                for kind, inst in (("CE", call), ("PE", put))
-                for i, part in enumerate(freeze_slices(lots, max_lots), start=1)
-            )
-            batches.append(Batch(n, lots, orders))
-    if margin is not None and not margin.ok:
-        problems.append(
-            f"not enough margin: needs {margin.required:,.2f}, available {margin.available:,.2f}"
-        )
-    n_orders = sum(len(b.orders) for b in batches)
-    if spec.delay_s is None:
-        expected = max(0.0, (n_orders - orders_per_second) / orders_per_second) + rtt_s
-    else:
-        expected = len(batches) * rtt_s + max(len(batches) - 1, 0) * spec.delay_s
-    return StraddlePlan(
-        spec,
-        call,
-        put,
-        spot,
-        tuple(batches),
-        margin.required if margin else None,
-        margin.available if margin else None,
-        expected,
-        tuple(problems),
-        {k: v for k, v in ltps.items()},
-    )
-
-
-async def prepare_plan(
-    spec: StraddleSpec,
-    broker: Broker,
-    store: InstrumentStore,
-    *,
-    today: date,
-    market_open: bool,
-    orders_per_second: float,
-    check_margin: bool = True,
-) -> StraddlePlan:
-    """Live inputs (spot, option prices, margin) fetched together, then the pure plan."""
-    index = INDICES.get(spec.underlying.upper())
-    keys = [index.key] if index else []
-    chain = store.chain(spec.underlying, spec.expiry)
-    keys += [i.key for row in chain for i in (row.call, row.put) if i is not None]
-    started = time.perf_counter()
-    quotes = {q.key: q.ltp for q in await broker.quotes(keys)} if keys else {}
-    rtt = max(time.perf_counter() - started, 0.01)
-    spot = quotes.get(index.key) if index else None
-    plan = functools.partial(
-        plan_straddle,
-        spec,
-        store,
-        spot=spot,
-        ltps=quotes,
-        today=today,
-        market_open=market_open,
-        orders_per_second=orders_per_second,
-        rtt_s=rtt,
-    )
-    draft = plan()
-    if not check_margin or draft.call is None or draft.put is None or not draft.batches:
-        return draft
-    checks = await asyncio.gather(
-        *(
-            broker.margin(
-                OrderRequest(
-                    draft.instrument(leg),
-                    spec.side,
-                    draft.qty_per_leg,
-                    OrderType.LIMIT,
-                    quotes.get(draft.instrument(leg).key),
-                    spec.product,
-                )
-            )
-            for leg in LEGS
-        ),
-        return_exceptions=True,
-    )
-    good = [c for c in checks if isinstance(c, MarginCheck)]
-    if len(good) != len(checks):
-        failed = next(c for c in checks if not isinstance(c, MarginCheck))
-        log.warning("margin check failed: %s", failed)
-        return draft
-    required = sum((c.required for c in good), Decimal(0))
-    available = min(c.available for c in good)
-    return plan(
-        margin=MarginCheck(
-            required, available, required <= available, max(required - available, Decimal(0))
-        )
-    )
 
 
 # ------------------------------------------------------------------------------- results
@@ -445,6 +71,20 @@ class LegResult:
         )
 
 
+@dataclass(frozen=True)
+class LegSummary:
+    """One leg of a run, counted: orders planned/placed/filled/failed, quantities, prices."""
+
+    planned: int
+    placed: int
+    filled: int
+    failed: int
+    qty_planned: int
+    qty_filled: int
+    avg_price: Decimal
+    value: Decimal
+
+
 @dataclass
 class Summary:
     run_id: str
@@ -455,22 +95,22 @@ class Summary:
     logins: int
     aborted: bool
 
-    def leg(self, kind: str) -> dict[str, Any]:
+    def leg(self, kind: Leg) -> LegSummary:
         rs = [r for r in self.results.values() if r.order.leg == kind]
         planned = [o for o in self.plan.orders if o.leg == kind]
         filled_qty = sum(r.filled for r in rs)
         value = sum((r.avg_price * r.filled for r in rs), Decimal(0))
         avg = (value / filled_qty).quantize(Decimal("0.01")) if filled_qty else Decimal(0)
-        return {
-            "planned": len(planned),
-            "placed": sum(r.placed for r in rs),
-            "filled": sum(r.filled == r.order.qty and r.filled > 0 for r in rs),
-            "failed": sum(r.failed for r in rs),
-            "qty_planned": sum(o.qty for o in planned),
-            "qty_filled": filled_qty,
-            "avg_price": avg,
-            "value": value.quantize(Decimal("0.01")),
-        }
+        return LegSummary(
+            planned=len(planned),
+            placed=sum(r.placed for r in rs),
+            filled=sum(r.filled == r.order.qty and r.filled > 0 for r in rs),
+            failed=sum(r.failed for r in rs),
+            qty_planned=sum(o.qty for o in planned),
+            qty_filled=filled_qty,
+            avg_price=avg,
+            value=value.quantize(Decimal("0.01")),
+        )
 
     def imbalances(self) -> list[dict[str, Any]]:
         """Batches where the CALL and the PUT did not fill the same quantity."""
@@ -484,22 +124,22 @@ class Summary:
                 )
                 for k in LEGS
             }
-            if qty["CE"] != qty["PE"]:
-                out.append({"batch": b.number, "ce_filled": qty["CE"], "pe_filled": qty["PE"]})
+            if qty[Leg.CE] != qty[Leg.PE]:
+                out.append({"batch": b.number, "ce_filled": qty[Leg.CE], "pe_filled": qty[Leg.PE]})
         return out
 
     def to_json(self) -> dict[str, Any]:
-        ce, pe = self.leg("CE"), self.leg("PE")
+        ce, pe = self.leg(Leg.CE), self.leg(Leg.PE)
         skews = sorted(self.skew_ms.values())
         return {
             "run_id": self.run_id,
             "batches": len(self.plan.batches),
             "batches_sent": len({r.order.batch for r in self.results.values() if r.tag}),
-            "legs": {"CE": ce, "PE": pe},
+            "legs": {"CE": asdict(ce), "PE": asdict(pe)},
             "call": self.plan.call.trading_symbol if self.plan.call else None,
             "put": self.plan.put.trading_symbol if self.plan.put else None,
-            "combined_premium": ce["avg_price"] + pe["avg_price"],
-            "premium_value": ce["value"] + pe["value"],
+            "combined_premium": ce.avg_price + pe.avg_price,
+            "premium_value": ce.value + pe.value,
             "elapsed_s": round(self.elapsed_s, 3),
             "skew_ms": {str(k): round(v, 3) for k, v in sorted(self.skew_ms.items())},
             "skew_ms_max": round(skews[-1], 3) if skews else None,
@@ -525,12 +165,12 @@ class Summary:
 
     @property
     def complete(self) -> bool:
-        ce, pe = self.leg("CE"), self.leg("PE")
+        ce, pe = self.leg(Leg.CE), self.leg(Leg.PE)
         return (
             not self.aborted
-            and ce["placed"] == ce["planned"]
-            and pe["placed"] == pe["planned"]
-            and ce["failed"] == pe["failed"] == 0
+            and ce.placed == ce.planned
+            and pe.placed == pe.planned
+            and ce.failed == pe.failed == 0
         )
 
 
@@ -653,10 +293,10 @@ class StraddleRun:
             "straddle %s %s: CE %s/%s, PE %s/%s placed in %.1f s",
             self.run_id,
             state,
-            summary.leg("CE")["placed"],
-            summary.leg("CE")["planned"],
-            summary.leg("PE")["placed"],
-            summary.leg("PE")["planned"],
+            summary.leg(Leg.CE).placed,
+            summary.leg(Leg.CE).planned,
+            summary.leg(Leg.PE).placed,
+            summary.leg(Leg.PE).planned,
             summary.elapsed_s,
         )
         return summary
@@ -910,8 +550,8 @@ class StraddleRun:
             for k in LEGS
         }
         qty = {k: sum(r.filled for r in rs) for k, rs in legs.items()}
-        extra_leg = "CE" if qty["CE"] > qty["PE"] else "PE"
-        extra = abs(qty["CE"] - qty["PE"])
+        extra_leg = Leg.CE if qty[Leg.CE] > qty[Leg.PE] else Leg.PE
+        extra = abs(qty[Leg.CE] - qty[Leg.PE])
         if not extra:
             return []
         inst = self.plan.instrument(extra_leg)

@@ -50,7 +50,8 @@ from gui_trader.market.instruments import InstrumentStore
 
 if TYPE_CHECKING:
     from gui_trader.engine.monitor import Monitor
-    from gui_trader.engine.straddle import StraddlePlan, StraddleRun, StraddleSpec
+    from gui_trader.engine.straddle import StraddleRun
+    from gui_trader.engine.straddle_plan import StraddlePlan, StraddleSpec
 
 log = logging.getLogger(__name__)
 SLOW_EVERY = 5  # holdings and funds change rarely: every 5th poll
@@ -408,7 +409,7 @@ class TradingEngine:
         return self.instruments
 
     async def prepare_straddle(self, spec: StraddleSpec) -> StraddlePlan:
-        from gui_trader.engine.straddle import prepare_plan
+        from gui_trader.engine.straddle_plan import prepare_plan
 
         return await prepare_plan(
             spec,

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from gui_trader.core.order import OrderType, Product, Side
 from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress
-from gui_trader.engine.straddle import StraddlePlan, StraddleSpec, Summary
+from gui_trader.engine.straddle import Summary
+from gui_trader.engine.straddle_plan import StraddlePlan, StraddleSpec
 from gui_trader.market.instruments import atm_index
 
 if TYPE_CHECKING:

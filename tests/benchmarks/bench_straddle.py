@@ -33,6 +33,7 @@ from gui_trader.broker.neo import ClientLimits, NeoClient  # noqa: E402
 from gui_trader.broker.session import MemorySessionStore  # noqa: E402
 from gui_trader.core.order import OrderRequest, Product, Side  # noqa: E402
 from gui_trader.engine import straddle as sd  # noqa: E402
+from gui_trader.engine import straddle_plan as sp  # noqa: E402
 from gui_trader.engine.events import EventHub, RunProgress  # noqa: E402
 from gui_trader.engine.journal import Journal  # noqa: E402
 from gui_trader.engine.order_desk import OrderDesk  # noqa: E402
@@ -63,8 +64,8 @@ async def our_run(url: str, delay: float | None, limits: ClientLimits) -> dict[s
     journal = await Journal(tmp / "j.sqlite3").open()
     store = await load_instruments(client, tmp / "cache")
     expiry = store.expiries("NIFTY")[0]
-    spec = sd.StraddleSpec("NIFTY", expiry, lots=167, batch_lots=20, atm_steps=0, delay_s=delay)
-    plan = await sd.prepare_plan(
+    spec = sp.StraddleSpec("NIFTY", expiry, lots=167, batch_lots=20, atm_steps=0, delay_s=delay)
+    plan = await sp.prepare_plan(
         spec,
         client,
         store,
@@ -103,7 +104,7 @@ async def seed_run(url: str, delay: float) -> float:
     await probe.close()
     limits = ClientLimits(orders_per_second=1000, requests_per_second=1000)
     t0 = time.perf_counter()
-    for n, lots in enumerate(sd.split_lots(167, 20)):
+    for n, lots in enumerate(sp.split_lots(167, 20)):
         if n:
             await asyncio.sleep(delay)
         for inst in (row.call, row.put):

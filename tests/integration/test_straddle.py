@@ -19,6 +19,7 @@ import pytest_asyncio
 from gui_trader.broker.neo import NeoClient
 from gui_trader.core.order import OrderRequest, OrderType, Side
 from gui_trader.engine import straddle as sd
+from gui_trader.engine import straddle_plan as sp
 from gui_trader.engine.events import EventHub, RunProgress
 from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.order_desk import OrderDesk
@@ -45,8 +46,8 @@ class Rig:
             int(r["qty"]) for r in self.book() if r["trdSym"] == symbol and r["ordSt"] != "rejected"
         )
 
-    async def plan(self, **kw: Any) -> sd.StraddlePlan:
-        spec = sd.StraddleSpec(
+    async def plan(self, **kw: Any) -> sp.StraddlePlan:
+        spec = sp.StraddleSpec(
             **{
                 "underlying": "NIFTY",
                 "expiry": self.expiry,
@@ -57,7 +58,7 @@ class Rig:
                 **kw,
             }
         )
-        return await sd.prepare_plan(
+        return await sp.prepare_plan(
             spec,
             self.client,
             self.store,
@@ -67,7 +68,7 @@ class Rig:
         )
 
 
-def legs(plan: sd.StraddlePlan) -> tuple[str, str]:
+def legs(plan: sp.StraddlePlan) -> tuple[str, str]:
     """The CALL's and the PUT's trading symbols."""
     return plan.instrument("CE").trading_symbol, plan.instrument("PE").trading_symbol
 
@@ -286,7 +287,7 @@ def run_summary_imbalances(run: sd.StraddleRun) -> list[dict[str, int]]:
 
 @pytest.mark.asyncio
 async def test_every_reason_to_refuse_is_given_before_anything_is_sent(rig: Rig) -> None:
-    spec = sd.StraddleSpec(
+    spec = sp.StraddleSpec(
         "NIFTY",
         rig.expiry - timedelta(days=7),
         lots=0,
@@ -294,7 +295,7 @@ async def test_every_reason_to_refuse_is_given_before_anything_is_sent(rig: Rig)
         call_strike=Decimal("12345"),
         put_strike=Decimal("12345"),
     )
-    plan = sd.plan_straddle(
+    plan = sp.plan_straddle(
         spec,
         rig.store,
         spot=None,

@@ -1,4 +1,4 @@
-"""engine/straddle.py, the pure planner: lots -> batches -> freeze slices -> orders, bounded first.
+"""engine/straddle_plan.py, the planner: lots -> batches -> freeze slices -> orders, bounded first.
 
 The instruments are the paper exchange's NIFTY options for a fixed day (lot 75, freeze 1,800 =
 24 lots, tick 0.05, strikes 24,650-27,150 every 50), so nothing here depends on today's date.
@@ -25,7 +25,7 @@ from gui_trader.core.limits import (
 from gui_trader.core.money import on_tick
 from gui_trader.core.order import OrderType, Side
 from gui_trader.core.portfolio import MarginCheck
-from gui_trader.engine.straddle import (
+from gui_trader.engine.straddle_plan import (
     StraddlePlan,
     StraddleSpec,
     freeze_slices,
