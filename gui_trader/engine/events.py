@@ -163,6 +163,8 @@ class MonitorRow:
     at: datetime | None
     pnl: Decimal | None
     dry_run: bool = False
+    moves: tuple[tuple[str, str], ...] = ()  # (time, price) of each move of the sell order
+    closed: bool = False  # sold: the monitor manages the symbol no more
 
 
 @dataclass(frozen=True, slots=True)

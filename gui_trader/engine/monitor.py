@@ -99,6 +99,8 @@ class Managed:
             datetime.fromisoformat(self.at) if self.at else None,
             Decimal(self.pnl) if self.pnl else None,
             dry_run,
+            tuple(self.moves),
+            self.closed,
         )
 
     def report(self) -> dict[str, Any]:

@@ -17,12 +17,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QSystemTrayIcon,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -37,8 +35,6 @@ from gui_trader.engine.events import (
     LegProgress,
     LogRecord,
     Metrics,
-    MonitorRow,
-    MonitorState,
     Notice,
     OrderUpdated,
     PositionsUpdated,
@@ -48,6 +44,7 @@ from gui_trader.engine.events import (
 )
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.gui import dialogs
+from gui_trader.gui.chart_controller import ChartController
 from gui_trader.gui.models import (
     HoldingsModel,
     LogModel,
@@ -58,6 +55,7 @@ from gui_trader.gui.models import (
     WatchlistModel,
     money,
 )
+from gui_trader.gui.monitor_controller import MonitorController
 from gui_trader.gui.order_ticket import OrderTicket
 from gui_trader.gui.panes import (
     HoldingsPane,
@@ -72,18 +70,12 @@ from gui_trader.gui.straddle_panel import StraddlePanel
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
-    from gui_trader.engine.monitor import Monitor
     from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
 FRAME_MS = 16
 LAYOUT_VERSION = 1
 DEFAULT_WATCHLIST = ("NIFTY", "RELIANCE", "HDFCBANK", "INFY", "SBIN")
-
-
-def _warm_chart_imports() -> None:
-    """pyqtgraph takes ~0.5 s to import: do it off the loop before a chart is first needed."""
-    import pyqtgraph  # noqa: F401
 
 
 def app_icon(colour: str = "#1565c0") -> QIcon:
@@ -123,12 +115,6 @@ class MainWindow(QMainWindow):
         self.watch_model = WatchlistModel(self)
         self.log_model = LogModel(parent=self)
         self.monitor_model = MonitorModel(self)
-        self.monitor: Monitor | None = None
-        self.monitor_starting = False
-        self.chart: Any = None  # the Chart pane, built once pyqtgraph is imported
-        self._chart_symbol: str | None = None
-        self._chart_key: str | None = None
-        self._chart_ltp: float | None = None
 
         self.ticket = OrderTicket(self.submit_order)
         self.straddle = StraddlePanel(self.spawn, lambda t, x: self.confirm(t, x))
@@ -138,19 +124,13 @@ class MainWindow(QMainWindow):
         self.orders = OrdersPane(self.orders_model, self)
         self.log_pane = LogPane(self.log_model)
         self.monitor_pane = MonitorPane(self.monitor_model, self)
-        self.monitor_pane.start.clicked.connect(self.start_monitor)
-        self.monitor_pane.stop.clicked.connect(self.stop_monitor)
-        self.chart_box = QWidget()
-        self.chart_layout = QVBoxLayout(self.chart_box)
-        self.chart_layout.setContentsMargins(0, 0, 0, 0)
-        self.chart_hint = QLabel("Chart: select a row in Positions, Holdings or Monitor")
-        self.chart_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.chart_layout.addWidget(self.chart_hint)
         self.status = TradingStatusBar(self)
         self.setStatusBar(self.status)
         self._handlers: dict[type[Any], list[Callable[[Any], None]]] = {}
         self._after: dict[Callable[[], None], None] = {}  # an ordered set
         self._register_handlers()
+        self.monitors = MonitorController(self)
+        self.charts = ChartController(self, self.monitors.running)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self._default_state = self.saveState(LAYOUT_VERSION)
@@ -184,7 +164,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopRightCorner, right)
         self.setCorner(Qt.Corner.BottomRightCorner, right)
         watch = self._dock("watchlist", "Watchlist", self.watchlist, left)
-        chart = self._dock("chart", "Chart", self.chart_box, left)
+        chart = self._dock("chart", "Chart", self.charts.box, left)
         self.splitDockWidget(watch, chart, Qt.Orientation.Horizontal)
         ticket = self._dock("ticket", "Order ticket", self.ticket, right)
         scroller = QScrollArea()  # the panel is tall: it scrolls rather than squeeze the rest
@@ -381,7 +361,7 @@ class MainWindow(QMainWindow):
             self.ticket.set_enabled(True, f"{self.engine.mode}: ready")
             self.straddle.attach(self.engine)
             self.spawn(self._offer_resume(), "resume check")
-            self.spawn(self._build_chart(), "chart")
+            self.spawn(self.charts.build(), "chart")
             self.drain()  # the first books are in the queue: show them before deciding
             if self.positions_model.rowCount() == 0 and self.holdings_model.rowCount():
                 self.docks["holdings"].raise_()
@@ -432,148 +412,6 @@ class MainWindow(QMainWindow):
         self.straddle.summary = summary
         self.straddle.show_summary(summary)
 
-    async def _build_chart(self) -> None:
-        """pyqtgraph is imported in a worker thread, then the chart joins its dock."""
-        if self.chart is None:
-            await asyncio.to_thread(_warm_chart_imports)
-            from gui_trader.gui.chart import ChartPane
-
-            self.chart = ChartPane()
-            self.chart.daily.toggled.connect(lambda _: self._rechart())
-            self.chart_hint.hide()
-            self.chart_layout.addWidget(self.chart)
-            self.chart_timer = QTimer(self)
-            self.chart_timer.setInterval(250)  # a few updates a second, whatever the tick rate
-            self.chart_timer.timeout.connect(self._chart_tick)
-            self.chart_timer.start()
-            for table in (
-                self.positions.table,
-                self.holdings.table,
-                self.monitor_pane.table,
-                self.watchlist.table,
-            ):
-                table.clicked.connect(lambda index, t=table: self._chart_from(t, index))
-            if self._chart_symbol is None and self.watch_model.rowCount():
-                self.chart_symbol(self.watch_model.rows()[0].symbol)  # something to read at once
-
-    def _chart_from(self, table: Any, index: Any) -> None:
-        symbol = str(table.model().index(index.row(), 0).data())
-        self.chart_symbol(symbol)
-
-    def chart_symbol(self, symbol: str) -> None:
-        engine = self.engine
-        if engine is None or engine.instruments is None or self.chart is None:
-            return
-        try:
-            inst = engine.instruments.resolve(symbol)
-        except LookupError:
-            return
-        self._chart_symbol, self._chart_key = inst.trading_symbol, inst.key
-        engine.extra_keys.add(inst.key)
-        self._rechart()
-
-    def _rechart(self) -> None:
-        if self._chart_symbol is None:
-            return
-        self.spawn(self._load_chart(self._chart_symbol), "chart")
-
-    async def _load_chart(self, symbol: str) -> None:
-        from datetime import timedelta
-
-        from gui_trader.core.clock import now_ist
-        from gui_trader.gui.chart import bars_from_candles
-
-        engine = self.engine
-        if engine is None or self.chart is None or engine.instruments is None:
-            return
-        inst = engine.instruments.resolve(symbol)
-        today = now_ist().date()
-        daily = self.chart.daily.isChecked()
-        start = today - timedelta(days=180 if daily else 0)
-        candles = await engine.candles(inst, daily=daily, start=start, end=today)
-        if symbol != self._chart_symbol:
-            return  # the trader picked another one meanwhile
-        self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
-        self._show_order_on_chart(symbol)
-
-    def _show_order_on_chart(self, symbol: str) -> None:
-        if self.chart is None:
-            return
-        price: float | None = None
-        moves: tuple[tuple[str, str], ...] = ()
-        if self.monitor is not None and symbol in self.monitor.rows:
-            m = self.monitor.rows[symbol]
-            price = float(m.order_price) if m.order_price and not m.closed else None
-            moves = tuple(m.moves)
-        self.chart.show_order(price, moves)
-
-    def _chart_tick(self) -> None:
-        if self.chart is not None and self._chart_ltp is not None:
-            self.chart.update_live(self._chart_ltp)
-            self._chart_ltp = None
-
-    # ------------------------------------------------------------------ EMA9 monitor
-    def start_monitor(self) -> None:
-        engine = self.engine
-        if engine is None or engine.instruments is None or self.monitor_starting:
-            return
-        pane = self.monitor_pane
-        dry = pane.dry_run.isChecked()
-        if not dry and not self.confirm(
-            "Start the EMA9 monitor",
-            "Place a limit sell at EMA9 for every holding and "
-            f"lower it on each new low, on {engine.mode}?",
-        ):
-            return
-        self.monitor_starting = True  # one monitor: a second click waits for this one
-        pane.set_running(True, "starting…")
-        self.docks["monitor"].raise_()
-
-        async def go() -> None:
-            try:
-                self.monitor = monitor = await engine.monitor(
-                    interval_s=float(pane.interval.value()),
-                    max_below_entry_pct=Decimal(str(pane.max_below.value())),
-                    dry_run=dry,
-                    include_positions=pane.positions.isChecked(),
-                )
-                await monitor.run(skip_wait=engine.mode == "PAPER")
-            finally:
-                self.monitor = None
-                self.monitor_starting = False
-                self.monitor_pane.set_running(False, "stopped")
-
-        self.spawn(go(), "monitor")
-
-    def _monitor_order(self, order: Any) -> None:
-        """A monitor's order changed at the broker: show it now, not at the next cycle."""
-        if self.monitor is None:
-            return
-        for symbol, m in self.monitor.rows.items():
-            if m.order_id == order.order_id:
-                row = self.monitor_model.row(symbol)
-                if row is not None:
-                    from dataclasses import replace
-
-                    self.monitor_model.upsert(symbol, replace(row, order_status=order.status.value))
-                return
-
-    def stop_monitor(self) -> None:
-        if self.monitor is not None:
-            self.monitor.stop()
-
-    def _on_monitor_state(self, s: MonitorState) -> None:
-        import time as _time
-
-        text = "dry run · " if s.dry_run else ""
-        if s.running and s.next_cycle_at:
-            text += f"next cycle in {max(0.0, s.next_cycle_at - _time.monotonic()):.0f} s"
-        else:
-            text += "running" if s.running else "stopped"
-        if s.detail:
-            text += f" · {s.detail}"
-        self.monitor_pane.set_running(s.running or self.monitor is not None, text)
-
     def _show_watchlist(self) -> None:
         engine = self.engine
         if engine is None or engine.instruments is None:
@@ -590,8 +428,7 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
-        if self.monitor is not None:
-            self.monitor.stop()
+        self.monitors.stop()
         self.drain_timer.stop()
         for task in list(self.tasks):
             task.cancel()
@@ -652,9 +489,6 @@ class MainWindow(QMainWindow):
     def _register_handlers(self) -> None:
         on = self.register
         on(OrderUpdated, lambda e: self.orders_model.apply(e.order, e.external))
-        on(OrderUpdated, lambda e: self._monitor_order(e.order))
-        on(MonitorRow, self._on_monitor_row)
-        on(MonitorState, self._on_monitor_state)
         on(LegProgress, self.straddle.on_leg)
         on(RunProgress, self.straddle.on_run)
         on(QuotesUpdated, self._on_quotes)
@@ -691,15 +525,7 @@ class MainWindow(QMainWindow):
                 callback()
         return n
 
-    def _on_monitor_row(self, event: MonitorRow) -> None:
-        self.monitor_model.upsert(event.symbol, event)
-        if event.symbol == self._chart_symbol and self.chart is not None:
-            self._show_order_on_chart(event.symbol)
-
     def _on_quotes(self, event: QuotesUpdated) -> None:
-        for q in event.quotes:
-            if q.key == self._chart_key:
-                self._chart_ltp = float(q.ltp)
         self.positions_model.apply_quotes(event.quotes)
         self.holdings_model.apply_quotes(event.quotes)
         self.watch_model.apply_quotes(event.quotes)

@@ -326,16 +326,17 @@ def test_monitor_pane_and_chart(window: MainWindow, qtbot: QtBot, run: Runner, q
     actions = {r.symbol: r.action for r in window.monitor_model.rows()}
     assert set(actions.values()) <= {"placed", "skipped"} and "placed" in actions.values()
     assert window.monitor_pane.stop.isEnabled()
-    qtbot.waitUntil(lambda: window.chart is not None, timeout=15_000)
-    window.chart_symbol("RELIANCE-EQ")
+    qtbot.waitUntil(lambda: window.charts.chart is not None, timeout=15_000)
+    window.charts.show_symbol("RELIANCE-EQ")
     qtbot.waitUntil(
-        lambda: window.chart.symbol == "RELIANCE-EQ" and len(window.chart.bars) > 60, timeout=15_000
+        lambda: window.charts.chart.symbol == "RELIANCE-EQ" and len(window.charts.chart.bars) > 60,
+        timeout=15_000,
     )
-    assert len(window.chart.emas) == len(window.chart.bars)
-    assert window.chart.order_line.isVisible() == (actions["RELIANCE-EQ"] == "placed")
-    window.chart.update_live(window.chart.bars[-1].close + 1)
+    assert len(window.charts.chart.emas) == len(window.charts.chart.bars)
+    assert window.charts.chart.order_line.isVisible() == (actions["RELIANCE-EQ"] == "placed")
+    window.charts.chart.update_live(window.charts.chart.bars[-1].close + 1)
     window.monitor_pane.stop.click()
-    shown(window, qtbot, lambda: window.monitor is None, timeout=10_000)
+    shown(window, qtbot, lambda: window.monitors.monitor is None, timeout=10_000)
     assert window.monitor_pane.start.isEnabled()
     assert not window.monitor_pane.stop.isEnabled()
     no_model_failures(qtlog)

@@ -152,9 +152,11 @@ async def test_a_fill_closes_the_position_with_the_right_pnl(rig: Rig) -> None:
     mon = rig.monitor()
     rig.pin("RELIANCE-EQ", Decimal(str(round(y * 0.97, 1))))
     price = Decimal(row(await mon.cycle())["order_price"])
+    event = mon.rows["RELIANCE-EQ"].row(dry_run=False)  # what the window's chart draws from
+    assert [p for _, p in event.moves] == [str(price)] and not event.closed
     rig.pin("RELIANCE-EQ", price + Decimal(5))  # the market trades up through the sell
     r = row(await mon.cycle())
-    assert r["action"] == "filled"
+    assert r["action"] == "filled" and mon.rows["RELIANCE-EQ"].row(dry_run=False).closed
     assert Decimal(r["pnl"]) == (price - Decimal("1350.65")) * 40
     r = row(await mon.cycle())  # it has left the monitor: nothing more happens to it
     assert rig.server.requests.get("modify") is None and len(rig.sells("RELIANCE-EQ")) == 1

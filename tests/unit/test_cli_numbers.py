@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gui_trader.cli_args import EXIT_BAD_INPUT, CommandError, build_parser
+from gui_trader.cli.args import EXIT_BAD_INPUT, CommandError, build_parser
 from gui_trader.core import limits as L
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderRequest, OrderType, Product, Side

@@ -4,6 +4,8 @@ the CLI imports no Qt at module level."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "gui_trader"
@@ -26,6 +28,33 @@ def test_qt_only_in_gui() -> None:
             continue
         bad = {n for n in imports(path) if n.split(".")[0] in QT}
         assert not bad, f"{path.relative_to(PKG)} imports {bad}"
+
+
+def test_the_cli_imports_no_qt_at_module_level() -> None:
+    """The headless commands start without Qt: only `gui` imports the window, inside main()."""
+    for path in (PKG / "cli").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                top.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                top.add(node.module)
+        bad = {n for n in top if n.split(".")[0] in QT or n.startswith("gui_trader.gui")}
+        assert not bad, f"{path.relative_to(PKG)} imports {bad} at module level"
+
+
+def test_importing_the_cli_loads_no_qt() -> None:
+    """The same rule through every import the commands pull in."""
+    probe = (
+        "import sys, gui_trader.cli; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT!r} "
+        "or m.startswith('gui_trader.gui')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_engine_does_not_reach_into_the_wire_client() -> None:

@@ -129,7 +129,8 @@ def totp(text: str) -> str:
     """Exactly six ASCII digits, kept as text: a leading zero is part of the code. The message
     does not echo the value (a code is a credential for its 30 seconds)."""
     if len(text) != L.TOTP_DIGITS or not _WHOLE.fullmatch(text):
-        # Starts with a throwaway word: cli.py's redactor masks the word after "--totp: ".
+        # Starts with a throwaway word: the redactor behind the CLI's one-line failures masks
+        # the word after "--totp: ".
         raise argparse.ArgumentTypeError(
             f"it must be the {L.TOTP_DIGITS} digits your authenticator shows (plain digits)"
         )
@@ -210,7 +211,8 @@ def build_parser() -> OneLineParser:
     c.add_argument("order_id")
     st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")
     st.add_argument("--underlying", default="NIFTY")
-    # --expiry and --lots are required unless --resume: cli.py checks (argparse has no "unless").
+    # --expiry and --lots are required unless --resume: cli/straddle.py checks (argparse has
+    # no "unless").
     st.add_argument("--expiry", metavar="YYYY-MM-DD")
     strikes = st.add_mutually_exclusive_group()
     strike = decimal(ZERO, L.MAX_STRIKE, above_lo=True)

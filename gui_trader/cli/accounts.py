@@ -8,8 +8,8 @@ import getpass
 import os
 import sys
 
-from gui_trader.cli_args import ENV_SECRETS, EXIT_BAD_INPUT, CommandError
-from gui_trader.cli_output import Result, ok, table
+from gui_trader.cli.args import ENV_SECRETS, EXIT_BAD_INPUT, CommandError
+from gui_trader.cli.output import Result, ok, table
 from gui_trader.config import Config, Paths
 
 

@@ -1,0 +1,137 @@
+"""Headless commands on the same engine as the window (no Qt import here).
+
+Contract: `--account NAME` / `--paper` / `--login-url` / `--json` may stand before or after the
+subcommand; `--json` prints exactly one JSON document on stdout; exit 0 only when everything
+asked for happened, otherwise a one-line reason; nothing prompts when stdin is not a terminal.
+
+One module per command family (market, orders, portfolio, session, straddle, monitor, accounts,
+sim); args.py is the grammar, output.py the result triple and exit statuses, interrupt.py the
+Ctrl-C helper. This module parses, dispatches and turns every failure into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from gui_trader.broker.base import Ambiguous, BrokerError
+from gui_trader.broker.vault import KeyringUnavailable
+from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build_parser
+from gui_trader.cli.market import cmd_quote
+from gui_trader.cli.monitor import cmd_monitor
+from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
+from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result
+from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_positions
+from gui_trader.cli.session import cmd_login, cmd_logout
+from gui_trader.cli.sim import run_sim
+from gui_trader.cli.straddle import cmd_straddle
+from gui_trader.config import Paths
+from gui_trader.engine.order_checks import InvalidOrder
+from gui_trader.engine.ownership import OwnedElsewhere
+from gui_trader.market.instruments import UnknownSymbol
+
+__all__ = ["dispatch", "main"]
+
+Command = Callable[[Any, argparse.Namespace], Awaitable[Result]]
+
+COMMANDS: dict[str, Command] = {
+    "login": cmd_login,
+    "logout": cmd_logout,
+    "quote": cmd_quote,
+    "orders": cmd_orders,
+    "positions": cmd_positions,
+    "holdings": cmd_holdings,
+    "limits": cmd_limits,
+    "buy": cmd_order,
+    "sell": cmd_order,
+    "cancel": cmd_cancel,
+    "straddle": cmd_straddle,
+    "monitor": cmd_monitor,
+}
+
+
+def opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    return getattr(args, name, default)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command or "gui"
+        if command == "gui":
+            from gui_trader.gui.launch import run_gui
+
+            return run_gui(
+                account=opt(args, "account"),
+                paper=bool(opt(args, "paper")),
+                login_url=opt(args, "login_url"),
+            )
+        if command == "sim":
+            return run_sim(args)
+        result = asyncio.run(dispatch(command, args))
+    except CommandError as exc:
+        return fail(str(exc), exc.code, as_json)
+    except (InvalidOrder, UnknownSymbol, argparse.ArgumentTypeError) as exc:
+        return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130, as_json)
+    except OwnedElsewhere as exc:
+        return fail(f"{exc} (nothing sent)", EXIT_BUSY, as_json)
+    except Ambiguous as exc:  # a cancel or modify whose outcome could not be settled
+        return fail(f"{exc}; check the order book", EXIT_UNKNOWN, as_json)
+    except KeyringUnavailable as exc:
+        return fail(str(exc), EXIT_FAILED, as_json)
+    except (BrokerError, KeyError, LookupError, OSError) as exc:
+        return fail(str(exc).strip("'\"") or type(exc).__name__, EXIT_FAILED, as_json)
+    except Exception as exc:  # last resort: still one line, never a traceback dump
+        from gui_trader.broker.redact import redact
+
+        return fail(redact(f"{type(exc).__name__}: {exc}"), EXIT_FAILED, as_json)
+    status, payload, text = result
+    if as_json:
+        print(json.dumps(payload, default=str, indent=2, allow_nan=False))
+    elif text:
+        print(text)
+    if isinstance(status, bool):
+        return 0 if status else EXIT_FAILED
+    return status
+
+
+def fail(message: str, code: int, as_json: bool) -> int:
+    from gui_trader.broker.redact import redact
+
+    message = redact(message.splitlines()[0] if message else "failed")
+    if as_json:
+        print(json.dumps({"ok": False, "error": message}))
+    print(f"gui-trader: {message}", file=sys.stderr)
+    return code
+
+
+async def dispatch(command: str, args: argparse.Namespace) -> Result:
+    from gui_trader.app import open_context, reconcile, setup_logging
+
+    paths = Paths.resolve().ensure()
+    setup_logging(paths, verbose=bool(opt(args, "verbose")))
+    if command == "account":
+        from gui_trader.cli.accounts import account_command
+
+        return await account_command(args, paths)
+    ctx = await open_context(
+        account=opt(args, "account"),
+        paper=bool(opt(args, "paper")),
+        login_url=opt(args, "login_url"),
+        paths=paths,
+    )
+    try:
+        if command in ("buy", "sell", "cancel"):
+            await reconcile(ctx)
+        handler = COMMANDS[command]
+        return await handler(ctx, args)
+    finally:
+        await ctx.close()

@@ -1,0 +1,154 @@
+"""`gui-trader orders` / `buy` / `sell` / `cancel`: the order book and single orders."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from gui_trader.broker.base import BrokerError
+from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
+from gui_trader.cli.output import EXIT_UNKNOWN, Result, ok, table
+from gui_trader.core.instrument import Instrument
+from gui_trader.core.order import (
+    Order,
+    OrderOutcome,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    default_product,
+)
+
+
+def outcome_exit(outcomes: list[OrderOutcome]) -> int:
+    """0 all placed; 3 any outcome unknown (an order may exist); 1 otherwise."""
+    if any(o.status is OrderStatus.UNKNOWN for o in outcomes):
+        return EXIT_UNKNOWN
+    return 0 if all(o.order_id is not None for o in outcomes) else EXIT_FAILED
+
+
+async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
+    orders = await ctx.broker.orders()
+    rows = [_order_json(o) for o in orders]
+    text = table(
+        [
+            "ORDER",
+            "TIME",
+            "SYMBOL",
+            "SIDE",
+            "QTY",
+            "FILLED",
+            "TYPE",
+            "PRICE",
+            "AVG",
+            "STATUS",
+            "TAG",
+        ],
+        [
+            [
+                o.order_id,
+                o.time.strftime("%H:%M:%S") if o.time else "",
+                o.trading_symbol,
+                o.side.label,
+                o.qty,
+                o.filled_qty,
+                o.order_type,
+                o.price,
+                o.avg_price,
+                o.status.value + (f" ({o.reject_reason})" if o.reject_reason else ""),
+                o.tag,
+            ]
+            for o in orders
+        ],
+    )
+    return ok({"mode": ctx.mode, "orders": rows}, text)
+
+
+def _order_json(o: Order) -> dict[str, Any]:
+    return {
+        "order_id": o.order_id,
+        "time": o.time.isoformat() if o.time else None,
+        "symbol": o.trading_symbol,
+        "side": o.side.label,
+        "qty": o.qty,
+        "filled": o.filled_qty,
+        "type": o.order_type,
+        "price": o.price,
+        "avg_price": o.avg_price,
+        "status": o.status.value,
+        "tag": o.tag,
+        "product": o.product,
+        "reject_reason": o.reject_reason,
+    }
+
+
+async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
+    store = await ctx.instruments()
+    inst: Instrument = store.resolve(args.symbol)
+    side = Side.BUY if args.command == "buy" else Side.SELL
+    product = Product(args.product) if args.product else default_product(inst)
+    order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
+    req = OrderRequest(inst, side, args.qty, order_type, args.price, product)
+    outcome = await ctx.desk.place(req)
+    order = None
+    if outcome.order_id:
+        # Best effort: the order is placed whatever this read says.
+        with contextlib.suppress(BrokerError):
+            order = next(
+                (o for o in await ctx.broker.orders() if o.order_id == outcome.order_id), None
+            )
+    status = order.status if order else outcome.status
+    reason = (order.reject_reason if order else "") or outcome.error
+    payload = {
+        "mode": ctx.mode,
+        "outcome": _outcome_word(outcome, status),
+        "tag": outcome.tag,
+        "order_id": outcome.order_id,
+        "status": status.value,
+        "reason": reason,
+        "attempts": outcome.attempts,
+        "order": _order_json(order) if order else None,
+    }
+    what = f"{side.label} {args.qty} {inst.trading_symbol}"
+    if outcome.status is OrderStatus.UNKNOWN:
+        text = f"{ctx.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}"
+        print(f"gui-trader: {text}", file=sys.stderr)
+        return EXIT_UNKNOWN, payload, text
+    if outcome.order_id is not None and status is not OrderStatus.REJECTED:
+        text = (
+            f"{ctx.mode}: {what} -> order {outcome.order_id} "
+            + (status.value if order else "placed (status not read)")
+            + (f" at {order.avg_price}" if order and order.filled_qty else "")
+        )
+        return 0, payload, text
+    text = f"{what} not placed: {status.value}: {reason} (tag {outcome.tag})"
+    print(f"gui-trader: {text}", file=sys.stderr)
+    return EXIT_FAILED, payload, text
+
+
+def _outcome_word(outcome: OrderOutcome, status: OrderStatus) -> str:
+    if outcome.status is OrderStatus.UNKNOWN:
+        return "unknown"
+    if outcome.order_id is not None and status is not OrderStatus.REJECTED:
+        return "placed"
+    return "rejected"
+
+
+async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
+    order_id = args.order_id.strip()
+    if not order_id.isdigit():
+        raise CommandError(f"order id {order_id!r} is not an order number", EXIT_BAD_INPUT)
+    known = {o.order_id: o for o in await ctx.broker.orders()}
+    if order_id not in known:
+        raise CommandError(f"no order {order_id} in today's book", EXIT_BAD_INPUT)
+    if known[order_id].status.terminal:
+        raise CommandError(
+            f"order {order_id} is already {known[order_id].status.value}", EXIT_FAILED
+        )
+    after = await ctx.desk.cancel(order_id)
+    cancelled = after is not None and after.status is OrderStatus.CANCELLED
+    status = after.status.value if after else "unknown"
+    return cancelled, {"order_id": order_id, "status": status}, f"order {order_id}: {status}"

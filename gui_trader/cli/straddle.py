@@ -1,0 +1,156 @@
+"""`gui-trader straddle`: plan, fire or resume CALL + PUT in batches."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
+from gui_trader.cli.common import make_engine
+from gui_trader.cli.interrupt import on_interrupt
+from gui_trader.cli.output import EXIT_UNKNOWN, Result
+from gui_trader.core.order import OrderStatus, OrderType, Product, Side
+
+if TYPE_CHECKING:
+    from gui_trader.engine.straddle import StraddleRun
+    from gui_trader.engine.trading import TradingEngine
+
+
+async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
+
+    from gui_trader.engine import straddle_plan as sp
+    from gui_trader.straddle_report import plan_table
+
+    engine = make_engine(ctx)
+    if args.resume:
+        return await _resume_straddle(engine, args)
+    missing = [o for o, v in (("--expiry", args.expiry), ("--lots", args.lots)) if v is None]
+    if missing:
+        raise CommandError(f"straddle: {' and '.join(missing)} required", EXIT_BAD_INPUT)
+    try:
+        expiry = date.fromisoformat(args.expiry)
+    except ValueError:
+        raise CommandError(f"--expiry {args.expiry!r}: use YYYY-MM-DD", EXIT_BAD_INPUT) from None
+    if not (args.atm or args.strike is not None or args.call_strike is not None):
+        raise CommandError(
+            "give --strike S, or --call-strike C --put-strike P, or --atm", EXIT_BAD_INPUT
+        )
+    if args.steps and not args.atm:
+        raise CommandError("--steps goes with --atm", EXIT_BAD_INPUT)
+    spec = sp.StraddleSpec(
+        underlying=args.underlying.upper(),
+        expiry=expiry,
+        lots=args.lots,
+        batch_lots=args.batch_lots,
+        call_strike=args.strike if args.strike is not None else args.call_strike,
+        put_strike=args.strike if args.strike is not None else args.put_strike,
+        atm_steps=args.steps if args.atm else None,
+        side=Side.SELL if args.side == "sell" else Side.BUY,
+        delay_s=None if args.paced else args.delay,
+        product=Product(args.product),
+        order_type=OrderType.MARKET if args.order_type == "MKT" else OrderType.LIMIT,
+        buffer_pct=args.buffer_pct,
+        dynamic_delay=args.dynamic_delay,
+    )
+    plan = await engine.prepare_straddle(spec)
+    text = plan_table(plan)
+    payload: dict[str, Any] = {"mode": ctx.mode, "plan": _plan_json(plan)}
+    if not plan.ok:
+        raise CommandError("cannot run: " + "; ".join(plan.problems), EXIT_BAD_INPUT)
+    if not args.yes:
+        return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
+    return await _run_straddle(args, engine.straddle_run(plan), payload, text)
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {
+        "call": plan.call.trading_symbol if plan.call else None,
+        "put": plan.put.trading_symbol if plan.put else None,
+        "spot": plan.spot,
+        "lot_size": plan.lot_size,
+        "qty_per_leg": plan.qty_per_leg,
+        "batches": [
+            {
+                "batch": b.number,
+                "lots": b.lots,
+                "orders": [{"leg": o.leg, "qty": o.qty, "price": o.price} for o in b.orders],
+            }
+            for b in plan.batches
+        ],
+        "margin_required": plan.margin_required,
+        "margin_available": plan.margin_available,
+        "expected_s": round(plan.expected_s, 2),
+        "problems": list(plan.problems),
+    }
+
+
+async def _run_straddle(
+    args: argparse.Namespace,
+    run: StraddleRun,
+    payload: dict[str, Any],
+    text: str,
+    resume: list[Any] | None = None,
+) -> Result:
+    from gui_trader.straddle_report import summary_text
+
+    with on_interrupt(run.abort):  # Ctrl-C / SIGTERM: abort, then the summary
+        summary = await run.execute(resume=resume)
+    result = summary.to_json()
+    legs = list(summary.results.values())
+    if summary.complete:
+        status = 0
+    elif any(r.status is OrderStatus.UNKNOWN for r in legs):
+        status = EXIT_UNKNOWN
+    else:
+        status = EXIT_FAILED
+    return status, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
+
+
+async def _resume_straddle(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    from gui_trader.engine import straddle as sd
+
+    runs = await engine.unfinished_straddles()
+    if not runs:
+        return True, {"mode": engine.mode, "resumed": None}, "no interrupted straddle run"
+    record = runs[-1]
+    payload: dict[str, Any] = {"mode": engine.mode, "resumed": record.id}
+    try:
+        run, intents = await engine.resume_straddle(record)
+    except sd.EarlierDayRun as exc:
+        report = await engine.earlier_day_report(exc.run, expire=bool(args.yes))
+        text = _earlier_day_text(str(exc), report)
+        if not args.yes:
+            text += "\n(add --yes to retire it so it is not offered again)"
+        return EXIT_FAILED, {**payload, "sent": False, "earlier_day": report}, text
+    except sd.RunRefused as exc:
+        raise CommandError(str(exc), EXIT_FAILED) from None
+    done = {(i.meta or {}).get("batch") for i in intents}
+    on_wire = sum(i.state in ("sent", "unknown") for i in intents)
+    text = (
+        f"run {run.run_id} was interrupted: {len(intents)} of {len(run.plan.orders)} orders "
+        f"journaled (batches {sorted(b for b in done if b)}); finishing it sends only what "
+        "the broker proves it does not have"
+        + (
+            f" ({on_wire} orders were on the wire: they are looked up once they can no longer land)"
+            if on_wire
+            else ""
+        )
+    )
+    if not args.yes:
+        run.release()
+        return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to finish it"
+    return await _run_straddle(args, run, payload, text, resume=intents)
+
+
+def _earlier_day_text(headline: str, report: dict[str, Any]) -> str:
+    lines = [headline]
+    for leg, symbol in report["contracts"].items():
+        lines.append(
+            f"  {leg} {symbol}: planned {report['planned_qty'].get(leg, 0)}, placed then "
+            f"{report['placed_qty_then'].get(leg, 0)}, net position today "
+            f"{report['net_qty_today'].get(leg, 0)}"
+        )
+    if report["open_orders_today"]:
+        lines.append(f"  open orders today: {', '.join(report['open_orders_today'])}")
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""The Chart dock's controller: which symbol is charted, its candles, live ticks and the
+monitor's sell-order line (from the MonitorRow events, never the monitor's own rows)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from gui_trader.engine.events import MonitorRow, QuotesUpdated
+
+if TYPE_CHECKING:
+    from gui_trader.gui.main_window import MainWindow
+
+TICK_MS = 250  # a few chart updates a second, whatever the tick rate
+
+
+def _warm_chart_imports() -> None:
+    """pyqtgraph takes ~0.5 s to import: do it off the loop before a chart is first needed."""
+    import pyqtgraph  # noqa: F401
+
+
+class ChartController:
+    def __init__(self, window: MainWindow, monitor_running: Callable[[], bool]) -> None:
+        self.window = window
+        self.monitor_running = monitor_running  # no monitor, no sell line
+        self.chart: Any = None  # the ChartPane, built once pyqtgraph is imported
+        self.symbol: str | None = None
+        self.key: str | None = None
+        self.ltp: float | None = None
+        self.orders: dict[str, MonitorRow] = {}  # the latest monitor row per symbol
+        self.box = QWidget()
+        self.layout = QVBoxLayout(self.box)
+        self.layout.setContentsMargins(0, 0, 0, 0)
+        self.hint = QLabel("Chart: select a row in Positions, Holdings or Monitor")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.layout.addWidget(self.hint)
+        window.register(MonitorRow, self._on_monitor_row)
+        window.register(QuotesUpdated, self._on_quotes)
+
+    async def build(self) -> None:
+        """pyqtgraph is imported in a worker thread, then the chart joins its dock."""
+        if self.chart is not None:
+            return
+        await asyncio.to_thread(_warm_chart_imports)
+        from gui_trader.gui.chart import ChartPane
+
+        w = self.window
+        self.chart = ChartPane()
+        self.chart.daily.toggled.connect(lambda _: self.rechart())
+        self.hint.hide()
+        self.layout.addWidget(self.chart)
+        self.timer = QTimer(w)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        for table in (w.positions.table, w.holdings.table, w.monitor_pane.table, w.watchlist.table):
+            table.clicked.connect(lambda index, t=table: self._chart_from(t, index))
+        if self.symbol is None and w.watch_model.rowCount():
+            self.show_symbol(w.watch_model.rows()[0].symbol)  # something to read at once
+
+    def _chart_from(self, table: Any, index: Any) -> None:
+        self.show_symbol(str(table.model().index(index.row(), 0).data()))
+
+    def show_symbol(self, symbol: str) -> None:
+        engine = self.window.engine
+        if engine is None or engine.instruments is None or self.chart is None:
+            return
+        try:
+            inst = engine.instruments.resolve(symbol)
+        except LookupError:
+            return
+        self.symbol, self.key = inst.trading_symbol, inst.key
+        engine.extra_keys.add(inst.key)
+        self.rechart()
+
+    def rechart(self) -> None:
+        if self.symbol is not None:
+            self.window.spawn(self._load(self.symbol), "chart")
+
+    async def _load(self, symbol: str) -> None:
+        from datetime import timedelta
+
+        from gui_trader.core.clock import now_ist
+        from gui_trader.gui.chart import bars_from_candles
+
+        engine = self.window.engine
+        if engine is None or self.chart is None or engine.instruments is None:
+            return
+        inst = engine.instruments.resolve(symbol)
+        today = now_ist().date()
+        daily = self.chart.daily.isChecked()
+        start = today - timedelta(days=180 if daily else 0)
+        candles = await engine.candles(inst, daily=daily, start=start, end=today)
+        if symbol != self.symbol:
+            return  # the trader picked another one meanwhile
+        self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
+        self._show_order(symbol)
+
+    def _on_monitor_row(self, event: MonitorRow) -> None:
+        self.orders[event.symbol] = event
+        if event.symbol == self.symbol and self.chart is not None:
+            self._show_order(event.symbol)
+
+    def _show_order(self, symbol: str) -> None:
+        if self.chart is None:
+            return
+        if not self.monitor_running():
+            self.orders.clear()  # a stopped monitor's rows: a new one publishes its own
+        row = self.orders.get(symbol)
+        price: float | None = None
+        moves: tuple[tuple[str, str], ...] = ()
+        if row is not None:
+            price = float(row.order_price) if row.order_price and not row.closed else None
+            moves = row.moves
+        self.chart.show_order(price, moves)
+
+    def _on_quotes(self, event: QuotesUpdated) -> None:
+        for q in event.quotes:
+            if q.key == self.key:
+                self.ltp = float(q.ltp)
+
+    def _tick(self) -> None:
+        if self.chart is not None and self.ltp is not None:
+            self.chart.update_live(self.ltp)
+            self.ltp = None
