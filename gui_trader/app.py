@@ -125,6 +125,13 @@ class Context:
         market = self.config.extra.get("market") or {}
         return frozenset(date.fromisoformat(str(d)) for d in market.get("holidays", []))
 
+    @property
+    def always_open(self) -> bool:
+        """Paper, or `[market] always_open = true` for a live account on a simulator
+        (`gui-trader sim`), whose market runs whenever it does."""
+        market = self.config.extra.get("market") or {}
+        return self.paper is not None or bool(market.get("always_open", False))
+
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:
             cache = self.paths.cache / ("scrip-paper" if self.paper else "scrip")

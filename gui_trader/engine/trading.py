@@ -401,7 +401,7 @@ class TradingEngine:
     # ------------------------------------------------------------------ straddles
     def market_open(self, now: datetime | None = None) -> bool:
         """Paper is open whenever the app runs; live follows NSE hours and config holidays."""
-        return self.mode == "PAPER" or nse_open(now or now_ist(), self.ctx.holidays)
+        return self.ctx.always_open or nse_open(now or now_ist(), self.ctx.holidays)
 
     async def store(self) -> InstrumentStore:
         if self.instruments is None:
@@ -473,5 +473,5 @@ class TradingEngine:
             self.ctx.account,
             settings,
             hub=self.hub,
-            paper=self.mode == "PAPER",
+            paper=self.ctx.always_open,
         )

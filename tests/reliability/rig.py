@@ -65,6 +65,7 @@ class LiveRig:
         config.default_account = ACCOUNT
         config.orders_per_second = config.requests_per_second = rate
         config.deadline_s, config.landing_s = deadline_s, landing_s
+        config.extra["market"] = {"always_open": True}  # the simulator's market never closes
         config.save()
         with self.keyring():
             store_secrets(
