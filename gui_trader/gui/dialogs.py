@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from gui_trader.core.order import Order
 
 
-def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+def _question(parent: QWidget | None, title: str, text: str) -> QMessageBox:
     box = QMessageBox(
         QMessageBox.Icon.Question,
         title,
@@ -28,20 +28,17 @@ def confirm(parent: QWidget | None, title: str, text: str) -> bool:
         parent,
     )
     box.setDefaultButton(QMessageBox.StandardButton.No)  # Enter never sends by accident
-    return box.exec() == QMessageBox.StandardButton.Yes
+    return box
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    return _question(parent, title, text).exec() == QMessageBox.StandardButton.Yes
 
 
 async def ask(parent: QWidget | None, title: str, text: str) -> bool:
     """`confirm` for code running in an asyncio task: a nested exec() inside a task would
     re-enter the loop and stall every other task; this opens the box and awaits its answer."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        title,
-        text,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        parent,
-    )
-    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box = _question(parent, title, text)
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def done(result: int) -> None:
