@@ -12,10 +12,15 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from gui_trader.core.market_data import Quote
-from gui_trader.core.order import Order
+from gui_trader.core.order import Order, OrderStatus
 from gui_trader.core.portfolio import Funds, Holding, Position
+
+if TYPE_CHECKING:
+    from gui_trader.engine.straddle_plan import Leg
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +133,20 @@ class LegProgress:
 
     run_id: str
     batch: int
-    leg: str  # CE / PE
+    leg: Leg
     slice: int
     qty: int
-    status: str
+    status: OrderStatus
     order_id: str | None
     detail: str = ""
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"  # the delay between batches
+    SETTLING = "settling"  # a resume waits out legs a dead process had on the wire
+    DONE = "done"
+    ABORTED = "aborted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +154,21 @@ class RunProgress:
     run_id: str
     batches_done: int
     batches: int
-    state: str  # running / waiting / done / aborted
+    state: RunState
     next_batch_at: float | None = None  # monotonic time the next batch goes out
+
+
+class MonitorAction(StrEnum):
+    """What the monitor did for a symbol in its last cycle."""
+
+    NONE = ""
+    PLACED = "placed"
+    MODIFIED = "modified"
+    ADOPTED = "adopted"  # an open sell of ours was already there
+    FILLED = "filled"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    WAITING = "waiting"  # a sell whose outcome is unknown: nothing more until it is found
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +182,9 @@ class MonitorRow:
     ema9: float | None
     lowest_ema9: float | None
     order_price: Decimal | None
-    order_status: str
+    order_status: OrderStatus | None
     order_id: str | None
-    action: str
+    action: MonitorAction
     reason: str
     at: datetime | None
     pnl: Decimal | None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -28,8 +29,9 @@ from gui_trader.broker.base import Broker, BrokerError
 from gui_trader.core.clock import IST, MARKET_CLOSE, MARKET_OPEN, now_ist, nse_open
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
-from gui_trader.engine.events import EventHub, MonitorRow, MonitorState
+from gui_trader.engine.events import EventHub, MonitorAction, MonitorRow, MonitorState
 from gui_trader.engine.journal import OPEN_STATES, IntentState, Journal
+from gui_trader.engine.live_orders import OrderHandle
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, find_tag
 from gui_trader.market.ema import ALPHA, MIN_CLOSES, ema, ema_today
 from gui_trader.market.instruments import InstrumentStore
@@ -68,7 +70,7 @@ class Managed:
     order_id: str | None = None
     order_price: str | None = None
     order_status: str = ""
-    action: str = ""
+    action: MonitorAction = MonitorAction.NONE
     reason: str = ""
     at: str | None = None
     filled_qty: int = 0
@@ -92,7 +94,7 @@ class Managed:
             self.ema_now,
             self.lowest,
             Decimal(self.order_price) if self.order_price else None,
-            self.order_status,
+            _status(self.order_status),
             self.order_id,
             self.action,
             self.reason,
@@ -106,7 +108,7 @@ class Managed:
     def report(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
-            "action": self.action,
+            "action": self.action.value,
             "reason": self.reason,
             "qty": self.qty,
             "entry": self.entry,
@@ -118,6 +120,13 @@ class Managed:
             "order_status": self.order_status,
             "pnl": self.pnl,
         }
+
+
+def _status(text: str) -> OrderStatus | None:
+    try:
+        return OrderStatus(text) if text else None
+    except ValueError:
+        return OrderStatus.UNKNOWN
 
 
 class MonitorStopped(Exception):
@@ -158,6 +167,8 @@ class Monitor:
         self._stop = asyncio.Event()
         self.failures = 0
         self.last_cycle_s = 0.0
+        self._in_cycle = False
+        self._watched: set[str] = set()  # order ids whose handles report to us
 
     # ------------------------------------------------------------------ state
     async def load(self) -> None:
@@ -167,6 +178,7 @@ class Monitor:
         for sym, data in saved.items():
             data = dict(data)
             data["moves"] = [tuple(m) for m in data.get("moves", [])]
+            data["action"] = MonitorAction(data.get("action", ""))
             self.rows[sym] = Managed(**data)
         if not self.settings.dry_run:
             await self._settle_own_intents()
@@ -231,6 +243,31 @@ class Monitor:
     # ------------------------------------------------------------------ one cycle
     async def cycle(self) -> list[dict[str, Any]]:
         """Quotes, book and holdings together; EMA9 updated; orders placed or lowered at once."""
+        self._in_cycle = True  # the cycle follows its orders itself, from its own book read
+        try:
+            return await self._cycle()
+        finally:
+            self._in_cycle = False
+            for m in self.rows.values():
+                self._watch(m)
+
+    def _watch(self, m: Managed) -> None:
+        """Between cycles the symbol's sell follows its handle: a fill the engine sees (its book
+        poll, the order feed) closes the position and books P&L at once, not a cycle later."""
+        if m.closed or m.order_id is None or self.settings.dry_run or m.order_id in self._watched:
+            return
+        self._watched.add(m.order_id)
+        self.desk.live.track(m.order_id).on_update(functools.partial(self._on_order, m.symbol))
+
+    def _on_order(self, symbol: str, handle: OrderHandle) -> None:
+        m = self.rows.get(symbol)
+        if self._in_cycle or m is None or m.closed or m.order_id != handle.order_id:
+            return
+        self._follow_order(m, handle.order)
+        if self.hub is not None:
+            self.hub.publish(m.row(self.settings.dry_run))
+
+    async def _cycle(self) -> list[dict[str, Any]]:
         started = time.perf_counter()
         await self.load()
         # The symbols managed so far are known: their quotes travel with the books (one round
@@ -242,6 +279,8 @@ class Monitor:
             self.broker.orders(),
             self.broker.quotes(known) if known else _nothing(),
         )
+        self.desk.live.apply(book)
+        by_id = {o.order_id: o for o in book}
         self._discover(holdings, positions)
         active = [m for m in self.rows.values() if not m.closed]
         quotes = {q.key: q.ltp for q in first_quotes}
@@ -255,21 +294,21 @@ class Monitor:
         await self._settle_pending([m for m in active if m.pending_tag], book)
         work: list[Any] = []
         for m in active:
-            m.action, m.reason = "unchanged", ""
+            m.action, m.reason = MonitorAction.UNCHANGED, ""
             inst = self.store.by_token(m.segment, m.token)
             if inst is None:
-                m.action, m.reason = "skipped", "not in today's instrument file"
+                m.action, m.reason = MonitorAction.SKIPPED, "not in today's instrument file"
                 continue
-            self._follow_order(m, book)
+            self._follow_order(m, by_id.get(m.order_id or ""))
             if m.closed:
                 continue
             if m.pending_tag:
-                m.action = "waiting"
+                m.action = MonitorAction.WAITING
                 m.reason = f"sell {m.pending_tag}: outcome unknown, looking for it in the book"
                 continue
             ltp = quotes.get(inst.key)
             if ltp is None or m.ema_yesterday is None:
-                m.action = "skipped"
+                m.action = MonitorAction.SKIPPED
                 m.reason = m.reason or (
                     "no quote this cycle" if ltp is None else "not enough daily history for EMA9"
                 )
@@ -365,12 +404,12 @@ class Monitor:
 
         await asyncio.gather(*(one(m) for m in rows))
 
-    def _follow_order(self, m: Managed, book: list[Order]) -> None:
+    def _follow_order(self, m: Managed, order: Order | None) -> None:
         """Fills and state of the working order, as the broker's book shows them."""
-        order = next((o for o in book if o.order_id == m.order_id), None) if m.order_id else None
         if order is None:
             if m.order_id and not self.settings.dry_run:
-                m.order_status = "missing"
+                m.order_status = OrderStatus.UNKNOWN.value
+                m.reason = f"sell {m.order_id} is not in the broker's book"
             return
         m.order_status = order.status.value
         m.order_price = str(order.price)
@@ -381,7 +420,10 @@ class Monitor:
             pnl = (order.avg_price - m.entry_price) * order.filled_qty
             m.pnl = str(pnl.quantize(CENT))
             m.closed = True
-            m.action, m.reason = "filled", f"sold {order.filled_qty} @ {order.avg_price}"
+            m.action, m.reason = (
+                MonitorAction.FILLED,
+                f"sold {order.filled_qty} @ {order.avg_price}",
+            )
             log.info(
                 "monitor: %s sold %d @ %s, P&L %s",
                 m.symbol,
@@ -390,7 +432,11 @@ class Monitor:
                 m.pnl,
             )
         elif order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-            m.action = "skipped" if order.status is OrderStatus.REJECTED else "unchanged"
+            m.action = (
+                MonitorAction.SKIPPED
+                if order.status is OrderStatus.REJECTED
+                else MonitorAction.UNCHANGED
+            )
             m.reason = f"order {order.status.value}" + (
                 f": {order.reject_reason}" if order.reject_reason else ""
             )
@@ -408,10 +454,13 @@ class Monitor:
         dry = self.settings.dry_run
         if m.order_id is None:
             if m.failures >= MAX_FAILURES:
-                m.action, m.reason = "skipped", f"{m.failures} rejected orders: left alone"
+                m.action, m.reason = (
+                    MonitorAction.SKIPPED,
+                    f"{m.failures} rejected orders: left alone",
+                )
                 return None
             if target < floor:
-                m.action = "skipped"
+                m.action = MonitorAction.SKIPPED
                 m.reason = (
                     f"EMA9 {target} is {((1 - target / m.entry_price) * 100):.1f}% below "
                     f"entry {m.entry} (limit {self.settings.max_below_entry_pct}%)"
@@ -428,16 +477,20 @@ class Monitor:
             if existing is not None:
                 m.order_id, m.order_price = existing.order_id, str(existing.price)
                 m.order_status = existing.status.value
-                m.action, m.reason, m.at = "adopted", "an open sell order was already there", stamp
+                m.action, m.reason, m.at = (
+                    MonitorAction.ADOPTED,
+                    "an open sell order was already there",
+                    stamp,
+                )
                 return (
                     self._lower(m, inst, existing, target, stamp)
                     if target <= existing.price - inst.tick_size
                     else None
                 )
             if m.qty <= 0:
-                m.action, m.reason = "skipped", "nothing sellable"
+                m.action, m.reason = MonitorAction.SKIPPED, "nothing sellable"
                 return None
-            m.action, m.at = "placed", stamp
+            m.action, m.at = MonitorAction.PLACED, stamp
             m.reason = f"limit sell at EMA9 {m.lowest:.2f} -> {target}"
             if dry:
                 m.reason = "dry run: would place " + m.reason
@@ -450,7 +503,7 @@ class Monitor:
             if order is None or not order.status.working:
                 return None
             return self._lower(m, inst, order, target, stamp)
-        if m.action == "unchanged":
+        if m.action is MonitorAction.UNCHANGED:
             m.reason = (
                 "EMA9 made no new low" if current is not None and target >= current else m.reason
             )
@@ -461,23 +514,27 @@ class Monitor:
         try:
             outcome = await self.desk.place(req, feature="M")
         except (BrokerError, ValueError) as exc:
-            m.action, m.reason, m.failures = "skipped", f"not placed: {exc}", m.failures + 1
+            m.action, m.reason, m.failures = (
+                MonitorAction.SKIPPED,
+                f"not placed: {exc}",
+                m.failures + 1,
+            )
             return
         if outcome.ok:
             m.order_id, m.order_price, m.order_status = outcome.order_id, str(price), "open"
             m.moves.append((stamp, str(price)))
         elif outcome.status is OrderStatus.UNKNOWN:  # it may exist: no second sell until known
             m.pending_tag = outcome.tag
-            m.action, m.reason = "waiting", f"outcome unknown: {outcome.error}"
+            m.action, m.reason = MonitorAction.WAITING, f"outcome unknown: {outcome.error}"
         else:
-            m.action, m.reason = "skipped", f"not placed: {outcome.error}"
+            m.action, m.reason = MonitorAction.SKIPPED, f"not placed: {outcome.error}"
             m.failures += 1
 
     async def _lower(
         self, m: Managed, inst: Instrument, order: Order, price: Decimal, stamp: str
     ) -> None:
         old = m.order_price
-        m.action, m.at = "modified", stamp
+        m.action, m.at = MonitorAction.MODIFIED, stamp
         m.reason = f"EMA9 new low {m.lowest:.2f}: {old} -> {price}"
         if self.settings.dry_run:
             m.reason = "dry run: would lower " + m.reason
@@ -485,7 +542,7 @@ class Monitor:
         try:
             await self.desk.modify(order, price=price)
         except BrokerError as exc:
-            m.action, m.reason = "unchanged", f"modify failed: {exc}"
+            m.action, m.reason = MonitorAction.UNCHANGED, f"modify failed: {exc}"
             return
         m.order_price = str(price)
         m.moves.append((stamp, str(price)))

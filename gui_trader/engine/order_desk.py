@@ -28,6 +28,7 @@ from gui_trader.broker.base import (
 from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus, OrderType
 from gui_trader.engine.journal import IntentState, Journal
+from gui_trader.engine.live_orders import LiveOrders, OrderHandle
 from gui_trader.engine.order_checks import check_order
 
 log = logging.getLogger(__name__)
@@ -92,16 +93,26 @@ class OrderDesk:
         self.journal = journal
         self.account = account
         self.on_send: Callable[[str], None] | None = None  # tag -> the moment it hits the wire
+        self.live = LiveOrders(broker.orders)  # every order placed here, kept current
+
+    def handle(self, outcome: OrderOutcome) -> OrderHandle | None:
+        """The self-updating handle of a placed order (None if it never reached the book)."""
+        if outcome.order_id is None:
+            return None
+        return self.live.track(outcome.order_id, outcome.tag, outcome.status)
 
     async def book(self) -> list[Order]:
         """The order book, read with retries; LookupFailed if it stays unreadable."""
         last: Exception | None = None
         for attempt in range(LOOKUP_ATTEMPTS):
             try:
-                return await self.broker.orders()
+                book = await self.broker.orders()
             except BrokerError as exc:
                 last = exc
                 await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
+            else:
+                self.live.apply(book)
+                return book
         raise LookupFailed(f"order book unreadable: {last}")
 
     async def lookup(self, tag: str, record: dict[str, Any]) -> Lookup:
@@ -189,6 +200,7 @@ class OrderDesk:
                     tag,
                 )
                 await self.journal.update(tag, IntentState.PLACED, order_id=order_id)
+                self.live.track(order_id, tag)
                 return OrderOutcome(tag, req, order_id, OrderStatus.OPEN, "", sends, notes)
             if isinstance(outcome, OrderOutcome):
                 return outcome
@@ -259,6 +271,7 @@ class OrderDesk:
             await self.journal.update(
                 tag, state, order_id=order.order_id, detail=order.reject_reason or None
             )
+            self.live.track(order.order_id, tag, order.status).apply(order)
             return OrderOutcome(
                 tag, req, order.order_id, order.status, order.reject_reason, sends, notes
             )
@@ -322,9 +335,12 @@ class OrderDesk:
     async def _current(self, order_id: str) -> Order | None:
         for attempt in range(LOOKUP_ATTEMPTS):
             try:
-                return next((o for o in await self.broker.orders() if o.order_id == order_id), None)
+                book = await self.broker.orders()
             except BrokerError:
                 await asyncio.sleep(LOOKUP_BACKOFF_S * 2**attempt)
+            else:
+                self.live.apply(book)
+                return next((o for o in book if o.order_id == order_id), None)
         return None
 
     async def reconcile(self, idle_s: float = 120.0) -> list[dict[str, Any]]:

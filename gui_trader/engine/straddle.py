@@ -23,14 +23,13 @@ from typing import Any
 from gui_trader.broker.base import BrokerError
 from gui_trader.core.clock import today_ist
 from gui_trader.core.order import (
-    Order,
     OrderOutcome,
     OrderRequest,
     OrderStatus,
     OrderType,
     Side,
 )
-from gui_trader.engine.events import EventHub, LegProgress, RunProgress
+from gui_trader.engine.events import EventHub, LegProgress, RunProgress, RunState
 from gui_trader.engine.journal import Intent, IntentState, Run
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
 from gui_trader.engine.ownership import RunOwner
@@ -226,7 +225,7 @@ class StraddleRun:
         if self.hub is not None:
             self.hub.publish(event)
 
-    def _progress(self, state: str, next_at: float | None = None) -> None:
+    def _progress(self, state: RunState, next_at: float | None = None) -> None:
         self._publish(
             RunProgress(self.run_id, self.batches_done, len(self.plan.batches), state, next_at)
         )
@@ -268,7 +267,7 @@ class StraddleRun:
                 else:
                     await sending  # the delay runs from this batch's replies
                     self.batches_done += 1
-                    self._progress("running")
+                    self._progress(RunState.RUNNING)
             if in_flight:
                 await asyncio.gather(*in_flight)
                 self.batches_done += len(in_flight)
@@ -276,7 +275,7 @@ class StraddleRun:
         finally:
             # An exception (a crash, a kill) leaves the run "running": it resumes on restart.
             self.desk.on_send = previous_hook
-        state = "aborted" if self.aborted else "done"
+        state = RunState.ABORTED if self.aborted else RunState.DONE
         await journal.save_run(self.run_id, self.desk.account, KIND, self.plan.to_json(), state)
         self._progress(state)
         # logins in this process: 1, or 0 when the stored session was reused
@@ -306,7 +305,7 @@ class StraddleRun:
         delay = self.delay_s
         if not delay:
             return self.aborted
-        self._progress("waiting", time.monotonic() + delay)
+        self._progress(RunState.WAITING, time.monotonic() + delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._abort.wait(), delay)
         return self.aborted
@@ -366,7 +365,7 @@ class StraddleRun:
                 o.leg,
                 o.slice,
                 o.qty,
-                result.status.value,
+                result.status,
                 result.order_id,
                 result.error,
             )
@@ -459,27 +458,33 @@ class StraddleRun:
         if wait <= 0:
             return
         log.info("straddle %s: waiting %.0f s for legs that were on the wire", self.run_id, wait)
-        self._progress("settling", time.monotonic() + wait)
+        self._progress(RunState.SETTLING, time.monotonic() + wait)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._abort.wait(), wait)
 
     async def _collect_fills(self) -> None:
-        """Market legs fill within moments: read the book until every placed leg is final."""
-        deadline = self.clock() + FILL_WAIT_S
-        while True:
-            try:
-                book = {o.order_id: o for o in await self.broker.orders()}
-            except BrokerError as exc:
-                log.warning("straddle %s: order book unreadable: %s", self.run_id, exc)
-                return
-            pending = self._apply_book(book)
-            if (
-                not pending
-                or self.clock() > deadline
-                or self.plan.spec.order_type is OrderType.LIMIT
-            ):
-                break
-            await asyncio.sleep(0.2)
+        """Every placed leg's final word, from its self-updating handle: market legs fill within
+        moments (waited for, up to FILL_WAIT_S); limit legs are reported as they stand."""
+        live = self.desk.live
+        handles = {
+            key: live.track(r.order_id, r.tag) for key, r in self.results.items() if r.order_id
+        }
+        try:
+            await live.refresh()
+        except BrokerError as exc:
+            log.warning("straddle %s: order book unreadable: %s", self.run_id, exc)
+            return
+        if self.plan.spec.order_type is not OrderType.LIMIT:
+            seen = [
+                h for h in handles.values() if h.order is not None
+            ]  # absent: nothing to wait for
+            await live.settle(seen, FILL_WAIT_S)
+        for key, handle in handles.items():
+            r, order = self.results[key], handle.order
+            if order is not None:
+                r.status, r.filled, r.avg_price = order.status, order.filled_qty, order.avg_price
+                if order.status is OrderStatus.REJECTED:
+                    r.error = order.reject_reason
         for r in self.results.values():  # every leg's final word, for the trader
             if r.tag:
                 detail = f"@ {r.avg_price}" if r.filled else r.error
@@ -490,23 +495,11 @@ class StraddleRun:
                         r.order.leg,
                         r.order.slice,
                         r.order.qty,
-                        r.status.value,
+                        r.status,
                         r.order_id,
                         detail,
                     )
                 )
-
-    def _apply_book(self, book: dict[str, Order]) -> int:
-        pending = 0
-        for r in self.results.values():
-            order = book.get(r.order_id or "")
-            if order is None:
-                continue
-            r.status, r.filled, r.avg_price = order.status, order.filled_qty, order.avg_price
-            if order.status is OrderStatus.REJECTED:
-                r.error = order.reject_reason
-            pending += not order.status.terminal
-        return pending
 
     # --------------------------------------------------------------------------- imbalance
     async def retry_missing(self, batch: int) -> list[OrderOutcome]:

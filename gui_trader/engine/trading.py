@@ -222,6 +222,7 @@ class TradingEngine:
                 self._apply_quotes(await b.quotes(keys))
 
     def _apply_orders(self, orders: list[Order]) -> None:
+        self.ctx.desk.live.apply(orders)  # the handles of our orders (straddle legs, sells)
         for o in orders:
             old = self.orders.get(o.order_id)
             if old is not None and _order_sig(old) == _order_sig(o):
@@ -230,7 +231,7 @@ class TradingEngine:
             self.hub.publish(OrderUpdated(o, external=not self.ctx.journal.owns(o.tag)))
             if self._baseline or (old is not None and old.status == o.status):
                 continue
-            if o.status.value == "complete":
+            if o.status is OrderStatus.COMPLETE:
                 log.info(
                     "filled: %s %s %s @ %s (order %s)",
                     o.side.label,
@@ -247,7 +248,7 @@ class TradingEngine:
                         o.avg_price,
                     )
                 )
-            elif o.status.value == "rejected":
+            elif o.status is OrderStatus.REJECTED:
                 log.warning(
                     "rejected by the broker: %s %s %s: %s (order %s)",
                     o.side.label,

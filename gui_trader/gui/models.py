@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderStatus
 from gui_trader.core.portfolio import Holding, Position
-from gui_trader.engine.events import MonitorRow
+from gui_trader.engine.events import MonitorAction, MonitorRow
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -601,7 +601,7 @@ class MonitorModel(KeyedTableModel):
         Column("Sell at", lambda r: money(r.order_price), lambda r: r.order_price or 0, True),
         Column(
             "Order",
-            lambda r: r.order_status or ("dry run" if r.dry_run else ""),
+            lambda r: r.order_status.value if r.order_status else ("dry run" if r.dry_run else ""),
             tip="the sell order's status at the broker",
         ),
         Column(
@@ -613,12 +613,12 @@ class MonitorModel(KeyedTableModel):
         ),
         Column(
             "Action",
-            lambda r: r.action,
+            lambda r: r.action.value,
             colour=lambda r: (
                 PROFIT
-                if r.action == "filled"
+                if r.action is MonitorAction.FILLED
                 else QColor("#d98b00")
-                if r.action == "skipped"
+                if r.action is MonitorAction.SKIPPED
                 else None
             ),
         ),

@@ -1,15 +1,13 @@
 """The Monitor dock's controller: starts and stops the EMA9 monitor and keeps its pane in
-step with the MonitorRow, MonitorState and OrderUpdated events."""
+step with the MonitorRow and MonitorState events (the monitor follows its own orders)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from gui_trader.core.order import Order
-from gui_trader.engine.events import MonitorRow, MonitorState, OrderUpdated
+from gui_trader.engine.events import MonitorRow, MonitorState
 
 if TYPE_CHECKING:
     from gui_trader.engine.monitor import Monitor
@@ -25,7 +23,6 @@ class MonitorController:
         self.pane = window.monitor_pane
         self.pane.start.clicked.connect(self.start)
         self.pane.stop.clicked.connect(self.stop)
-        window.register(OrderUpdated, lambda e: self._on_order(e.order))
         window.register(MonitorRow, lambda e: self.model.upsert(e.symbol, e))
         window.register(MonitorState, self._on_state)
 
@@ -68,15 +65,6 @@ class MonitorController:
     def stop(self) -> None:
         if self.monitor is not None:
             self.monitor.stop()
-
-    def _on_order(self, order: Order) -> None:
-        """A monitor's order changed at the broker: show it now, not at the next cycle."""
-        if self.monitor is None:
-            return
-        for row in self.model.rows():
-            if row.order_id == order.order_id:
-                self.model.upsert(row.symbol, replace(row, order_status=order.status.value))
-                return
 
     def _on_state(self, s: MonitorState) -> None:
         text = "dry run · " if s.dry_run else ""

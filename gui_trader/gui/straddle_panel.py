@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui_trader.core.order import OrderType, Product, Side
-from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress
+from gui_trader.core.order import OrderStatus, OrderType, Product, Side
+from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress, RunState
 from gui_trader.engine.straddle import Summary
-from gui_trader.engine.straddle_plan import StraddlePlan, StraddleSpec
+from gui_trader.engine.straddle_plan import Leg, StraddlePlan, StraddleSpec
 from gui_trader.market.instruments import atm_index
 
 if TYPE_CHECKING:
@@ -476,9 +476,11 @@ class StraddlePanel(QWidget):
         if self.run is None or e.run_id != self.run.run_id:
             return
         row = e.batch - 1
-        col = 2 if e.leg == "CE" else 3
-        ok = e.order_id is not None and e.status not in ("rejected", "unknown")
-        words = {"complete": "filled", "open": "placed"}.get(e.status, e.status)
+        col = 2 if e.leg is Leg.CE else 3
+        ok = e.order_id is not None and e.status not in (OrderStatus.REJECTED, OrderStatus.UNKNOWN)
+        words = {OrderStatus.COMPLETE: "filled", OrderStatus.OPEN: "placed"}.get(
+            e.status, e.status.value
+        )
         text = f"{e.qty} · {words}" + (f" {e.detail}" if e.detail else "")
         slices = self._cells.setdefault((row, col), {})
         slices[e.slice] = text  # a leg above the freeze quantity has several orders
@@ -492,11 +494,11 @@ class StraddlePanel(QWidget):
             return
         self.progress.setMaximum(max(e.batches, 1))
         self.progress.setValue(e.batches_done)
-        if e.state == "waiting" and e.next_batch_at:
+        if e.state is RunState.WAITING and e.next_batch_at:
             wait = max(0.0, e.next_batch_at - time.monotonic())
             self.progress.setFormat(f"%v / %m batches · next in {wait:.0f} s")
         else:
-            self.progress.setFormat(f"%v / %m batches · {e.state}")
+            self.progress.setFormat(f"%v / %m batches · {e.state.value}")
 
     def on_quotes(self, e: QuotesUpdated) -> None:
         engine = self.engine

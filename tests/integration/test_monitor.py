@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 
 from gui_trader.core.clock import IST
-from gui_trader.core.order import OrderRequest, OrderType, Product, Side
+from gui_trader.core.order import OrderRequest, OrderStatus, OrderType, Product, Side
+from gui_trader.engine.events import EventHub, MonitorAction, MonitorRow
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.monitor import Monitor, MonitorSettings, sell_price
 from gui_trader.engine.order_desk import OrderDesk
@@ -160,6 +161,29 @@ async def test_a_fill_closes_the_position_with_the_right_pnl(rig: Rig) -> None:
     assert Decimal(r["pnl"]) == (price - Decimal("1350.65")) * 40
     r = row(await mon.cycle())  # it has left the monitor: nothing more happens to it
     assert rig.server.requests.get("modify") is None and len(rig.sells("RELIANCE-EQ")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_fill_between_cycles_closes_the_position_when_the_book_is_read(rig: Rig) -> None:
+    """The sell follows its handle: whoever reads the book (the window's poll, the order feed)
+    closes the position at once, with its P&L, and the monitor publishes the row."""
+    hub = EventHub()
+    events = hub.subscribe()
+    y = await rig.ema_yesterday("RELIANCE")
+    mon = rig.monitor()
+    mon.hub = hub
+    rig.pin("RELIANCE-EQ", Decimal(str(round(y * 0.97, 1))))
+    price = Decimal(row(await mon.cycle())["order_price"])
+    events.clear()
+    rig.pin("RELIANCE-EQ", price + Decimal(5))
+    await mon.desk.book()  # any read of the book, not a monitor cycle
+    m = mon.rows["RELIANCE-EQ"]
+    assert m.closed and m.action is MonitorAction.FILLED
+    assert Decimal(m.pnl or "0") == (price - Decimal("1350.65")) * 40
+    [published] = [e for e in events if isinstance(e, MonitorRow)]
+    assert published.closed and published.order_status is OrderStatus.COMPLETE
+    r = row(await mon.cycle())  # the next cycle agrees and sends nothing
+    assert r["action"] == "filled" and len(rig.sells("RELIANCE-EQ")) == 1
 
 
 @pytest.mark.asyncio
