@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PAPER = "paper"
 PAPER_URL = "http://paper.sim"
-RECONCILE_IDLE_S = 120.0
-
 
 _handlers: list[logging.Handler] = []
 
@@ -227,4 +225,4 @@ async def open_engine(
 
 async def reconcile(ctx: Context) -> list[dict[str, Any]]:
     """Settle intents a crash left open (see OrderDesk.reconcile)."""
-    return await ctx.desk.reconcile(idle_s=RECONCILE_IDLE_S)
+    return await ctx.desk.reconcile()

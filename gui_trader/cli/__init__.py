@@ -16,7 +16,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import Ambiguous, BrokerError
 from gui_trader.broker.vault import KeyringUnavailable
@@ -34,9 +34,12 @@ from gui_trader.engine.order_checks import InvalidOrder
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.market.instruments import UnknownSymbol
 
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
+
 __all__ = ["dispatch", "main"]
 
-Command = Callable[[Any, argparse.Namespace], Awaitable[Result]]
+Command = Callable[["TradingEngine", argparse.Namespace], Awaitable[Result]]
 
 COMMANDS: dict[str, Command] = {
     "login": cmd_login,
@@ -114,7 +117,9 @@ def fail(message: str, code: int, as_json: bool) -> int:
 
 
 async def dispatch(command: str, args: argparse.Namespace) -> Result:
-    from gui_trader.app import open_context, reconcile, setup_logging
+    from gui_trader.app import open_context, setup_logging
+    from gui_trader.engine.events import EventHub
+    from gui_trader.engine.trading import TradingEngine
 
     paths = Paths.resolve().ensure()
     setup_logging(paths, verbose=bool(opt(args, "verbose")))
@@ -129,9 +134,9 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         paths=paths,
     )
     try:
+        engine = TradingEngine(ctx, EventHub())  # the window's engine; the CLI never polls
         if command in ("buy", "sell", "cancel"):
-            await reconcile(ctx)
-        handler = COMMANDS[command]
-        return await handler(ctx, args)
+            await engine.reconcile()
+        return await COMMANDS[command](engine, args)
     finally:
         await ctx.close()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gui_trader.cli.output import Result, table
 
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
 
-async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
-    store = await ctx.instruments()
+
+async def cmd_quote(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    store = await engine.store()
     instruments = [store.resolve(s) for s in args.symbols]
-    quotes = {q.key: q for q in await ctx.broker.quotes([i.key for i in instruments])}
+    quotes = await engine.read_quotes(instruments)
     rows, missing = [], []
     for i in instruments:
         q = quotes.get(i.key)
@@ -33,4 +36,4 @@ async def cmd_quote(ctx: Any, args: argparse.Namespace) -> Result:
     )
     if missing:
         text += f"\nno quote for {', '.join(missing)}"
-    return not missing, {"mode": ctx.mode, "quotes": rows, "missing": missing}, text
+    return not missing, {"mode": engine.mode, "quotes": rows, "missing": missing}, text

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
-from gui_trader.cli.common import make_engine
 from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import Result, table
 
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
 
-async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:
-    engine = make_engine(ctx)
+
+async def cmd_monitor(engine: TradingEngine, args: argparse.Namespace) -> Result:
     store = await engine.store()
     symbols = None
     if args.symbols:
@@ -50,7 +51,7 @@ async def cmd_monitor(ctx: Any, args: argparse.Namespace) -> Result:
     if dry and not args.dry_run:
         text += "\ndry run: nothing sent (add --yes to place and lower orders)"
     payload = {
-        "mode": ctx.mode,
+        "mode": engine.mode,
         "dry_run": dry,
         "symbols": report,
         "cycle_s": round(monitor.last_cycle_s, 3),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
@@ -22,6 +22,9 @@ from gui_trader.core.order import (
     default_product,
 )
 
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
+
 
 def outcome_exit(outcomes: list[OrderOutcome]) -> int:
     """0 all placed; 3 any outcome unknown (an order may exist); 1 otherwise."""
@@ -30,8 +33,8 @@ def outcome_exit(outcomes: list[OrderOutcome]) -> int:
     return 0 if all(o.order_id is not None for o in outcomes) else EXIT_FAILED
 
 
-async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
-    orders = await ctx.broker.orders()
+async def cmd_orders(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    orders = await engine.read_orders()
     rows = [_order_json(o) for o in orders]
     text = table(
         [
@@ -64,7 +67,7 @@ async def cmd_orders(ctx: Any, args: argparse.Namespace) -> Result:
             for o in orders
         ],
     )
-    return ok({"mode": ctx.mode, "orders": rows}, text)
+    return ok({"mode": engine.mode, "orders": rows}, text)
 
 
 def _order_json(o: Order) -> dict[str, Any]:
@@ -85,25 +88,23 @@ def _order_json(o: Order) -> dict[str, Any]:
     }
 
 
-async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
-    store = await ctx.instruments()
+async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    store = await engine.store()
     inst: Instrument = store.resolve(args.symbol)
     side = Side.BUY if args.command == "buy" else Side.SELL
     product = Product(args.product) if args.product else default_product(inst)
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
     req = OrderRequest(inst, side, args.qty, order_type, args.price, product)
-    outcome = await ctx.desk.place(req)
+    outcome = await engine.place(req)
     order = None
     if outcome.order_id:
         # Best effort: the order is placed whatever this read says.
         with contextlib.suppress(BrokerError):
-            order = next(
-                (o for o in await ctx.broker.orders() if o.order_id == outcome.order_id), None
-            )
+            order = await engine.read_order(outcome.order_id)
     status = order.status if order else outcome.status
     reason = (order.reject_reason if order else "") or outcome.error
     payload = {
-        "mode": ctx.mode,
+        "mode": engine.mode,
         "outcome": _outcome_word(outcome, status),
         "tag": outcome.tag,
         "order_id": outcome.order_id,
@@ -114,12 +115,12 @@ async def cmd_order(ctx: Any, args: argparse.Namespace) -> Result:
     }
     what = f"{side.label} {args.qty} {inst.trading_symbol}"
     if outcome.status is OrderStatus.UNKNOWN:
-        text = f"{ctx.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}"
+        text = f"{engine.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}"
         print(f"gui-trader: {text}", file=sys.stderr)
         return EXIT_UNKNOWN, payload, text
     if outcome.order_id is not None and status is not OrderStatus.REJECTED:
         text = (
-            f"{ctx.mode}: {what} -> order {outcome.order_id} "
+            f"{engine.mode}: {what} -> order {outcome.order_id} "
             + (status.value if order else "placed (status not read)")
             + (f" at {order.avg_price}" if order and order.filled_qty else "")
         )
@@ -137,18 +138,18 @@ def _outcome_word(outcome: OrderOutcome, status: OrderStatus) -> str:
     return "rejected"
 
 
-async def cmd_cancel(ctx: Any, args: argparse.Namespace) -> Result:
+async def cmd_cancel(engine: TradingEngine, args: argparse.Namespace) -> Result:
     order_id = args.order_id.strip()
     if not order_id.isdigit():
         raise CommandError(f"order id {order_id!r} is not an order number", EXIT_BAD_INPUT)
-    known = {o.order_id: o for o in await ctx.broker.orders()}
+    known = {o.order_id: o for o in await engine.read_orders()}
     if order_id not in known:
         raise CommandError(f"no order {order_id} in today's book", EXIT_BAD_INPUT)
     if known[order_id].status.terminal:
         raise CommandError(
             f"order {order_id} is already {known[order_id].status.value}", EXIT_FAILED
         )
-    after = await ctx.desk.cancel(order_id)
+    after = await engine.cancel_order(order_id)
     cancelled = after is not None and after.status is OrderStatus.CANCELLED
     status = after.status.value if after else "unknown"
     return cancelled, {"order_id": order_id, "status": status}, f"order {order_id}: {status}"

@@ -7,7 +7,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
-from gui_trader.cli.common import make_engine
 from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import EXIT_UNKNOWN, Result
 from gui_trader.core.order import OrderStatus, OrderType, Product, Side
@@ -17,12 +16,11 @@ if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
 
 
-async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
+async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Result:
 
     from gui_trader.engine import straddle_plan as sp
     from gui_trader.straddle_report import plan_table
 
-    engine = make_engine(ctx)
     if args.resume:
         return await _resume_straddle(engine, args)
     missing = [o for o, v in (("--expiry", args.expiry), ("--lots", args.lots)) if v is None]
@@ -55,7 +53,7 @@ async def cmd_straddle(ctx: Any, args: argparse.Namespace) -> Result:
     )
     plan = await engine.prepare_straddle(spec)
     text = plan_table(plan)
-    payload: dict[str, Any] = {"mode": ctx.mode, "plan": _plan_json(plan)}
+    payload: dict[str, Any] = {"mode": engine.mode, "plan": _plan_json(plan)}
     if not plan.ok:
         raise CommandError("cannot run: " + "; ".join(plan.problems), EXIT_BAD_INPUT)
     if not args.yes:

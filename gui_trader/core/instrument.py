@@ -11,6 +11,11 @@ from gui_trader.core.money import on_tick, round_to_tick
 ORDER_SEGMENTS = frozenset({"nse_cm", "bse_cm", "nse_fo", "bse_fo", "mcx_fo"})
 
 
+def instrument_key(segment: str, token: str) -> str:
+    """The `seg|token` form quotes, feeds and books use: the one place it is spelled."""
+    return f"{segment}|{token}"
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     segment: str  # nse_cm, nse_fo, ...
@@ -31,8 +36,7 @@ class Instrument:
 
     @property
     def key(self) -> str:
-        """The `seg|token` form quotes and feeds use."""
-        return f"{self.segment}|{self.token}"
+        return instrument_key(self.segment, self.token)
 
     @property
     def tradable(self) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from gui_trader.core.instrument import instrument_key
 from gui_trader.core.money import ZERO
 
 
@@ -24,7 +25,7 @@ class Quote:
 
     @property
     def key(self) -> str:
-        return f"{self.segment}|{self.token}"
+        return instrument_key(self.segment, self.token)
 
     @property
     def change(self) -> Decimal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gui_trader.core.instrument import instrument_key
 from gui_trader.core.money import ZERO
 
 
@@ -20,6 +21,11 @@ class Position:
     sell_amount: Decimal
     multiplier: Decimal = Decimal(1)  # nf: multiplier x gen x prc factors
     ltp: Decimal = ZERO
+
+    @property
+    def key(self) -> str:
+        """The instrument's quote key (a position is one per key and product)."""
+        return instrument_key(self.segment, self.token)
 
     @property
     def net_qty(self) -> int:
@@ -50,6 +56,10 @@ class Holding:
     avg_price: Decimal
     close_price: Decimal = ZERO
     ltp: Decimal = ZERO
+
+    @property
+    def key(self) -> str:
+        return instrument_key(self.segment, self.token)
 
     def pnl(self, ltp: Decimal | None = None) -> Decimal:
         price = self.ltp if ltp is None else ltp

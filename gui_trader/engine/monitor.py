@@ -27,7 +27,7 @@ from typing import Any
 
 from gui_trader.broker.base import Broker, BrokerError
 from gui_trader.core.clock import IST, MARKET_CLOSE, MARKET_OPEN, now_ist, nse_open
-from gui_trader.core.instrument import Instrument
+from gui_trader.core.instrument import Instrument, instrument_key
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import EventHub, MonitorAction, MonitorRow, MonitorState
 from gui_trader.engine.journal import OPEN_STATES, IntentState, Journal
@@ -80,6 +80,10 @@ class Managed:
     failures: int = 0
     moves: list[tuple[str, str]] = field(default_factory=list)  # (time, price) of the order
     pending_tag: str | None = None  # a sell whose outcome is unknown: no other until settled
+
+    @property
+    def key(self) -> str:
+        return instrument_key(self.segment, self.token)
 
     @property
     def entry_price(self) -> Decimal:
@@ -272,7 +276,7 @@ class Monitor:
         await self.load()
         # The symbols managed so far are known: their quotes travel with the books (one round
         # trip); only symbols discovered in this cycle's holdings need another quotes call.
-        known = [f"{m.segment}|{m.token}" for m in self.rows.values() if not m.closed]
+        known = [m.key for m in self.rows.values() if not m.closed]
         holdings, positions, book, first_quotes = await asyncio.gather(
             self.broker.holdings(),
             self.broker.positions() if self.settings.include_positions else _nothing(),
@@ -284,7 +288,7 @@ class Monitor:
         self._discover(holdings, positions)
         active = [m for m in self.rows.values() if not m.closed]
         quotes = {q.key: q.ltp for q in first_quotes}
-        new_keys = [k for k in (f"{m.segment}|{m.token}" for m in active) if k not in quotes]
+        new_keys = [m.key for m in active if m.key not in quotes]
         _, extra = await asyncio.gather(
             self._history([m for m in active if m.ema_yesterday is None]),
             self.broker.quotes(new_keys) if new_keys else _nothing(),
@@ -392,7 +396,7 @@ class Monitor:
 
         async def one(m: Managed) -> None:
             try:
-                candles = await self.broker.candles(f"{m.segment}|{m.token}", "D", start, end)
+                candles = await self.broker.candles(m.key, "D", start, end)
             except BrokerError as exc:
                 m.reason = f"history unavailable: {exc}"
                 return

@@ -53,7 +53,7 @@ async def last_prices(broker: Broker, keys: list[str]) -> dict[str, Decimal]:
 def price_positions(positions: list[Position], ltp: dict[str, Decimal]) -> list[PositionView]:
     out = []
     for p in positions:
-        price = ltp.get(f"{p.segment}|{p.token}", p.ltp)
+        price = ltp.get(p.key, p.ltp)
         out.append(
             PositionView(
                 p.trading_symbol,
@@ -70,7 +70,7 @@ def price_positions(positions: list[Position], ltp: dict[str, Decimal]) -> list[
 def price_holdings(holdings: list[Holding], ltp: dict[str, Decimal]) -> list[HoldingView]:
     out = []
     for h in holdings:
-        price = ltp.get(f"{h.segment}|{h.token}", h.close_price)
+        price = ltp.get(h.key, h.close_price)
         out.append(
             HoldingView(
                 h.symbol,
@@ -101,10 +101,6 @@ async def portfolio(
         broker.positions() if positions else nothing_p(),
         broker.holdings() if holdings else nothing_h(),
     )
-    keys = list(
-        dict.fromkeys(
-            [f"{p.segment}|{p.token}" for p in pos] + [f"{h.segment}|{h.token}" for h in hold]
-        )
-    )
+    keys = list(dict.fromkeys([p.key for p in pos] + [h.key for h in hold]))
     ltp = await last_prices(broker, keys)
     return PortfolioView(price_positions(pos, ltp), price_holdings(hold, ltp))

@@ -46,6 +46,7 @@ from gui_trader.engine.events import (
 )
 from gui_trader.engine.journal import Intent, Run
 from gui_trader.engine.order_checks import check_order
+from gui_trader.engine.portfolio import PortfolioView, portfolio
 from gui_trader.market.instruments import InstrumentStore
 
 if TYPE_CHECKING:
@@ -190,8 +191,8 @@ class TradingEngine:
 
     # ------------------------------------------------------------------ state
     def keys(self) -> list[str]:
-        keys = [f"{p.segment}|{p.token}" for p in self.positions]
-        keys += [f"{h.segment}|{h.token}" for h in self.holdings]
+        keys = [p.key for p in self.positions]
+        keys += [h.key for h in self.holdings]
         store = self.instruments
         if store is not None:
             for sym in self.watch:
@@ -384,7 +385,44 @@ class TradingEngine:
         await self.refresh()
         return list(outcomes)
 
+    # ------------------------------------------------------------------ one-off reads
+    # What a script asks once (the CLI): read now, folded into the engine's state as well.
+    async def read_quotes(self, instruments: Iterable[Instrument]) -> dict[str, Quote]:
+        quotes = await self.ctx.broker.quotes([i.key for i in instruments])
+        self._apply_quotes(quotes)
+        return {q.key: q for q in quotes}
+
+    async def read_orders(self) -> list[Order]:
+        orders = await self.ctx.broker.orders()
+        self._apply_orders(orders)
+        return orders
+
+    async def read_order(self, order_id: str) -> Order | None:
+        return next((o for o in await self.read_orders() if o.order_id == order_id), None)
+
+    async def read_portfolio(
+        self, *, positions: bool = True, holdings: bool = True
+    ) -> PortfolioView:
+        return await portfolio(self.ctx.broker, positions=positions, holdings=holdings)
+
+    async def read_funds(self) -> Funds:
+        self.funds = await self.ctx.broker.limits()
+        return self.funds
+
+    async def cancel_order(self, order_id: str) -> Order | None:
+        """One cancel through the desk (safe to repeat); the order as it stands after."""
+        return await self.ctx.desk.cancel(order_id)
+
+    async def reconcile(self) -> list[dict[str, Any]]:
+        """Settle intents a crashed process left open before acting (see OrderDesk.reconcile)."""
+        return await self.ctx.desk.reconcile()
+
     # ------------------------------------------------------------------ session
+    @property
+    def logins(self) -> int:
+        """Logins this process made (0: the stored session was reused)."""
+        return self.ctx.broker.telemetry().logins
+
     async def login(self, totp: str | None = None) -> None:
         """Reuse the session, or log in afresh with today's TOTP code."""
         await self.ctx.broker.login(totp)

@@ -339,10 +339,10 @@ class PositionsModel(KeyedTableModel):
 
     @staticmethod
     def key_of(p: Position) -> str:
-        return f"{p.segment}|{p.token}|{p.product}"
+        return f"{p.key}|{p.product}"
 
     def _row(self, p: Position) -> PositionRow:
-        q = self.quotes.get(f"{p.segment}|{p.token}")
+        q = self.quotes.get(p.key)
         return PositionRow(p, q.ltp if q else p.ltp, q.prev_close if q else Decimal(0))
 
     def apply_positions(self, positions: Sequence[Position]) -> None:
@@ -350,7 +350,7 @@ class PositionsModel(KeyedTableModel):
         for p in positions:
             key = self.key_of(p)
             seen.add(key)
-            self.by_instrument.setdefault(f"{p.segment}|{p.token}", set()).add(key)
+            self.by_instrument.setdefault(p.key, set()).add(key)
             self.upsert(key, self._row(p))
         for key in [k for k in self.keys() if k not in seen]:
             self.remove(key)
@@ -407,7 +407,7 @@ class HoldingsModel(KeyedTableModel):
     def apply_holdings(self, holdings: Sequence[Holding]) -> None:
         seen = set()
         for h in holdings:
-            key = f"{h.segment}|{h.token}"
+            key = h.key
             seen.add(key)
             self.upsert(key, HoldingRow(h, self.quotes.get(key, h.close_price)))
         for key in [k for k in self.keys() if k not in seen]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gui_trader.core.clock import today_ist
-from gui_trader.core.instrument import Instrument
+from gui_trader.core.instrument import Instrument, instrument_key
 from gui_trader.market.scrip_master import BadInstrumentFile as BadInstrumentFile  # re-export
 from gui_trader.market.scrip_master import validate_scrip_master
 
@@ -69,7 +69,7 @@ class InstrumentStore:
         return len(self.all)
 
     def by_token(self, segment: str, token: str) -> Instrument | None:
-        return self.by_key.get(f"{segment}|{token}")
+        return self.by_key.get(instrument_key(segment, token))
 
     def resolve(self, text: str) -> Instrument:
         """RELIANCE, RELIANCE-EQ, nse_cm:RELIANCE-EQ, nse_cm|2885, or a full option symbol."""

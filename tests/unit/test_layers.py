@@ -96,3 +96,15 @@ def test_the_window_talks_to_the_engine_only() -> None:
             if isinstance(node, ast.Attribute) and node.attr == "ctx"
         ]
         assert not reach, f"{path.name} reaches into the engine's ctx at lines {reach}"
+
+
+def test_the_cli_commands_talk_to_the_engine_only() -> None:
+    """Every command gets the engine; none reaches the broker or the desk behind it."""
+    for path in (PKG / "cli").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reach = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("ctx", "broker", "desk")
+        ]
+        assert not reach, f"cli/{path.name} reaches past the engine at lines {reach}"
