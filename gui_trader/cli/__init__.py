@@ -25,7 +25,7 @@ from gui_trader.cli.market import cmd_quote
 from gui_trader.cli.monitor import cmd_monitor
 from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
 from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result
-from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_positions
+from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_pnl, cmd_positions
 from gui_trader.cli.session import cmd_login, cmd_logout
 from gui_trader.cli.sim import run_sim
 from gui_trader.cli.straddle import cmd_straddle
@@ -49,6 +49,7 @@ COMMANDS: dict[str, Command] = {
     "positions": cmd_positions,
     "holdings": cmd_holdings,
     "limits": cmd_limits,
+    "pnl": cmd_pnl,
     "buy": cmd_order,
     "sell": cmd_order,
     "cancel": cmd_cancel,

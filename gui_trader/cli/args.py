@@ -7,6 +7,7 @@ import argparse
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn
 
 from gui_trader.core import limits as L
@@ -137,6 +138,14 @@ def totp(text: str) -> str:
     return text
 
 
+def output_file(text: str) -> Path:
+    """A file to write: its folder must exist (nothing is created behind the trader's back)."""
+    path = Path(text).expanduser()
+    if not text.strip() or path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{_show(text)}: not a file in an existing folder")
+    return path
+
+
 def build_parser() -> OneLineParser:
     common = OneLineParser(add_help=False)
     S = argparse.SUPPRESS
@@ -190,6 +199,10 @@ def build_parser() -> OneLineParser:
     q.add_argument("symbols", nargs="+", metavar="SYMBOL")
     cmd("positions", "today's positions with P&L")
     cmd("holdings", "demat holdings with P&L")
+    pnl = cmd("pnl", "today's P&L: booked and open, per position, product and market")
+    pnl.add_argument(
+        "--csv", type=output_file, metavar="FILE", help="also write the per-position rows as CSV"
+    )
     cmd("orders", "today's order book")
     cmd("limits", "funds and margin used")
     for side in ("buy", "sell"):

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Result:
 
+    from gui_trader.cli.straddle_report import plan_table
     from gui_trader.engine import straddle_plan as sp
-    from gui_trader.straddle_report import plan_table
 
     if args.resume:
         return await _resume_straddle(engine, args)
@@ -90,7 +90,7 @@ async def _run_straddle(
     text: str,
     resume: list[Any] | None = None,
 ) -> Result:
-    from gui_trader.straddle_report import summary_text
+    from gui_trader.cli.straddle_report import summary_text
 
     with on_interrupt(run.abort):  # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)

@@ -44,6 +44,18 @@ class Position:
         price = self.ltp if ltp is None else ltp
         return (self.sell_amount - self.buy_amount) + self.net_qty * price * self.multiplier
 
+    @property
+    def realized(self) -> Decimal:
+        """What the closed part booked: the matched quantity at each side's average, to the
+        paisa (the open part's P&L is the rest, so the total stays exact)."""
+        matched = min(self.buy_qty, self.sell_qty)
+        if not matched:
+            return Decimal("0.00")
+        booked = (
+            self.sell_amount * matched / self.sell_qty - self.buy_amount * matched / self.buy_qty
+        )
+        return booked.quantize(Decimal("0.01"))
+
 
 @dataclass(frozen=True, slots=True)
 class Holding:

@@ -20,6 +20,8 @@ class PositionView:
     avg_price: Decimal
     ltp: Decimal
     pnl: Decimal
+    realized: Decimal = Decimal(0)  # booked by what was closed today; pnl - realized is open
+    segment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ def price_positions(positions: list[Position], ltp: dict[str, Decimal]) -> list[
                 p.avg_price,
                 price,
                 p.pnl(price).quantize(CENT),
+                p.realized,
+                p.segment,
             )
         )
     return out

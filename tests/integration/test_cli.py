@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import keyring
@@ -213,3 +214,27 @@ def test_non_tty_add_never_prompts(capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "account", "add", "main", "--mobile", "+919999999999", "--ucc", "AB1"
     )
     assert code == 2 and "--from-env" in err
+
+
+def test_pnl_splits_booked_from_open_exactly_and_writes_csv(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    fills = []
+    for side, qty in (("buy", "10"), ("sell", "4")):
+        code, out, _ = run(capsys, side, "INFY", "--qty", qty, "--product", "MIS", "--json")
+        assert code == 0
+        fills.append(Decimal(json.loads(out)["order"]["avg_price"]))
+    csv = home / "pnl.csv"
+    code, out, _ = run(capsys, "pnl", "--json", "--csv", str(csv))
+    assert code == 0
+    report = json.loads(out)
+    [row] = report["positions"]
+    bought, sold = fills
+    assert Decimal(row["realized"]) == 4 * (sold - bought)  # independent: 4 matched units
+    assert Decimal(row["total"]) == 4 * sold - 10 * bought + 6 * Decimal(row["ltp"])
+    assert Decimal(row["open"]) == Decimal(row["total"]) - Decimal(row["realized"])
+    assert [p["product"] for p in report["by_product"]] == ["MIS"]
+    assert Decimal(report["total"]["total"]) == Decimal(row["total"])
+    assert csv.read_text().splitlines()[0].startswith("symbol,market,product,net_qty")
+    code, _, err = run(capsys, "pnl", "--csv", str(home / "no-such-dir" / "x.csv"))
+    assert code == 2 and "existing folder" in err
