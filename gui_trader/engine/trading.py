@@ -222,6 +222,17 @@ class TradingEngine:
             if keys:
                 self._apply_quotes(await b.quotes(keys))
 
+    async def _show_result(self) -> None:
+        """Read the book after an action so the window shows it at once. Best effort: the action
+        has happened whatever this read says, and a one-shot caller (the CLI, which never
+        starts the engine) does not pay for it."""
+        if not self.ready.is_set():
+            return
+        try:
+            await self.refresh()
+        except BrokerError as exc:
+            log.warning("refresh after the action failed: %s", explain(exc))
+
     def _apply_orders(self, orders: list[Order]) -> None:
         self.ctx.desk.live.apply(orders)  # the handles of our orders (straddle legs, sells)
         for o in orders:
@@ -325,14 +336,14 @@ class TradingEngine:
             self.hub.publish(Notice("reject", f"Outcome unknown: {what}", outcome.error))
         elif not outcome.ok:
             self.hub.publish(Notice("reject", f"Not placed: {what}", outcome.error))
-        await self.refresh()
+        await self._show_result()
         return outcome
 
     async def cancel(self, order_ids: Iterable[str]) -> list[Order | BaseException | None]:
         results = await asyncio.gather(
             *(self.ctx.desk.cancel(i) for i in order_ids), return_exceptions=True
         )
-        await self.refresh()
+        await self._show_result()
         return list(results)
 
     def open_orders(self) -> list[Order]:
@@ -363,7 +374,7 @@ class TradingEngine:
             self.hub.publish(Notice("reject", f"Modify failed: {order.trading_symbol}", str(exc)))
             raise
         finally:
-            await self.refresh()
+            await self._show_result()
         return result
 
     def exit_plan(self, position: Position) -> list[OrderRequest]:
@@ -382,7 +393,7 @@ class TradingEngine:
     async def exit_position(self, position: Position) -> list[OrderOutcome]:
         plan = self.exit_plan(position)
         outcomes = await asyncio.gather(*(self.ctx.desk.place(r, feature="X") for r in plan))
-        await self.refresh()
+        await self._show_result()
         return list(outcomes)
 
     # ------------------------------------------------------------------ one-off reads
