@@ -1,13 +1,13 @@
 """Composition root: config -> broker (paper or live) -> journal -> order desk.
 
-Paper mode runs the same Neo client against the simulated exchange in process (ASGI transport),
-so what a trader tries on paper is the code that trades live.
+Paper mode runs the same Neo client against the data folder's paper service (sim/service.py,
+started on demand), so what a trader tries on paper is the code that trades live, and every
+process on the folder trades one paper book.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import logging.handlers
 import sys
@@ -24,6 +24,7 @@ from gui_trader.config import Config, Paths
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
+from gui_trader.sim.paper_files import PAPER_URL
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PAPER = "paper"
-PAPER_URL = "http://paper.sim"
 
 _handlers: list[logging.Handler] = []
 
@@ -67,40 +67,36 @@ def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> N
     install_redaction(root)
 
 
-class PaperExchange:
-    """The in-process exchange, its state kept under GUI_TRADER_HOME/paper between runs."""
+class PaperLink:
+    """This data folder's paper service (sim/service.py): one book for every process on it."""
 
-    def __init__(self, folder: Path) -> None:
-        from gui_trader.sim.exchange import PAPER_USER, Exchange
-        from gui_trader.sim.server import SimServer
-        from gui_trader.sim.transport import SimTransport
+    def __init__(self, folder: Path, limits: ClientLimits) -> None:
+        from gui_trader.broker.neo import default_transport
+        from gui_trader.sim.link import PaperTransport
 
-        self.file = folder / "exchange.json"
-        self.exchange = Exchange(base_url=PAPER_URL)
-        if self.file.exists():
+        self.folder = folder
+        self.transport = PaperTransport(folder, default_transport(limits))
+
+    async def start(self) -> None:
+        """Reach (or start) the service before the first request, off the event loop."""
+        await self.transport.start()
+
+    def credentials(self, ucc: str | None = None) -> Credentials:
+        """The paper account's login; the default one needs no set-up."""
+        from gui_trader.sim.auth import PAPER_USER
+        from gui_trader.sim.link import paper_users
+
+        user = PAPER_USER
+        if ucc is not None and ucc != PAPER_USER.ucc:
+            store = paper_users(self.folder)
             try:
-                self.exchange.restore(json.loads(self.file.read_text(encoding="utf-8")))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("paper state unreadable (%s); starting a fresh paper account", exc)
-        self.server = SimServer(self.exchange, on_mutation=self._dirty)
-        self.transport = SimTransport(self.server)
-        u = PAPER_USER
-        self.credentials = Credentials(u.consumer_key, u.mobile, u.ucc, u.mpin, u.totp_secret)
-        self._pending: asyncio.Task[None] | None = None
-
-    def _dirty(self) -> None:
-        if self._pending is None or self._pending.done():
-            self._pending = asyncio.get_running_loop().create_task(self.save())
-
-    async def save(self) -> None:
-        text = json.dumps(self.exchange.snapshot())
-        await asyncio.to_thread(self._write, text)
-
-    def _write(self, text: str) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.file)
+                found = [u for u in store.users() if u.ucc == ucc]
+            finally:
+                store.close()
+            if not found:
+                raise KeyError(f"no paper account {ucc!r} in {self.folder}")
+            user = found[0]
+        return Credentials(user.consumer_key, user.mobile, user.ucc, user.mpin, user.totp_secret)
 
 
 @dataclass
@@ -111,7 +107,7 @@ class Context:
     broker: NeoClient
     journal: Journal
     desk: OrderDesk
-    paper: PaperExchange | None = None
+    paper: PaperLink | None = None
     _instruments: InstrumentStore | None = field(default=None, repr=False)
 
     @property
@@ -139,10 +135,6 @@ class Context:
     async def close(self) -> None:
         await self.broker.close()
         await self.journal.close()
-        if self.paper is not None:
-            if self.paper._pending is not None:
-                await self.paper._pending
-            await self.paper.save()
 
 
 def login_lock_path(paths: Paths, key: VaultKey) -> Path:
@@ -173,18 +165,25 @@ async def open_context(
     if account and not paper and acct is None:
         await journal.close()
         raise KeyError(f"no account named {account!r} (see `gui-trader account list`)")
-    if acct is None:
-        ex = PaperExchange(paths.paper)
+    if acct is None or acct.paper:
+        name = PAPER if acct is None else acct.name
+        link = PaperLink(paths.paper, client_limits(config))
+        try:
+            creds = link.credentials(None if acct is None else acct.ucc)
+            await link.start()
+        except BaseException:
+            await journal.close()
+            raise
         broker = NeoClient(
-            PAPER,
-            ex.credentials,
+            name,
+            creds,
             MemorySessionStore(),
             login_url=PAPER_URL,
-            transport=ex.transport,
+            transport=link.transport,
             limits=client_limits(config),
         )
         ctx = Context(
-            paths, config, PAPER, broker, journal, OrderDesk(broker, journal, PAPER), paper=ex
+            paths, config, name, broker, journal, OrderDesk(broker, journal, name), paper=link
         )
     else:
         key = VaultKey(paths.keyring_scope, acct.name, acct.ucc)

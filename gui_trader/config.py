@@ -70,9 +70,13 @@ class AccountConfig:
     mobile: str
     ucc: str
     login_url: str
+    paper: bool = False  # an account of this folder's paper exchange (its login lives there)
 
     def to_toml(self) -> dict[str, Any]:
-        return {"mobile": self.mobile, "ucc": self.ucc, "login_url": self.login_url}
+        row: dict[str, Any] = {"mobile": self.mobile, "ucc": self.ucc, "login_url": self.login_url}
+        if self.paper:
+            row["paper"] = True
+        return row
 
 
 @dataclass
@@ -94,7 +98,11 @@ class Config:
                 data = tomllib.load(f)
         accounts = {
             name: AccountConfig(
-                name, str(a.get("mobile", "")), str(a.get("ucc", "")), str(a.get("login_url", ""))
+                name,
+                str(a.get("mobile", "")),
+                str(a.get("ucc", "")),
+                str(a.get("login_url", "")),
+                a.get("paper") is True,
             )
             for name, a in (data.get("accounts") or {}).items()
         }

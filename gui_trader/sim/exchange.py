@@ -22,7 +22,7 @@ from gui_trader.sim.auth import PAPER_USER, Sessions, SimUser
 from gui_trader.sim.errors import SessionInvalid, SimError
 from gui_trader.sim.market_data import Market
 from gui_trader.sim.matching import FUTURES_MARGIN, MIS_MARGIN, SHORT_OPTION_MARGIN, Matcher
-from gui_trader.sim.prices import PricePaths
+from gui_trader.sim.prices import PricePaths, session_minute_time
 from gui_trader.sim.state import (
     PAPER_CASH,
     TERMINAL,
@@ -47,6 +47,7 @@ class Exchange:
         start_seconds: float = 600.0,
         extra_equities: int = 0,
         unique_tags: bool = True,
+        real_time: bool = False,
     ) -> None:
         self.seed = seed
         # False: a repeated `ig` tag places another order, as a broker that does not enforce
@@ -57,12 +58,20 @@ class Exchange:
         self.paths = PricePaths(seed)
         self.wall = wall
         self.speed = speed
-        # The session clock starts 10 minutes after the open so charts have some history.
-        self.anchor = wall() - start_seconds / speed
+        # The session clock starts 10 minutes after the open so charts have some history;
+        # `real_time` (the paper service, `gui-trader sim`) runs it on IST instead: one clock for
+        # every timestamp, prices flat at the open before 09:15, moving on after 15:30.
+        self.real_time = real_time
+        if real_time:
+            self.anchor, self.speed = session_minute_time(self.today, 0).timestamp(), 1.0
+        else:
+            self.anchor = wall() - start_seconds / speed
         self.books: dict[str, Book] = {}
+        self.users_source: Callable[[], list[SimUser]] | None = None
         self.stats: dict[str, int] = {"logins": 0, "validates": 0, "placed": 0}
         self.sessions = Sessions(users or [PAPER_USER], base_url, self.stats)
-        self.market = Market(self.universe, self.paths, self.today, self.seconds)
+        clock = (lambda: datetime.fromtimestamp(wall(), IST)) if real_time else None
+        self.market = Market(self.universe, self.paths, self.today, self.seconds, clock)
         self.matcher = Matcher(self.market, self.book, self.stats)
 
     # ---------------------------------------------------------------- state held by the parts
@@ -130,6 +139,9 @@ class Exchange:
         return book
 
     def login(self, consumer_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.users_source is not None:  # paper accounts added since the service started
+            for user in self.users_source():
+                self.add_user(user)
         return self.sessions.login(consumer_key, body)
 
     def validate(
@@ -139,6 +151,10 @@ class Exchange:
 
     def session_user(self, auth: str | None, sid: str | None) -> str:
         return self.sessions.user_of(auth, sid)
+
+    def add_user(self, user: SimUser) -> None:
+        """Another paper account (`gui-trader account add NAME --paper`)."""
+        self.sessions.users[user.ucc] = user
 
     def revoke(self, ucc: str | None = None) -> int:
         return self.sessions.revoke(ucc)

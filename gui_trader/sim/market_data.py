@@ -34,9 +34,15 @@ class Market:
     """Prices of every listing at the session clock; `seconds` is that clock."""
 
     def __init__(
-        self, universe: Universe, paths: PricePaths, today: date, seconds: Callable[[], float]
+        self,
+        universe: Universe,
+        paths: PricePaths,
+        today: date,
+        seconds: Callable[[], float],
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.universe = universe
+        self.clock = clock  # the real IST clock, when the exchange runs on it
         self.paths = paths
         self.today = today
         self.seconds = seconds
@@ -46,6 +52,8 @@ class Market:
         self._closes: dict[str, Decimal] = {}
 
     def now(self) -> datetime:
+        if self.clock is not None:
+            return self.clock()
         return session_minute_time(self.today, 0) + timedelta(seconds=self.seconds())
 
     def pin(self, symbol: str, price: Decimal | None) -> None:

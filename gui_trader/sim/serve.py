@@ -69,7 +69,7 @@ def build(
     return SimServer(exchange, FaultPlan(latency_ms=latency_ms, jitter_ms=jitter_ms))
 
 
-def _config(app: SimServer, port: int) -> uvicorn.Config:
+def uvicorn_config(app: SimServer, port: int) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_HideDrops())
     return uvicorn.Config(
         app,
@@ -88,7 +88,7 @@ def _config(app: SimServer, port: int) -> uvicorn.Config:
 
 
 def serve_forever(app: SimServer, port: int) -> None:
-    uvicorn.Server(_config(app, port)).run()
+    uvicorn.Server(uvicorn_config(app, port)).run()
 
 
 class ServerThread:
@@ -98,7 +98,7 @@ class ServerThread:
         self.app, self.sock = app, sock
         self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(_config(app, self.port))
+        self.server = uvicorn.Server(uvicorn_config(app, self.port))
         self.thread = threading.Thread(target=self._run, name="sim-server", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 

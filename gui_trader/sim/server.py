@@ -172,10 +172,13 @@ class SimServer:
         exchange: Exchange,
         faults: FaultPlan | None = None,
         on_mutation: Callable[[], None] | None = None,
+        before_reply: Callable[[], None] | None = None,
     ) -> None:
         self.exchange = exchange
         self.faults = faults or FaultPlan()
         self.on_mutation = on_mutation
+        # The paper service commits here: nothing is reported that is not on disk.
+        self.before_reply = before_reply
         self.requests: dict[str, int] = {}
         self.arrivals: list[tuple[int, str]] = []  # (perf_counter_ns, tag) of every place
         self.app = Starlette(routes=self._routes())
@@ -247,9 +250,20 @@ class SimServer:
 
     # ---------------------------------------------------------------- faults
     async def _process(self, call: _Call, send: Send) -> None:
+        if self.before_reply is not None:
+            send = self._committing(send, self.before_reply)
         await self.app(call.scope, _replay(call.body), send)
         if call.kind in MUTATIONS and self.on_mutation:
             self.on_mutation()
+
+    @staticmethod
+    def _committing(send: Send, commit: Callable[[], None]) -> Send:
+        async def send_after_commit(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                commit()
+            await send(message)
+
+        return send_after_commit
 
     async def _processed(self, call: _Call) -> _Captured:
         reply = _Captured()

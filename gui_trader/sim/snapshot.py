@@ -30,8 +30,8 @@ def snapshot(ex: Persisted) -> dict[str, Any]:
         "version": 1,
         "today": ex.today.isoformat(),
         "anchor": ex.anchor,
-        "order_seq": _peek(ex.order_seq),
-        "fill_seq": _peek(ex.fill_seq),
+        "order_seq": peek(ex.order_seq),
+        "fill_seq": peek(ex.fill_seq),
         "books": {u: _book_dict(b) for u, b in ex.books.items()},
     }
 
@@ -47,7 +47,7 @@ def restore(ex: Persisted, state: dict[str, Any]) -> None:
         ex.books[ucc] = _book_from(b, same_day)
 
 
-def _peek(counter: itertools.count[int]) -> int:
+def peek(counter: itertools.count[int]) -> int:
     """The counter's next value, without taking it."""
     return int(repr(counter)[6:-1])
 
@@ -56,8 +56,8 @@ def _book_dict(b: Book) -> dict[str, Any]:
     return {
         "cash": str(b.cash),
         "tags": sorted(b.tags),
-        "orders": [_order_dict(o) for o in b.orders.values()],
-        "fills": [_fill_dict(f) for f in b.fills],
+        "orders": [order_dict(o) for o in b.orders.values()],
+        "fills": [fill_dict(f) for f in b.fills],
         "holdings": {k: [h.qty, str(h.avg), h.sold] for k, h in b.holdings.items()},
     }
 
@@ -66,12 +66,12 @@ def _book_from(b: dict[str, Any], same_day: bool) -> Book:
     book = Book(cash=Decimal(b["cash"]))
     for k, (qty, avg, sold) in b["holdings"].items():
         book.holdings[k] = SimHolding(int(qty), Decimal(avg), int(sold))
-    fills = [_fill_from(f) for f in b["fills"]]
+    fills = [fill_from(f) for f in b["fills"]]
     if not same_day:
         settle(book, fills)
         return book
     book.tags = set(b["tags"])
-    book.orders = {o["no"]: _order_from(o) for o in b["orders"]}
+    book.orders = {o["no"]: order_from(o) for o in b["orders"]}
     book.fills = fills
     book.working = {o.no for o in book.orders.values() if o.status not in TERMINAL}
     for f in fills:
@@ -79,7 +79,7 @@ def _book_from(b: dict[str, Any], same_day: bool) -> Book:
     return book
 
 
-def _order_dict(o: SimOrder) -> dict[str, Any]:
+def order_dict(o: SimOrder) -> dict[str, Any]:
     d = asdict(o)
     for k in ("price", "trigger", "avg"):
         d[k] = str(d[k])
@@ -88,7 +88,7 @@ def _order_dict(o: SimOrder) -> dict[str, Any]:
     return d
 
 
-def _order_from(d: dict[str, Any]) -> SimOrder:
+def order_from(d: dict[str, Any]) -> SimOrder:
     d = dict(d)
     for k in ("price", "trigger", "avg"):
         d[k] = Decimal(d[k])
@@ -97,13 +97,13 @@ def _order_from(d: dict[str, Any]) -> SimOrder:
     return SimOrder(**d)
 
 
-def _fill_dict(f: SimFill) -> dict[str, Any]:
+def fill_dict(f: SimFill) -> dict[str, Any]:
     d = asdict(f)
     d["price"], d["at"] = str(f.price), f.at.isoformat()
     return d
 
 
-def _fill_from(d: dict[str, Any]) -> SimFill:
+def fill_from(d: dict[str, Any]) -> SimFill:
     d = dict(d)
     d["price"], d["at"] = Decimal(d["price"]), datetime.fromisoformat(d["at"])
     return SimFill(**d)

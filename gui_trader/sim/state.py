@@ -71,6 +71,7 @@ class Book:
     tags: set[str] = field(default_factory=set)
     working: set[str] = field(default_factory=set)  # order numbers not yet terminal
     net: dict[tuple[str, str], int] = field(default_factory=dict)  # (symbol, product) -> qty
+    dirty: set[str] = field(default_factory=set)  # orders changed since the store last wrote
 
     @classmethod
     def opening(cls, universe: Universe) -> Book:
@@ -101,6 +102,7 @@ class Book:
         """Record a status change; `working` indexes the orders matching still has to visit."""
         o.status = status
         o.history.append((status, at))
+        self.dirty.add(o.no)
         if status in TERMINAL:
             self.working.discard(o.no)
         else:

@@ -34,11 +34,12 @@ def journal_rows(home: Path) -> int:
 
 
 def paper_orders(home: Path) -> int:
-    path = home / "paper" / "exchange.json"
+    """Orders in the data folder's paper book, as the paper service committed them."""
+    path = home / "paper" / "exchange.sqlite3"
     if not path.exists():
         return 0
-    state = json.loads(path.read_text())
-    return sum(len(b["orders"]) for b in state["books"].values())
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
 
 
 @pytest.mark.parametrize(
