@@ -15,7 +15,6 @@ from gui_trader.sim.paper_files import ADDR, CLOCK_ENV, IDLE_ENV
 from gui_trader.sim.serve import ServerThread, start
 from tests.support.keyrings import MemoryKeyring
 
-
 # Paper services started by a test run on a fixed clock (09:25 IST at their start, whatever the
 # hour CI runs) and leave soon if a test's teardown never reaches them.
 os.environ.setdefault(CLOCK_ENV, "09:25")
