@@ -37,9 +37,7 @@ class NewAccount:
     login_url: str = PROD_LOGIN_URL
 
     def checked(self) -> NewAccount:
-        name, mobile = self.name.strip(), self.mobile.strip().replace(" ", "")
-        if not _ascii_alnum(name.replace("-", "").replace("_", "")):
-            raise BadAccountInput(f"account name {name!r}: use letters, digits, - and _")
+        name, mobile = check_name(self.name), self.mobile.strip().replace(" ", "")
         if not (mobile.startswith("+") and ascii_digits(mobile[1:]) and len(mobile) >= 11):
             raise BadAccountInput(
                 f"mobile {mobile!r}: give it with the country code, e.g. +919876543210"
@@ -75,6 +73,13 @@ def ascii_digits(text: str) -> bool:
 
 def _ascii_alnum(text: str) -> bool:
     return text.isascii() and text.isalnum()
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not _ascii_alnum(name.replace("-", "").replace("_", "")):
+        raise BadAccountInput(f"account name {name!r}: use letters, digits, - and _")
+    return name
 
 
 def refuse_existing(config: Config, name: str, *, replace: bool) -> AccountConfig | None:

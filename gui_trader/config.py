@@ -139,10 +139,11 @@ class Config:
         tmp.replace(self.path)
 
     def active_account(self) -> AccountConfig | None:
-        """The default account, else the first one added; None means paper."""
+        """The default account, else the first live one added; None means the demo paper
+        account (zero configuration, even beside paper accounts added for fan-out)."""
         if self.default_account and self.default_account in self.accounts:
             return self.accounts[self.default_account]
-        return next(iter(self.accounts.values()), None)
+        return next((a for a in self.accounts.values() if not a.paper), None)
 
 
 def _limit(table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

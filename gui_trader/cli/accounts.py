@@ -24,6 +24,7 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
                 "ucc": a.ucc,
                 "mobile": _mask(a.mobile),
                 "login_url": a.login_url,
+                "paper": a.paper,
                 "default": active is not None and a.name == active.name,
             }
             for a in config.accounts.values()
@@ -37,7 +38,8 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
         )
         if not rows:
             text = "no accounts: paper mode (add one with `gui-trader account add NAME ...`)"
-        return ok({"accounts": rows, "mode": "LIVE" if rows else "PAPER"}, text)
+        mode = "LIVE" if active is not None and not active.paper else "PAPER"
+        return ok({"accounts": rows, "mode": mode}, text)
     if sub == "remove":
         from gui_trader.broker.vault import VaultKey, forget
 
@@ -73,6 +75,10 @@ async def account_add(args: argparse.Namespace, paths: Paths, config: Config) ->
         old = refuse_existing(config, args.name, replace=replace)
     except BadAccountInput as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from None
+    if getattr(args, "paper", False):
+        return await paper_account_add(args, paths, config, replaced=old is not None)
+    if not args.mobile or not args.ucc:
+        raise CommandError("--mobile and --ucc are needed (or --paper)", EXIT_BAD_INPUT)
     await asyncio.to_thread(check_keyring)
     secrets = read_secrets(bool(args.from_env))
     new = NewAccount(
@@ -100,6 +106,67 @@ async def account_add(args: argparse.Namespace, paths: Paths, config: Config) ->
         f"account {account.name} {verb}; logged in as {account.ucc} at {account.login_url}; "
         "secrets are in the OS keyring",
     )
+
+
+async def paper_account_add(
+    args: argparse.Namespace, paths: Paths, config: Config, *, replaced: bool
+) -> Result:
+    """An account of this folder's paper exchange: its own funds, books and login (kept in the
+    paper store, nothing in the keyring), logged in once to prove it."""
+    from gui_trader.accounts import BadAccountInput, check_name
+    from gui_trader.app import open_context
+    from gui_trader.config import AccountConfig
+    from gui_trader.sim.link import paper_users
+    from gui_trader.sim.paper_accounts import new_user
+    from gui_trader.sim.paper_files import PAPER_URL
+
+    try:
+        check_name(args.name)
+    except BadAccountInput as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from None
+
+    def create() -> AccountConfig:
+        store = paper_users(paths.paper)
+        try:
+            taken = {u.ucc for u in store.users()} | {"PAPER1"}
+            ucc = (args.ucc or "").strip().upper() or next(
+                f"PAPER{n}" for n in range(2, 10_000) if f"PAPER{n}" not in taken
+            )
+            if ucc in taken and not args.ucc:
+                raise CommandError(f"paper client code {ucc} is taken", EXIT_BAD_INPUT)
+            mobile = args.mobile or f"+91999{secrets_digits(7)}"
+            store.add_user(new_user(ucc, mobile, args.name))
+        finally:
+            store.close()
+        return AccountConfig(args.name, mobile, ucc, PAPER_URL, paper=True)
+
+    account = await asyncio.to_thread(create)
+    config.accounts[account.name] = account
+    config.save()
+    ctx = await open_context(account=account.name, paths=paths)
+    try:
+        await ctx.broker.login()
+    finally:
+        await ctx.close()
+    verb = "replaced" if replaced else "added"
+    return ok(
+        {
+            "account": account.name,
+            "ucc": account.ucc,
+            "paper": True,
+            "login_url": account.login_url,
+            "logins": 1,
+            "replaced": replaced,
+        },
+        f"paper account {account.name} {verb} (client code {account.ucc}, its own funds and "
+        f"books); use it with --account {account.name}",
+    )
+
+
+def secrets_digits(n: int) -> str:
+    import secrets
+
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
 
 
 def read_secrets(from_env: bool) -> dict[str, str]:

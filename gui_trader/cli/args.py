@@ -54,7 +54,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOne)
 
     def error(self, message: str) -> NoReturn:
-        raise CommandError(_one_line(f"{self.prog}: {message}"), EXIT_BAD_INPUT)
+        # `fail` prefixes "gui-trader: "; a subcommand's prog says which one.
+        where = self.prog.removeprefix("gui-trader").strip()
+        raise CommandError(_one_line(f"{where}: {message}" if where else message), EXIT_BAD_INPUT)
 
 
 def _one_line(text: str) -> str:
@@ -170,12 +172,12 @@ def build_parser() -> OneLineParser:
         return sub.add_parser(name, parents=[common], help=help_text)
 
     cmd("gui", "open the window (the default)")
-    acc = cmd("account", "add, list, remove accounts")
+    acc = cmd("account", "add (live, or --paper), list, remove accounts")
     acc_sub = acc.add_subparsers(dest="account_command", parser_class=OneLineParser, required=True)
     add = acc_sub.add_parser("add", parents=[common], help="add an account and log in once")
     add.add_argument("name")
-    add.add_argument("--mobile", required=True, help="with country code, e.g. +919876543210")
-    add.add_argument("--ucc", required=True)
+    add.add_argument("--mobile", help="with country code, e.g. +919876543210")
+    add.add_argument("--ucc", help="the client code (generated for a --paper account)")
     add.add_argument(
         "--from-env", action="store_true", help="read " + ", ".join(ENV_SECRETS.values())
     )
@@ -289,4 +291,15 @@ def build_parser() -> OneLineParser:
     sim.add_argument("--latency-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
     sim.add_argument("--jitter-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
     sim.add_argument("--seed", type=whole(0, L.MAX_SEED), default=7)
+    sim.add_argument(
+        "--accounts",
+        type=whole(1, L.MAX_SIM_ACCOUNTS),
+        default=1,
+        help="paper accounts to serve (the first is the fixed demo account)",
+    )
+    sim.add_argument(
+        "--session",
+        action="store_true",
+        help="follow NSE hours, holidays and the after-market rules instead of always open",
+    )
     return p

@@ -1,22 +1,49 @@
-"""`gui-trader sim`: serve the paper exchange on loopback (no event loop of ours)."""
+"""`gui-trader sim`: serve a paper exchange on loopback for any client, the broker's SDK included
+(no event loop of ours)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
+
+from gui_trader.cli.args import EXIT_FAILED
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    from gui_trader.sim.serve import build, serve_forever
+    from gui_trader.sim.exchange import Exchange
+    from gui_trader.sim.faults import FaultPlan
+    from gui_trader.sim.paper_accounts import numbered_users
+    from gui_trader.sim.serve import listen, serve_socket
+    from gui_trader.sim.server import SimServer
 
-    app = build(args.port, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, seed=args.seed)
-    from gui_trader.sim.exchange import PAPER_USER as u
-
-    print(
-        f"paper exchange on http://127.0.0.1:{args.port} (latency {args.latency_ms:g} ms); "
-        f"login with --login-url http://127.0.0.1:{args.port} --mobile {u.mobile} "
-        f"--ucc {u.ucc}",
-        file=sys.stderr,
-    )
-    serve_forever(app, args.port)
+    try:
+        sock = listen(args.port)  # before any banner: a busy port is one line, nothing else
+    except OSError as exc:
+        print(f"gui-trader: port {args.port} is not free ({exc.strerror})", file=sys.stderr)
+        return EXIT_FAILED
+    port = int(sock.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    users = numbered_users(args.accounts)
+    exchange = Exchange(seed=args.seed, users=users, base_url=url, real_time=True)
+    app = SimServer(exchange, FaultPlan(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms))
+    accounts = [
+        {k: v for k, v in asdict(u).items() if k != "name"} | {"name": u.name} for u in users
+    ]
+    if args.json:
+        print(json.dumps({"url": url, "accounts": accounts}), flush=True)
+    else:
+        print(f"paper exchange on {url} (latency {args.latency_ms:g} ms)", flush=True)
+        for a in accounts:
+            print(
+                f"  account {a['ucc']}: mobile {a['mobile']}, consumer key {a['consumer_key']}, "
+                f"MPIN {a['mpin']}, TOTP secret {a['totp_secret']}",
+                flush=True,
+            )
+        print(
+            f"log in with: gui-trader account add NAME --login-url {url} --mobile MOBILE --ucc UCC",
+            flush=True,
+        )
+    serve_socket(app, sock)
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -131,12 +133,13 @@ def _read_cached(cache_dir: Path, wanted: dict[str, Path]) -> dict[str, list[Ins
 def _accept(path: Path, segment: str, blob: bytes) -> list[Instrument]:
     """Validate and parse a download; only a good file is written (atomically) to the cache."""
     instruments = validate_scrip_master(blob, segment)
-    tmp = path.with_suffix(".part")
+    # A name of its own: several processes on one data folder may download the same file at once.
+    tmp = path.parent / f"{path.name}.{os.getpid()}-{threading.get_ident()}.part"
     tmp.write_bytes(blob)
     tmp.replace(path)
     day = path.stem.rsplit("_", 1)[-1]
     for old in [*path.parent.glob("*.csv"), *path.parent.glob("*.part")]:
-        if old.stem.rsplit("_", 1)[-1] != day:  # earlier days' files (and stale partials)
+        if not old.name.split(".csv")[0].endswith(day):  # earlier days' files and partials
             old.unlink(missing_ok=True)
     return instruments
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -59,25 +60,35 @@ def serving_port(folder: Path) -> int | None:
 
 
 def ensure_service(folder: Path, timeout_s: float = START_TIMEOUT_S) -> int:
-    """The running service's port, starting one if needed (blocking: call it in a thread)."""
+    """The running service's port, starting one if needed (blocking: call it in a thread).
+
+    A held lock is not enough: a service killed a moment ago may not have released it yet, and
+    one starting has not listened yet. Only a port that accepts a connection is an answer."""
     folder.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     with FileLock(folder / SPAWN_LOCK, timeout=timeout_s):
-        port = serving_port(folder)
-        if port is not None:
-            return port
-        child = _spawn(folder)
+        child: subprocess.Popen[bytes] | None = None
         while time.monotonic() < deadline:
             port = serving_port(folder)
-            if port is not None:
+            if port is not None and _answers(port):
                 return port
-            # It exited without serving, and no rival holds the lock: it failed.
-            if child.poll() is not None and not _lock_held(folder):
-                break
+            if not _lock_held(folder):
+                if child is not None and child.poll() is not None:
+                    break  # ours started and left without serving: its log says why
+                if child is None:
+                    child = _spawn(folder)
             time.sleep(0.02)
     raise PaperUnavailable(
         f"the paper exchange did not start within {timeout_s:g} s (see {folder / LOG})"
     )
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
 
 
 def _lock_held(folder: Path) -> bool:

@@ -91,6 +91,11 @@ def serve_forever(app: SimServer, port: int) -> None:
     uvicorn.Server(uvicorn_config(app, port)).run()
 
 
+def serve_socket(app: SimServer, sock: socket.socket) -> None:
+    """Serve on an already listening socket until SIGINT/SIGTERM."""
+    uvicorn.Server(uvicorn_config(app, int(sock.getsockname()[1]))).run(sockets=[sock])
+
+
 class ServerThread:
     """The simulator over a real loopback socket, in a background thread with its own loop."""
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -150,7 +151,10 @@ def serve(folder: Path, idle_s: float = IDLE_S) -> int:
         return 0
     try:
         service = PaperService(folder, idle_s)
-        asyncio.run(service.run())  # uvicorn turns SIGTERM and SIGINT into an orderly exit
+        # uvicorn turns SIGTERM into an orderly stop, then raises it again for the handler that
+        # was there before: make that one a no-op, so the store closes and the address goes.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        asyncio.run(service.run())
     finally:
         lock.release()
     return 0
