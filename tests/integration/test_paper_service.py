@@ -74,7 +74,7 @@ def test_processes_trading_at_once_share_one_book(home: Path, processes: int) ->
     placed = [line for p in procs for line in lines(p)]
     assert len(placed) == 4 * processes and all(x["ok"] for x in placed)
     orders = book(home)
-    numbers = [o["no"] for o in orders]
+    numbers = [str(o["no"]) for o in orders]
     assert sorted(numbers) == sorted(str(x["order_id"]) for x in placed)
     assert len(set(numbers)) == len(numbers)  # one numbering for every process
     assert len({o["tag"] for o in orders}) == len(orders)
