@@ -287,7 +287,9 @@ def build_parser() -> OneLineParser:
     )
     mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
-    sim.add_argument("--port", type=whole(L.MIN_PORT, L.MAX_PORT), default=8765)
+    sim.add_argument(
+        "--port", type=whole(0, L.MAX_PORT), default=8765, help="0: any free port (see --json)"
+    )
     sim.add_argument("--latency-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
     sim.add_argument("--jitter-ms", type=seconds(0, L.MAX_LATENCY_MS), default=0.0)
     sim.add_argument("--seed", type=whole(0, L.MAX_SEED), default=7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import threading
 from typing import Any
@@ -92,7 +93,11 @@ def serve_forever(app: SimServer, port: int) -> None:
 
 
 def serve_socket(app: SimServer, sock: socket.socket) -> None:
-    """Serve on an already listening socket until SIGINT/SIGTERM."""
+    """Serve on an already listening socket until SIGINT/SIGTERM, then exit 0.
+
+    uvicorn stops in order on SIGTERM and then raises it again for the handler that was there
+    before it: a no-op one, so the process ends with 0 rather than killed by the signal."""
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.Server(uvicorn_config(app, int(sock.getsockname()[1]))).run(sockets=[sock])
 
 

@@ -75,6 +75,8 @@ def _migrate(ex: Exchange, legacy: Path) -> None:
         ex.restore(json.loads(legacy.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("old paper state unreadable (%s); starting a fresh paper account", exc)
+    for book in ex.books.values():
+        book.dirty.update(book.orders)  # every order is new to the store
     with contextlib.suppress(OSError):
         legacy.replace(legacy.with_suffix(".json.migrated"))
 

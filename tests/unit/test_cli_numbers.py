@@ -57,7 +57,8 @@ OPTIONS = [
         L.MAX_MONITOR_INTERVAL_S,
     ),
     Opt(("monitor",), "--max-below-entry-pct", "max_below_entry_pct", "decimal", 0, 100),
-    Opt(("sim",), "--port", "port", "whole", 1, 65_535),
+    Opt(("sim",), "--port", "port", "whole", 0, 65_535),
+    Opt(("sim",), "--accounts", "accounts", "whole", 1, L.MAX_SIM_ACCOUNTS),
     Opt(("sim",), "--latency-ms", "latency_ms", "float", 0, L.MAX_LATENCY_MS),
     Opt(("sim",), "--jitter-ms", "jitter_ms", "float", 0, L.MAX_LATENCY_MS),
     Opt(("sim",), "--seed", "seed", "whole", 0, L.MAX_SEED),
@@ -190,7 +191,7 @@ def test_quantity_is_plain_digits_within_range(text: str) -> None:
 
 def test_underscore_quantity_names_the_option_and_range() -> None:
     message = refused([*BUY, "--qty", "1_0"], "--qty")
-    assert message.startswith("gui-trader buy: argument --qty: ")
+    assert message.startswith("buy: argument --qty: ")  # `fail` adds "gui-trader: "
     assert "1 to 10000000" in message and "'1_0'" in message
 
 
