@@ -114,7 +114,8 @@ async def paper_account_add(
     """An account of this folder's paper exchange: its own funds, books and login (kept in the
     paper store, nothing in the keyring), logged in once to prove it."""
     from gui_trader.accounts import BadAccountInput, check_name
-    from gui_trader.app import open_context
+    from gui_trader.app import open_engine
+    from gui_trader.engine.events import EventHub
     from gui_trader.config import AccountConfig
     from gui_trader.sim.link import paper_users
     from gui_trader.sim.paper_accounts import new_user
@@ -143,11 +144,11 @@ async def paper_account_add(
     account = await asyncio.to_thread(create)
     config.accounts[account.name] = account
     config.save()
-    ctx = await open_context(account=account.name, paths=paths)
+    engine = await open_engine(EventHub(), account=account.name, paths=paths)
     try:
-        await ctx.broker.login()
+        await engine.login()
     finally:
-        await ctx.close()
+        await engine.stop()
     verb = "replaced" if replaced else "added"
     return ok(
         {

@@ -96,9 +96,17 @@ def serve_socket(app: SimServer, sock: socket.socket) -> None:
     """Serve on an already listening socket until SIGINT/SIGTERM, then exit 0.
 
     uvicorn stops in order on SIGTERM and then raises it again for the handler that was there
-    before it: a no-op one, so the process ends with 0 rather than killed by the signal."""
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.Server(uvicorn_config(app, int(sock.getsockname()[1]))).run(sockets=[sock])
+    before it: ours, which only asks the server to stop, so the process ends with 0 rather than
+    killed by the signal. A signal that comes before uvicorn has put in its own handlers (the
+    caller read the banner and stopped us at once) stops the server as soon as it is up."""
+    server = uvicorn.Server(uvicorn_config(app, int(sock.getsockname()[1])))
+
+    def stop(*_: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.run(sockets=[sock])
 
 
 class ServerThread:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import uvicorn
 from filelock import FileLock, Timeout
 
 from gui_trader.core.clock import today_ist
+from gui_trader.sim import snapshot
 from gui_trader.sim.auth import PAPER_USER
 from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.paper_files import ADDR, CLOCK_ENV, DB, IDLE_S, LOCK, PAPER_URL
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def build_exchange(store: PaperStore, folder: Path) -> Exchange:
     """The stored paper day, continued (or yesterday's, settled), with every paper account."""
-    wall = _wall()
+    wall = _wall(folder)
     ex = Exchange(base_url=PAPER_URL, real_time=True, wall=wall, users=[PAPER_USER])
     for user in store.users():
         ex.add_user(user)
@@ -52,20 +54,42 @@ def build_exchange(store: PaperStore, folder: Path) -> Exchange:
     if store.empty() and legacy.exists():
         _migrate(ex, legacy)
     store.load(ex)
+    _never_reuse_numbers(ex, wall())
     store.flush(ex)
     return ex
 
 
-def _wall() -> Any:
-    """Real time, or (tests) real time shifted so the service starts at a chosen IST time."""
+def _never_reuse_numbers(ex: Exchange, now: float) -> None:
+    """Numbers continue from the later of the stored counter and the milliseconds since IST
+    midnight: a paper file restored from a backup must not hand out numbers that the journal
+    already holds for other orders."""
+    from datetime import datetime
+
+    from gui_trader.core.clock import IST
+
+    t = datetime.fromtimestamp(now, IST)
+    midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    floor = int((t - midnight).total_seconds() * 1000)
+    ex.order_seq = itertools.count(max(snapshot.peek(ex.order_seq), floor))
+    ex.fill_seq = itertools.count(max(snapshot.peek(ex.fill_seq), floor))
+
+
+def _wall(folder: Path) -> Any:
+    """Real time, or (tests) real time shifted so the folder's first service starts at a chosen
+    IST time; later services of the folder keep that shift, so its clock never runs back."""
     start = os.environ.get(CLOCK_ENV)
     if not start:
         return time.time
     from gui_trader.sim.prices import session_minute_time
 
-    hh, mm = (int(x) for x in start.split(":"))
-    target = session_minute_time(today_ist(), (hh * 60 + mm) - (9 * 60 + 15)).timestamp()
-    offset = target - time.time()
+    kept = folder / "test-clock"
+    try:
+        offset = float(kept.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        hh, mm = (int(x) for x in start.split(":"))
+        target = session_minute_time(today_ist(), (hh * 60 + mm) - (9 * 60 + 15)).timestamp()
+        offset = target - time.time()
+        kept.write_text(repr(offset), encoding="utf-8")
     return lambda: time.time() + offset
 
 
@@ -92,6 +116,7 @@ class PaperService:
         self.app = SimServer(self.exchange, before_reply=self._before_reply)
         self.last_request = time.monotonic()
         self.day = today_ist()
+        self.file_id = _file_id(folder / DB)
         self.sock = listen(0)
         self.port = int(self.sock.getsockname()[1])
         self.server = uvicorn.Server(uvicorn_config(self.app, self.port))
@@ -128,6 +153,8 @@ class PaperService:
             return "its folder or address file is gone"
         if today_ist() != self.day:
             return "a new day"
+        if _file_id(self.folder / DB) != self.file_id:
+            return "its paper file was replaced (a restored backup?)"
         return ""
 
     def _write_addr(self) -> None:
@@ -143,6 +170,14 @@ class PaperService:
                 path.unlink()
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def serve(folder: Path, idle_s: float = IDLE_S) -> int:
     """Serve `folder`'s paper book unless another process already does (then exit 0 at once)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,8 +189,9 @@ def serve(folder: Path, idle_s: float = IDLE_S) -> int:
     try:
         service = PaperService(folder, idle_s)
         # uvicorn turns SIGTERM into an orderly stop, then raises it again for the handler that
-        # was there before: make that one a no-op, so the store closes and the address goes.
-        signal.signal(signal.SIGTERM, lambda *_: None)
+        # was there before: ours only asks for the stop (also when the signal comes before
+        # uvicorn is up), so the store closes and the address goes.
+        signal.signal(signal.SIGTERM, lambda *_: setattr(service.server, "should_exit", True))
         asyncio.run(service.run())
     finally:
         lock.release()

@@ -152,3 +152,25 @@ def test_the_service_leaves_when_asked_and_a_client_restarts_it(
     assert serving_port(folder) is None and not (folder / ADDR).exists()
     assert cli(capsys, "orders")[0] == 0
     assert serving_port(folder) is not None
+
+
+def test_a_restored_backup_never_reuses_an_order_number(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = home / "paper"
+    assert cli(capsys, "buy", "SBIN", "--qty", "1")[0] == 0
+    backup = home / "backup.sqlite3"
+    with (
+        sqlite3.connect(folder / "exchange.sqlite3") as src,
+        sqlite3.connect(backup) as dst,
+    ):
+        src.backup(dst)
+    code, out = cli(capsys, "buy", "ITC", "--qty", "1")
+    after_backup = json.loads(out)["order_id"]
+    assert stop_service(folder)
+    for suffix in ("-wal", "-shm"):
+        (folder / f"exchange.sqlite3{suffix}").unlink(missing_ok=True)
+    backup.replace(folder / "exchange.sqlite3")  # the trader restores yesterday evening's copy
+    code, out = cli(capsys, "buy", "TATASTEEL", "--qty", "1")
+    assert code == 0, out
+    assert json.loads(out)["order_id"] > after_backup  # the journal's ids stay unique
