@@ -30,9 +30,16 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
             for a in config.accounts.values()
         ]
         text = table(
-            ["NAME", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
+            ["NAME", "MODE", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
             [
-                [r["name"], r["ucc"], r["mobile"], r["login_url"], "*" if r["default"] else ""]
+                [
+                    r["name"],
+                    "PAPER" if r["paper"] else "LIVE",
+                    r["ucc"],
+                    r["mobile"],
+                    r["login_url"],
+                    "*" if r["default"] else "",
+                ]
                 for r in rows
             ],
         )
@@ -115,8 +122,8 @@ async def paper_account_add(
     paper store, nothing in the keyring), logged in once to prove it."""
     from gui_trader.accounts import BadAccountInput, check_name
     from gui_trader.app import open_engine
-    from gui_trader.engine.events import EventHub
     from gui_trader.config import AccountConfig
+    from gui_trader.engine.events import EventHub
     from gui_trader.sim.link import paper_users
     from gui_trader.sim.paper_accounts import new_user
     from gui_trader.sim.paper_files import PAPER_URL

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,14 +70,23 @@ async def yes(title: str, text: str) -> bool:
     return True
 
 
+def why_not_started(home: Path) -> str:
+    """The app's and the paper service's last log lines: a failed start says why in the report."""
+    lines: list[str] = []
+    for log in [*sorted((home / "logs").glob("*.log")), home / "paper" / "exchange.log"]:
+        if log.exists():
+            lines += [f"{log.name}: {line}" for line in log.read_text().splitlines()[-15:]]
+    return "\n".join(lines) or "no logs"
+
+
 @pytest.fixture
-def window(qtbot: QtBot, run: Runner) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, run: Runner, home: Path) -> Iterator[MainWindow]:
     """The real window in paper mode, confirmations answered yes."""
     w = MainWindow()
     w.confirm = lambda title, text: True  # type: ignore[method-assign]
     w.ask = yes  # type: ignore[method-assign]
     w.show()
-    assert run(w.start(paper=True))
+    assert run(w.start(paper=True)), why_not_started(home)
     yield w
     run(w.shutdown())
     w.close()
