@@ -70,12 +70,12 @@ def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> N
 class PaperLink:
     """This data folder's paper service (sim/service.py): one book for every process on it."""
 
-    def __init__(self, folder: Path, limits: ClientLimits) -> None:
+    def __init__(self, folder: Path, limits: ClientLimits, market: str) -> None:
         from gui_trader.broker.neo import default_transport
         from gui_trader.sim.link import PaperTransport
 
         self.folder = folder
-        self.transport = PaperTransport(folder, default_transport(limits))
+        self.transport = PaperTransport(folder, default_transport(limits), market)
 
     async def start(self) -> None:
         """Reach (or start) the service before the first request, off the event loop."""
@@ -99,6 +99,17 @@ class PaperLink:
         return Credentials(user.consumer_key, user.mobile, user.ucc, user.mpin, user.totp_secret)
 
 
+def market_holidays(config: Config) -> frozenset[date]:
+    """`[market] holidays`: for the monitor, and for the paper market when it keeps hours."""
+    market = config.extra.get("market") or {}
+    return frozenset(date.fromisoformat(str(d)) for d in market.get("holidays", []))
+
+
+def paper_session(config: Config) -> bool:
+    """`[paper] session = true`: the paper market keeps NSE hours, holidays and AMO rules."""
+    return bool((config.extra.get("paper") or {}).get("session", False))
+
+
 @dataclass
 class Context:
     paths: Paths
@@ -116,15 +127,16 @@ class Context:
 
     @property
     def holidays(self) -> frozenset[date]:
-        market = self.config.extra.get("market") or {}
-        return frozenset(date.fromisoformat(str(d)) for d in market.get("holidays", []))
+        return market_holidays(self.config)
 
     @property
     def always_open(self) -> bool:
-        """Paper, or `[market] always_open = true` for a live account on a simulator
-        (`gui-trader sim`), whose market runs whenever it does."""
+        """Paper (unless `[paper] session = true` makes it keep NSE hours), or `[market]
+        always_open = true` for a live account on a simulator (`gui-trader sim`)."""
+        if self.paper is not None:
+            return not paper_session(self.config)
         market = self.config.extra.get("market") or {}
-        return self.paper is not None or bool(market.get("always_open", False))
+        return bool(market.get("always_open", False))
 
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:
@@ -167,7 +179,10 @@ async def open_context(
         raise KeyError(f"no account named {account!r} (see `gui-trader account list`)")
     if acct is None or acct.paper:
         name = PAPER if acct is None else acct.name
-        link = PaperLink(paths.paper, client_limits(config))
+        from gui_trader.sim.paper_files import market_rules
+
+        rules = market_rules(paper_session(config), market_holidays(config))
+        link = PaperLink(paths.paper, client_limits(config), rules)
         try:
             creds = link.credentials(None if acct is None else acct.ucc)
             await link.start()

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from gui_trader.sim.paper_files import (
     ADDR,
+    ALWAYS_OPEN,
     DB,
     IDLE_ENV,
     IDLE_S,
@@ -46,37 +47,45 @@ class PaperUnavailable(OSError):
 
 def serving_port(folder: Path) -> int | None:
     """The port of the service that holds this folder's lock, or None when nobody serves it."""
-    lock = FileLock(folder / LOCK)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        pass  # held: somebody serves; read where
-    else:
-        lock.release()
+    addr = _serving(folder)
+    return None if addr is None else int(str(addr["port"]))
+
+
+def _serving(folder: Path) -> dict[str, object] | None:
+    if not _lock_held(folder):
         return None
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return int(json.loads((folder / ADDR).read_text(encoding="utf-8"))["port"])
+        addr = json.loads((folder / ADDR).read_text(encoding="utf-8"))
+        int(str(addr["port"]))
+        return dict(addr)
     return None  # starting: the address is not written yet
 
 
-def ensure_service(folder: Path, timeout_s: float = START_TIMEOUT_S) -> int:
+def ensure_service(
+    folder: Path, timeout_s: float = START_TIMEOUT_S, market: str = ALWAYS_OPEN
+) -> int:
     """The running service's port, starting one if needed (blocking: call it in a thread).
 
     A held lock is not enough: a service killed a moment ago may not have released it yet, and
-    one starting has not listened yet. Only a port that accepts a connection is an answer."""
+    one starting has not listened yet. Only a port that accepts a connection is an answer. A
+    service that keeps other market hours than `market` (the config changed) is replaced: the
+    book is on disk, so nothing is lost."""
     folder.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     with FileLock(folder / SPAWN_LOCK, timeout=timeout_s):
         child: subprocess.Popen[bytes] | None = None
         while time.monotonic() < deadline:
-            port = serving_port(folder)
-            if port is not None and _answers(port):
-                return port
+            addr = _serving(folder)
+            if addr is not None and addr.get("market", ALWAYS_OPEN) != market:
+                stop_service(folder, max(0.1, deadline - time.monotonic()))
+                continue
+            if addr is not None and _answers(int(str(addr["port"]))):
+                return int(str(addr["port"]))
             if not _lock_held(folder):
                 if child is not None and child.poll() is not None:
                     break  # ours started and left without serving: its log says why
                 if child is None:
-                    child = _spawn(folder)
+                    child = _spawn(folder, market)
             time.sleep(0.02)
     raise PaperUnavailable(
         f"the paper exchange did not start within {timeout_s:g} s (see {folder / LOG})"
@@ -101,9 +110,9 @@ def _lock_held(folder: Path) -> bool:
     return False
 
 
-def _spawn(folder: Path) -> subprocess.Popen[bytes]:
+def _spawn(folder: Path, market: str) -> subprocess.Popen[bytes]:
     idle = os.environ.get(IDLE_ENV) or str(IDLE_S)
-    cmd = [sys.executable, "-m", "gui_trader.sim.service", str(folder), idle]
+    cmd = [sys.executable, "-m", "gui_trader.sim.service", str(folder), idle, market]
     with (folder / LOG).open("ab") as log:
         if sys.platform == "win32":
             flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
@@ -135,15 +144,20 @@ def stop_service(folder: Path, timeout_s: float = 10.0) -> bool:
 class PaperTransport(httpx.AsyncBaseTransport):
     """Requests for paper.sim go to the folder's service; a missing service is started."""
 
-    def __init__(self, folder: Path, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self, folder: Path, inner: httpx.AsyncBaseTransport, market: str = ALWAYS_OPEN
+    ) -> None:
         self.folder = folder
         self.inner = inner
+        self.market = market
         self.port: int | None = None
 
     async def start(self) -> int:
         import asyncio
 
-        self.port = await asyncio.to_thread(ensure_service, self.folder)
+        self.port = await asyncio.to_thread(
+            ensure_service, self.folder, START_TIMEOUT_S, self.market
+        )
         return self.port
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

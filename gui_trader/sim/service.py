@@ -36,7 +36,16 @@ from gui_trader.core.clock import today_ist
 from gui_trader.sim import snapshot
 from gui_trader.sim.auth import PAPER_USER
 from gui_trader.sim.exchange import Exchange
-from gui_trader.sim.paper_files import ADDR, CLOCK_ENV, DB, IDLE_S, LOCK, PAPER_URL
+from gui_trader.sim.paper_files import (
+    ADDR,
+    ALWAYS_OPEN,
+    CLOCK_ENV,
+    DB,
+    IDLE_S,
+    LOCK,
+    PAPER_URL,
+    parse_market_rules,
+)
 from gui_trader.sim.serve import listen, uvicorn_config
 from gui_trader.sim.server import SimServer
 from gui_trader.sim.store import PaperStore
@@ -44,10 +53,12 @@ from gui_trader.sim.store import PaperStore
 log = logging.getLogger(__name__)
 
 
-def build_exchange(store: PaperStore, folder: Path) -> Exchange:
+def build_exchange(store: PaperStore, folder: Path, market: str = ALWAYS_OPEN) -> Exchange:
     """The stored paper day, continued (or yesterday's, settled), with every paper account."""
     wall = _wall(folder)
-    ex = Exchange(base_url=PAPER_URL, real_time=True, wall=wall, users=[PAPER_USER])
+    session, holidays = parse_market_rules(market)
+    hours: dict[str, Any] = {"session_hours": True, "holidays": holidays} if session else {}
+    ex = Exchange(base_url=PAPER_URL, real_time=True, wall=wall, users=[PAPER_USER], **hours)
     for user in store.users():
         ex.add_user(user)
     legacy = folder / "exchange.json"
@@ -108,10 +119,10 @@ def _migrate(ex: Exchange, legacy: Path) -> None:
 class PaperService:
     """One exchange, its store, and an HTTP server on loopback; leaves when not needed."""
 
-    def __init__(self, folder: Path, idle_s: float = IDLE_S) -> None:
-        self.folder, self.idle_s = folder, idle_s
+    def __init__(self, folder: Path, idle_s: float = IDLE_S, market: str = ALWAYS_OPEN) -> None:
+        self.folder, self.idle_s, self.market = folder, idle_s, market
         self.store = PaperStore(folder / DB)
-        self.exchange = build_exchange(self.store, folder)
+        self.exchange = build_exchange(self.store, folder, market)
         self.exchange.users_source = self.store.users  # accounts added while it runs
         self.app = SimServer(self.exchange, before_reply=self._before_reply)
         self.last_request = time.monotonic()
@@ -158,7 +169,12 @@ class PaperService:
         return ""
 
     def _write_addr(self) -> None:
-        addr = {"pid": os.getpid(), "port": self.port, "url": f"http://127.0.0.1:{self.port}"}
+        addr = {
+            "pid": os.getpid(),
+            "port": self.port,
+            "url": f"http://127.0.0.1:{self.port}",
+            "market": self.market,
+        }
         tmp = self.folder / f"{ADDR}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(addr), encoding="utf-8")
         tmp.replace(self.folder / ADDR)
@@ -178,7 +194,7 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def serve(folder: Path, idle_s: float = IDLE_S) -> int:
+def serve(folder: Path, idle_s: float = IDLE_S, market: str = ALWAYS_OPEN) -> int:
     """Serve `folder`'s paper book unless another process already does (then exit 0 at once)."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder / LOCK)
@@ -187,7 +203,7 @@ def serve(folder: Path, idle_s: float = IDLE_S) -> int:
     except Timeout:
         return 0
     try:
-        service = PaperService(folder, idle_s)
+        service = PaperService(folder, idle_s, market)
         # uvicorn turns SIGTERM into an orderly stop, then raises it again for the handler that
         # was there before: ours only asks for the stop (also when the signal comes before
         # uvicorn is up), so the store closes and the address goes.
@@ -201,7 +217,9 @@ def serve(folder: Path, idle_s: float = IDLE_S) -> int:
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     idle = float(argv[1]) if len(argv) > 1 else IDLE_S
-    return serve(Path(argv[0]), idle)
+    market = argv[2] if len(argv) > 2 else ALWAYS_OPEN
+    parse_market_rules(market)  # refuse a bad one before taking the lock
+    return serve(Path(argv[0]), idle, market)
 
 
 if __name__ == "__main__":
