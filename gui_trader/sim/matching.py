@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from gui_trader.core.limits import PRODUCTS_BY_SEGMENT
 from gui_trader.core.money import ZERO, on_tick, to_decimal
 from gui_trader.sim.errors import SimError
 from gui_trader.sim.market_data import Market
@@ -21,6 +22,23 @@ SHORT_OPTION_MARGIN = Decimal("0.09")
 FUTURES_MARGIN = Decimal("0.12")
 MIS_MARGIN = Decimal("0.20")
 PLACE_FIELDS = ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts", "tt")
+ORDER_TYPES = ("L", "MKT", "SL", "SL-M")
+VALIDITIES = ("DAY", "IOC")
+# The reference's refusal of a request that fails validation (§2.3): HTTP 200, stat Not_Ok.
+INVALID = 5202
+BAD_QTY = 1009  # "please provide valid quantity" (§2.3)
+
+
+def invalid(detail: str) -> SimError:
+    """A request the OMS refuses before it becomes an order: stCode 5202, with the reason."""
+    return SimError(INVALID, f"Error: Invalid Request: {detail}")
+
+
+def check_product(seg: str, prod: str) -> None:
+    """Cash takes CNC/MIS/MTF, F&O NRML/MIS (the client offers the same: core/limits.py)."""
+    allowed = PRODUCTS_BY_SEGMENT.get(seg, ())
+    if prod not in allowed:
+        raise invalid(f"product {prod} is not allowed on {seg} (allowed: {'/'.join(allowed)})")
 
 
 def order_terms(x: Listing, j: dict[str, Any], pt: str) -> tuple[int, Decimal, Decimal]:
@@ -30,15 +48,15 @@ def order_terms(x: Listing, j: dict[str, Any], pt: str) -> tuple[int, Decimal, D
         price = to_decimal(j["pr"])
         trigger = to_decimal(j["tp"])
     except ValueError as exc:
-        raise SimError(1009, "please provide valid quantity") from exc
+        raise SimError(BAD_QTY, "please provide valid quantity") from exc
     if qty <= 0 or qty % x.lot_size:
-        raise SimError(1009, f"please provide valid quantity (lot size {x.lot_size})")
+        raise SimError(BAD_QTY, f"please provide valid quantity (lot size {x.lot_size})")
     if qty > x.freeze_qty:
-        raise SimError(1009, f"Quantity exceeds freeze limit {x.freeze_qty}")
+        raise SimError(BAD_QTY, f"please provide valid quantity (freeze limit {x.freeze_qty})")
     if pt in ("L", "SL") and (price <= 0 or not on_tick(price, x.tick)):
-        raise SimError(1009, f"please provide valid price (tick {x.tick})")
+        raise invalid(f"please provide valid price (tick {x.tick})")
     if pt in ("SL", "SL-M") and (trigger <= 0 or not on_tick(trigger, x.tick)):
-        raise SimError(1009, "please provide valid trigger price")
+        raise invalid("please provide valid trigger price")
     return qty, price, trigger
 
 
@@ -56,7 +74,7 @@ class Matcher:
     def _listing(self, seg: str, ts: str) -> Listing:
         x = self.universe.by_symbol.get(ts)
         if x is None or x.segment != seg or x.instrument_type == "INDEX":
-            raise SimError(1007, f"Invalid trading symbol {ts} for {seg}", "bad request")
+            raise invalid(f"invalid trading symbol {ts} for {seg}")
         return x
 
     def place(self, ucc: str, j: dict[str, Any], *, unique_tags: bool) -> SimOrder:
@@ -65,13 +83,16 @@ class Matcher:
         if missing:
             raise SimError(1007, f"body invalid: missing {','.join(missing)}", "bad request")
         if any(j[k] == "" for k in ("dq", "pr", "tp", "qt")):
-            raise SimError(5202, "Error: Invalid Request")
+            raise SimError(INVALID, "Error: Invalid Request")
         x = self._listing(str(j["es"]), str(j["ts"]))
         side, pt, prod, rt = str(j["tt"]), str(j["pt"]), str(j["pc"]), str(j["rt"])
-        if side not in ("B", "S") or pt not in ("L", "MKT", "SL", "SL-M"):
-            raise SimError(1007, "body invalid: tt/pt", "bad request")
-        if prod not in ("CNC", "NRML", "MIS", "MTF") or rt not in ("DAY", "IOC"):
-            raise SimError(1007, "body invalid: pc/rt", "bad request")
+        if side not in ("B", "S"):
+            raise invalid(f"transaction type {side} (B/S)")
+        if pt not in ORDER_TYPES:
+            raise invalid(f"order type {pt} ({'/'.join(ORDER_TYPES)})")
+        if rt not in VALIDITIES:
+            raise invalid(f"validity {rt} ({'/'.join(VALIDITIES)})")
+        check_product(x.segment, prod)
         qty, price, trigger = order_terms(x, j, pt)
         book = self.book(ucc)
         tag = j.get("ig")
@@ -153,7 +174,8 @@ class Matcher:
         seg, tok = str(j.get("exSeg", "")), str(j.get("tok", ""))
         x = self.universe.by_key.get(f"{seg}|{tok}")
         if x is None:
-            raise SimError(1007, "Invalid token", "bad request")
+            raise invalid("invalid token")
+        check_product(x.segment, str(j.get("prod", "")))
         book = self.book(ucc)
         price = to_decimal(j.get("prc"))
         if not price:
@@ -164,7 +186,7 @@ class Matcher:
             str(j.get("trnsTp", "B")),
             int(str(j.get("qty", "0"))),
             price,
-            str(j.get("prod", "NRML")),
+            str(j.get("prod")),
         )
         return need, self.available(book), self.margin_used(book)
 
@@ -246,7 +268,7 @@ class Matcher:
     def _order(self, ucc: str, no: str) -> SimOrder:
         o = self.book(ucc).orders.get(no)
         if o is None:
-            raise SimError(1020, "please provide valid order number")
+            raise invalid(f"please provide valid order number ({no or 'none given'})")
         if o.status in TERMINAL:
             raise SimError(1021, "order is completed", "please provide valid order number")
         return o
@@ -256,11 +278,15 @@ class Matcher:
         o = self._order(ucc, str(j.get("no", "")))
         x = self.universe.by_symbol[o.ts]
         pt = str(j.get("pt", o.pt))
+        if pt not in ORDER_TYPES:
+            raise invalid(f"order type {pt} ({'/'.join(ORDER_TYPES)})")
+        if str(j.get("vd", o.validity)) not in VALIDITIES:
+            raise invalid(f"validity {j.get('vd')} ({'/'.join(VALIDITIES)})")
         qty, price, trigger = order_terms(
             x, {"qt": j.get("qt", o.qty), "pr": j.get("pr", "0"), "tp": j.get("tp", "0")}, pt
         )
         if qty < o.filled:
-            raise SimError(1009, "quantity below filled quantity")
+            raise SimError(BAD_QTY, "please provide valid quantity (below the filled quantity)")
         o.qty, o.price, o.trigger, o.pt = qty, price, trigger, pt
         o.validity = str(j.get("vd", o.validity))
         book = self.book(ucc)

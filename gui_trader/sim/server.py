@@ -68,6 +68,12 @@ def not_ok(code: int, message: str, stat: str = "Not_Ok", status: int = 200) -> 
     return JSONResponse({"stat": stat, "stCode": code, "errMsg": message}, status_code=status)
 
 
+def stale_session(method: str) -> JSONResponse:
+    """An unknown or expired session (§2.3, §3): stCode 100022 in the Not_Ok envelope; reads
+    come with HTTP 403 ("invalid session, re-login"), trading POSTs with HTTP 200."""
+    return not_ok(100022, "invalid session token", status=403 if method == "GET" else 200)
+
+
 def too_many(retry_after: str) -> Response:
     resp = not_ok(429, "Too many requests", status=429)
     resp.headers["Retry-After"] = retry_after
@@ -410,9 +416,7 @@ class SimServer:
                     request.headers.get("auth"), request.headers.get("sid")
                 )
             except SessionInvalid:
-                if request.method == "POST":
-                    return not_ok(100022, "invalid session token")
-                return JSONResponse({"message": "invalid session, re-login"}, status_code=403)
+                return stale_session(request.method)
             try:
                 return await handler(request, ucc)
             except SimError as err:

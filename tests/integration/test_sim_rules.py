@@ -1,0 +1,228 @@
+"""The paper exchange keeps the broker's rules (reference/kotak-neo-api.md), through raw HTTP:
+products per segment, validation codes, stale sessions, single-order reports, quotes by type,
+market hours with after-market orders, session expiry, expiries and the option chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pyotp
+import pytest
+
+from gui_trader.sim.auth import PAPER_USER, SimUser
+from gui_trader.sim.server import SimServer
+from gui_trader.sim.transport import SimTransport
+from tests.support.harness import IN_PROCESS_URL, in_process, in_process_client
+
+PLACE = "quick/order/rule/ms/place"
+MODIFY = "quick/order/vr/modify"
+CANCEL = "quick/order/cancel"
+ORDERS = "quick/user/orders"
+
+
+class Wire:
+    """Raw HTTP to one simulator: the broker's own requests, no client logic in between."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.token = self.sid = ""
+
+    async def login(self, user: SimUser = PAPER_USER) -> None:
+        keys = {"Authorization": user.consumer_key, "neo-fin-key": "neotradeapi"}
+        body = {
+            "mobileNumber": user.mobile,
+            "ucc": user.ucc,
+            "totp": pyotp.TOTP(user.totp_secret).now(),
+        }
+        view = (await self.http.post("/login/1.0/tradeApiLogin", json=body, headers=keys)).json()
+        data = view["data"]
+        headers = {**keys, "sid": data["sid"], "Auth": data["token"]}
+        reply = await self.http.post(
+            "/login/1.0/tradeApiValidate", json={"mpin": user.mpin}, headers=headers
+        )
+        trade = reply.json()["data"]
+        self.token, self.sid = trade["token"], trade["sid"]
+
+    @property
+    def session(self) -> dict[str, str]:
+        return {"Sid": self.sid, "Auth": self.token}
+
+    async def post(self, path: str, j: dict[str, Any]) -> httpx.Response:
+        return await self.http.post(
+            f"/{path}",
+            content=urlencode({"jData": json.dumps(j)}),
+            headers={**self.session, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+    async def get(self, path: str, **params: str) -> httpx.Response:
+        return await self.http.get(f"/{path}", headers=self.session, params=params or None)
+
+    async def market(self, path: str, **params: str) -> httpx.Response:
+        """A market-data GET: the consumer key only."""
+        headers = {"Authorization": PAPER_USER.consumer_key}
+        return await self.http.get(f"/{path}", headers=headers, params=params or None)
+
+    async def place(self, **over: str) -> dict[str, Any]:
+        j = {
+            "am": "NO",
+            "dq": "0",
+            "es": "nse_cm",
+            "mp": "0",
+            "pc": "CNC",
+            "pr": "0",
+            "pt": "MKT",
+            "qt": "1",
+            "rt": "DAY",
+            "tp": "0",
+            "ts": "RELIANCE-EQ",
+            "tt": "B",
+            "ig": None,
+            "os": "NEOTRADEAPI",
+        }
+        j.update(over)
+        resp = await self.post(PLACE, j)
+        assert resp.status_code == 200
+        body: dict[str, Any] = resp.json()
+        return body
+
+
+@asynccontextmanager
+async def wire(server: SimServer | None = None, login: bool = True) -> AsyncIterator[Wire]:
+    server = server or in_process()
+    transport = SimTransport(server)
+    async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL) as http:
+        w = Wire(http)
+        if login:
+            await w.login()
+        yield w
+    server.close()
+
+
+def not_ok(body: dict[str, Any], code: int, stat: str = "Not_Ok") -> str:
+    """The reference's refusal envelope with this code; returns errMsg."""
+    assert body["stat"] == stat and body["stCode"] == code, body
+    assert isinstance(body["errMsg"], str) and body["errMsg"]
+    return str(body["errMsg"])
+
+
+def option_symbol(server: SimServer) -> str:
+    listing = server.exchange.universe.by_key["nse_fo|40051"]
+    assert listing.instrument_type == "OPTIDX"
+    return listing.trading_symbol
+
+
+# ---------------------------------------------------------------- 1. products per segment
+
+
+@pytest.mark.asyncio
+async def test_products_follow_the_segment() -> None:
+    server = in_process()
+    option = option_symbol(server)
+    async with wire(server) as w:
+        # CNC on F&O is refused, a CNC option sale too; nothing reaches the book
+        for side in ("B", "S"):
+            reply = await w.place(es="nse_fo", ts=option, pc="CNC", qt="75", tt=side)
+            assert "CNC" in not_ok(reply, 5202)
+        # NRML and MTF are not cash products... NRML is refused on cash
+        assert "NRML" in not_ok(await w.place(pc="NRML"), 5202)
+        assert server.exchange.stats["placed"] == 0
+        # what the segment allows is accepted
+        for prod in ("CNC", "MIS", "MTF"):
+            assert (await w.place(pc=prod))["stat"] == "Ok"
+        for prod in ("NRML", "MIS"):
+            reply = await w.place(es="nse_fo", ts=option, pc=prod, qt="75", tt="S")
+            assert reply["stat"] == "Ok"
+        # the margin check knows the same rule
+        margin = {"exSeg": "nse_fo", "tok": "40051", "prod": "CNC", "qty": "75", "trnsTp": "S"}
+        not_ok((await w.post("quick/user/check-margin", margin)).json(), 5202)
+
+
+@pytest.mark.asyncio
+async def test_the_client_offers_what_the_simulator_accepts() -> None:
+    from gui_trader.core.limits import PRODUCTS_BY_SEGMENT
+
+    server = in_process()
+    option = option_symbol(server)
+    listings = {"nse_cm": ("RELIANCE-EQ", "1"), "nse_fo": (option, "75")}
+    async with wire(server) as w:
+        for seg, (symbol, qty) in listings.items():
+            for prod in ("CNC", "NRML", "MIS", "MTF"):
+                reply = await w.place(
+                    es=seg, ts=symbol, pc=prod, qt=qty, tt="S" if "fo" in seg else "B"
+                )
+                offered = prod in PRODUCTS_BY_SEGMENT[seg]
+                assert (reply["stat"] == "Ok") is offered, (seg, prod, reply)
+
+
+# ---------------------------------------------------------------- 6. validation codes
+
+
+@pytest.mark.asyncio
+async def test_validation_failures_carry_the_reference_codes() -> None:
+    async with wire() as w:
+        assert "valid quantity" in not_ok(await w.place(qt="0"), 1009)
+        not_ok(await w.place(dq=""), 5202)  # "" instead of "0" (§2.3)
+        not_ok(await w.place(pt="LIMIT"), 5202)
+        not_ok(await w.place(rt="GTC"), 5202)
+        not_ok(await w.place(tt="Buy"), 5202)
+        not_ok(await w.place(ts="NOSUCH-EQ"), 5202)
+        assert "price" in not_ok(await w.place(pt="L", pr="1000.03"), 5202)  # off tick
+        assert "trigger" in not_ok(await w.place(pt="SL-M", tp="0"), 5202)
+        body = (await w.post(PLACE, {"ts": "RELIANCE-EQ"})).json()
+        assert "body invalid" in not_ok(body, 1007, "bad request")  # keys missing (§2.3)
+        # unknown orders on modify and cancel: a validation failure, nothing changes
+        no_such = {"no": "999", "pr": "0", "pt": "MKT", "qt": "1", "vd": "DAY", "tp": "0"}
+        assert "order number" in not_ok((await w.post(MODIFY, no_such)).json(), 5202)
+        assert "order number" in not_ok((await w.post(CANCEL, {"on": "999"})).json(), 5202)
+        # a finished order: 1021 with the reference's stat
+        done = (await w.place())["nOrdNo"]
+        body = (await w.post(CANCEL, {"on": done, "am": "NO"})).json()
+        assert body["stCode"] == 1021 and body["stat"] == "please provide valid order number"
+
+
+@pytest.mark.asyncio
+async def test_the_client_takes_the_codes_as_definite_refusals() -> None:
+    from gui_trader.broker.base import Rejected
+    from gui_trader.core.instrument import Instrument
+    from gui_trader.core.order import OrderRequest, Product, Side
+
+    server = in_process()
+    c = in_process_client(server)
+    try:
+        listing = server.exchange.universe.by_key["nse_fo|40051"]
+        option = Instrument("nse_fo", listing.token, listing.trading_symbol, "NIFTY")
+        with pytest.raises(Rejected, match="CNC") as err:  # pre-wire checks bypassed: wire
+            await c.place(OrderRequest(option, Side.SELL, 75, product=Product.CNC))
+        assert err.value.code == 5202
+        with pytest.raises(Rejected, match="order number"):
+            await c.cancel("999")
+    finally:
+        await c.close()
+
+
+# ---------------------------------------------------------------- stale sessions
+
+
+@pytest.mark.asyncio
+async def test_a_stale_session_gets_the_reference_envelope_on_every_route() -> None:
+    server = in_process()
+    async with wire(server) as w:
+        server.exchange.revoke()
+        for path in (
+            ORDERS,
+            "quick/user/trades",
+            "portfolio/v2/positions",
+            "portfolio/v1/holdings",
+        ):
+            resp = await w.get(path)
+            assert resp.status_code == 403
+            not_ok(resp.json(), 100022)
+        for path in (PLACE, "quick/order/history", "quick/user/limits"):
+            resp = await w.post(path, {"nOrdNo": "1"})
+            assert resp.status_code == 200
+            not_ok(resp.json(), 100022)
