@@ -178,6 +178,12 @@ class Exchange:
         self.match(ucc)
         return wire_rows.order_rows(self.book(ucc), self.universe)
 
+    def order_report(self, ucc: str, no: str) -> list[dict[str, Any]]:
+        """One order as the book shows it (`GET quick/user/orders/<nOrdNo>`); [] if unknown."""
+        self.match(ucc)
+        o = self.book(ucc).orders.get(no)
+        return [] if o is None else [wire_rows.order_row(o, self.universe.by_symbol[o.ts])]
+
     def all_orders(self) -> list[dict[str, Any]]:
         """Every order of every user, plainly: the ground truth tests compare the client with."""
         rows: list[dict[str, Any]] = []

@@ -61,6 +61,8 @@ def route_kind(path: str) -> str:
         return "quotes"
     if path.startswith("/wso2-scripmaster/"):
         return "csv"
+    if path.startswith("/quick/user/orders/"):
+        return "order"
     return ROUTES.get(path, "other")
 
 
@@ -388,6 +390,7 @@ class SimServer:
             Route("/quick/order/vr/modify", x.session(x.modify), methods=["POST"]),
             Route("/quick/order/cancel", x.session(x.cancel), methods=["POST"]),
             Route("/quick/user/orders", x.session(x.orders), methods=["GET"]),
+            Route("/quick/user/orders/{no}", x.session(x.order), methods=["GET"]),
             Route("/quick/order/history", x.session(x.history), methods=["POST"]),
             Route("/quick/user/trades", x.session(x.trades), methods=["GET"]),
             Route("/portfolio/v2/positions", x.session(x.positions), methods=["GET"]),
@@ -486,6 +489,10 @@ class SimServer:
 
     async def orders(self, request: Request, ucc: str) -> Response:
         return self._rows(self.exchange.order_book(ucc))
+
+    async def order(self, request: Request, ucc: str) -> Response:
+        """A single order (§4.4): the book's envelope with one row; unknown -> 5203 No Data."""
+        return self._rows(self.exchange.order_report(ucc, request.path_params["no"]))
 
     async def history(self, request: Request, ucc: str) -> Response:
         j = await _jdata(request)

@@ -226,3 +226,27 @@ async def test_a_stale_session_gets_the_reference_envelope_on_every_route() -> N
             resp = await w.post(path, {"nOrdNo": "1"})
             assert resp.status_code == 200
             not_ok(resp.json(), 100022)
+
+
+# ---------------------------------------------------------------- 5. a single order
+
+
+@pytest.mark.asyncio
+async def test_a_single_order_is_reported_like_a_book_row() -> None:
+    async with wire() as w:
+        resting = (await w.place(pt="L", pr="1000.00"))["nOrdNo"]  # far below: stays open
+        filled = (await w.place())["nOrdNo"]
+        book = {row["nOrdNo"]: row for row in (await w.get(ORDERS)).json()["data"]}
+        for no in (resting, filled):
+            body = (await w.get(f"{ORDERS}/{no}")).json()
+            assert body["stat"] == "Ok" and body["stCode"] == 200
+            [row] = body["data"]
+            assert row == book[no]
+        assert book[resting]["ordSt"] == "open" and book[filled]["ordSt"] == "complete"
+        unknown = (await w.get(f"{ORDERS}/261207999999999")).json()
+        assert unknown == {
+            "stCode": 5203,
+            "errMsg": "No Data",
+            "desc": "data not found",
+            "stat": "Not_Ok",
+        }
