@@ -226,8 +226,8 @@ class Exchange:
         return wire_rows.margin_reply(*self.matcher.margin_check(ucc, j))
 
     # ---------------------------------------------------------------- market data
-    def quotes(self, keys: list[str]) -> list[dict[str, Any]]:
-        return self.market.quotes(keys)
+    def quotes(self, keys: list[str], kind: str = "all") -> list[dict[str, Any]]:
+        return self.market.quotes(keys, kind)
 
     def intraday(self, x: Listing, day: int = 0, interval: int = 1) -> list[Any]:
         return self.market.intraday(x, day, interval)

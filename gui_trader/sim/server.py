@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gui_trader.sim.exchange import Exchange, SessionInvalid, SimError
 from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.market_data import QUOTE_TYPES
 
 MAX_QUOTES = 50
 SCRIP_FILES = ("transformed/nse_fo.csv", "transformed/nse_com.csv", "transformed-v1/nse_cm-v1.csv")
@@ -68,6 +69,13 @@ def route_kind(path: str) -> str:
 
 def not_ok(code: int, message: str, stat: str = "Not_Ok", status: int = 200) -> JSONResponse:
     return JSONResponse({"stat": stat, "stCode": code, "errMsg": message}, status_code=status)
+
+
+def gateway_fault(message: str, status: int = 400) -> JSONResponse:
+    """The market-data API gateway's error envelope (§2.2)."""
+    return JSONResponse(
+        {"status": "ERROR", "fault": {"code": status, "message": message}}, status_code=status
+    )
 
 
 def stale_session(method: str) -> JSONResponse:
@@ -518,20 +526,15 @@ class SimServer:
         if not self._consumer_key_ok(request):
             return JSONResponse({"message": "Invalid credentials"}, status_code=401)
         rest = request.path_params["rest"]
-        listing, _, _quote_type = rest.rpartition("/")
+        listing, _, kind = rest.rpartition("/")
+        if not listing:  # no type in the path: the SDK's default
+            listing, kind = rest, "all"
+        if kind not in QUOTE_TYPES:
+            return gateway_fault(f"Invalid quote type {kind!r} (one of {', '.join(QUOTE_TYPES)})")
         keys = [k for k in listing.split(",") if k]
         if len(keys) > MAX_QUOTES:
-            return JSONResponse(
-                {
-                    "status": "ERROR",
-                    "fault": {
-                        "code": 400,
-                        "message": f"Maximum {MAX_QUOTES} instruments per request",
-                    },
-                },
-                status_code=400,
-            )
-        return JSONResponse(self.exchange.quotes(keys))
+            return gateway_fault(f"Maximum {MAX_QUOTES} instruments per request")
+        return JSONResponse(self.exchange.quotes(keys, kind))
 
     def _base(self, request: Request) -> str:
         return str(request.base_url).rstrip("/")

@@ -250,3 +250,69 @@ async def test_a_single_order_is_reported_like_a_book_row() -> None:
             "desc": "data not found",
             "stat": "Not_Ok",
         }
+
+
+# ---------------------------------------------------------------- 4. quotes by type
+
+QUOTE_FIELDS = {
+    "ltp": {"ltp", "last_traded_quantity", "lstup_time"},
+    "ohlc": {"ohlc", "change", "per_change"},
+    "market_depth": {"depth", "total_buy", "total_sell"},
+    "oi": {"open_int"},
+    "52w": {"year_high", "year_low"},
+    "circuit_limits": {"low_price_range", "high_price_range"},
+    "scrip_details": set(),
+}
+IDENTITY = {"exchange_token", "exchange", "display_symbol"}
+
+
+def quotes_path(keys: list[str], kind: str) -> str:
+    return f"script-details/1.0/quotes/neosymbol/{','.join(keys)}/{kind}"
+
+
+@pytest.mark.asyncio
+async def test_quotes_return_the_fields_of_the_requested_type() -> None:
+    keys = ["nse_cm|2885", "nse_fo|40051"]
+    async with wire(login=False) as w:
+        [cash, option] = (await w.market(quotes_path(keys, "all"))).json()
+        for row in (cash, option):
+            assert set().union(*QUOTE_FIELDS.values(), IDENTITY) <= set(row)
+            for side in ("buy", "sell"):
+                levels = row["depth"][side]
+                assert len(levels) == 5 and all(
+                    set(lv) == {"price", "quantity", "orders"} for lv in levels
+                )
+            bids = [float(lv["price"]) for lv in row["depth"]["buy"]]
+            asks = [float(lv["price"]) for lv in row["depth"]["sell"]]
+            assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
+            assert bids[0] <= float(row["ltp"]) < asks[0]
+            assert int(row["total_buy"]) > 0 and int(row["total_sell"]) > 0
+            assert float(row["year_low"]) <= float(row["ohlc"]["low"])
+            assert float(row["year_high"]) >= float(row["ohlc"]["high"])
+        assert cash["open_int"] == "0" and int(option["open_int"]) > 0
+        for kind, fields in QUOTE_FIELDS.items():
+            rows = (await w.market(quotes_path(keys, kind))).json()
+            assert [set(r) for r in rows] == [IDENTITY | fields] * 2, kind
+            assert [r["exchange_token"] for r in rows] == ["2885", "40051"]
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_quote_type_is_refused_by_the_gateway() -> None:
+    async with wire(login=False) as w:
+        for kind in ("depth", "LTP", "full"):
+            resp = await w.market(quotes_path(["nse_cm|2885"], kind))
+            assert resp.status_code == 400
+            body = resp.json()
+            assert body["status"] == "ERROR" and body["fault"]["code"] == 400
+            assert "quote type" in body["fault"]["message"]
+
+
+@pytest.mark.asyncio
+async def test_the_client_still_reads_its_quotes() -> None:
+    server = in_process()
+    c = in_process_client(server)
+    try:
+        [q] = await c.quotes(["nse_cm|2885"])
+        assert q.symbol == "RELIANCE-EQ" and q.ltp > 0 and q.low <= q.ltp <= q.high
+    finally:
+        await c.close()
