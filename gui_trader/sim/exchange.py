@@ -48,6 +48,7 @@ class Exchange:
         extra_equities: int = 0,
         unique_tags: bool = True,
         real_time: bool = False,
+        session_ttl_s: float | None = None,
     ) -> None:
         self.seed = seed
         # False: a repeated `ig` tag places another order, as a broker that does not enforce
@@ -69,7 +70,9 @@ class Exchange:
         self.books: dict[str, Book] = {}
         self.users_source: Callable[[], list[SimUser]] | None = None
         self.stats: dict[str, int] = {"logins": 0, "validates": 0, "placed": 0}
-        self.sessions = Sessions(users or [PAPER_USER], base_url, self.stats)
+        # Trade sessions end `session_ttl_s` after the MPIN validate on the `wall` clock, or
+        # (None) at the next IST midnight, as the broker's tokens do.
+        self.sessions = Sessions(users or [PAPER_USER], base_url, self.stats, wall, session_ttl_s)
         clock = (lambda: datetime.fromtimestamp(wall(), IST)) if real_time else None
         self.market = Market(self.universe, self.paths, self.today, self.seconds, clock)
         self.matcher = Matcher(self.market, self.book, self.stats)
@@ -88,7 +91,7 @@ class Exchange:
         return self.sessions.view
 
     @property
-    def trade_sessions(self) -> dict[str, tuple[str, str]]:
+    def trade_sessions(self) -> dict[str, tuple[str, str, float]]:
         return self.sessions.trade
 
     @property

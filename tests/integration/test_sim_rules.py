@@ -4,9 +4,12 @@ market hours with after-market orders, session expiry, expiries and the option c
 
 from __future__ import annotations
 
+import base64
 import json
+import time as _time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +17,10 @@ import httpx
 import pyotp
 import pytest
 
+from gui_trader.core.clock import IST
 from gui_trader.sim.auth import PAPER_USER, SimUser
+from gui_trader.sim.exchange import Exchange
+from gui_trader.sim.faults import FaultPlan
 from gui_trader.sim.server import SimServer
 from gui_trader.sim.transport import SimTransport
 from tests.support.harness import IN_PROCESS_URL, in_process, in_process_client
@@ -314,5 +320,71 @@ async def test_the_client_still_reads_its_quotes() -> None:
     try:
         [q] = await c.quotes(["nse_cm|2885"])
         assert q.symbol == "RELIANCE-EQ" and q.ltp > 0 and q.low <= q.ltp <= q.high
+    finally:
+        await c.close()
+
+
+# ---------------------------------------------------------------- 3. session expiry
+
+
+class Clock:
+    """The exchange's wall clock, moved by the test (epoch seconds)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def ist(day: date, hh: int, mm: int) -> float:
+    return datetime.combine(day, time(hh, mm), IST).timestamp()
+
+
+@pytest.mark.asyncio
+async def test_a_session_expires_on_the_exchange_clock() -> None:
+    clock = Clock(_time.time())
+    server = SimServer(
+        Exchange(base_url=IN_PROCESS_URL, wall=clock, session_ttl_s=600), FaultPlan()
+    )
+    async with wire(server) as w:
+        payload = json.loads(base64.urlsafe_b64decode(w.token.split(".")[1] + "=="))
+        assert payload["exp"] == int(clock.at + 600)
+        assert (await w.get(ORDERS)).json()["stCode"] in (200, 5203)
+        clock.at += 599
+        assert (await w.place())["stat"] == "Ok"
+        clock.at += 1
+        resp = await w.get(ORDERS)
+        assert resp.status_code == 403
+        not_ok(resp.json(), 100022)
+        not_ok(await w.place(), 100022)
+        await w.login()  # a new login is a new session, with its own ten minutes
+        assert (await w.get(ORDERS)).json()["stat"] == "Ok"
+
+
+@pytest.mark.asyncio
+async def test_by_default_a_session_lasts_until_ist_midnight() -> None:
+    day = date(2026, 12, 1)
+    clock = Clock(ist(day, 23, 58))
+    server = SimServer(Exchange(base_url=IN_PROCESS_URL, wall=clock, today=day), FaultPlan())
+    async with wire(server) as w:
+        clock.at = ist(day, 23, 59) + 59
+        assert (await w.get(ORDERS)).status_code == 200
+        clock.at = ist(day + timedelta(days=1), 0, 0)
+        not_ok((await w.get(ORDERS)).json(), 100022)
+
+
+@pytest.mark.asyncio
+async def test_the_client_logs_in_again_once_its_session_expired() -> None:
+    clock = Clock(_time.time())
+    server = SimServer(
+        Exchange(base_url=IN_PROCESS_URL, wall=clock, session_ttl_s=3600), FaultPlan()
+    )
+    c = in_process_client(server)
+    try:
+        assert await c.orders() == []
+        clock.at += 3600
+        assert await c.orders() == []
+        assert server.exchange.stats["validates"] == 2  # exactly one re-login
     finally:
         await c.close()
