@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import itertools
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from gui_trader.core.clock import IST, today_ist
+from gui_trader.core.clock import IST, nse_open, today_ist
 from gui_trader.sim import snapshot as persistence
 from gui_trader.sim import wire_rows
 from gui_trader.sim.auth import PAPER_USER, Sessions, SimUser
@@ -49,6 +49,8 @@ class Exchange:
         unique_tags: bool = True,
         real_time: bool = False,
         session_ttl_s: float | None = None,
+        session_hours: bool = False,
+        holidays: Iterable[date] = (),
     ) -> None:
         self.seed = seed
         # False: a repeated `ig` tag places another order, as a broker that does not enforce
@@ -76,6 +78,12 @@ class Exchange:
         clock = (lambda: datetime.fromtimestamp(wall(), IST)) if real_time else None
         self.market = Market(self.universe, self.paths, self.today, self.seconds, clock)
         self.matcher = Matcher(self.market, self.book, self.stats)
+        # Off (the default), the market is open whenever the app runs. On, the NSE session
+        # (09:15-15:30 IST on weekdays that are not `holidays`) on the exchange's clock: outside
+        # it only after-market orders (`am` YES) are taken, and they wait for the open.
+        self.session_hours = session_hours
+        self.holidays = frozenset(holidays)
+        self.matcher.is_open = self.market_open
 
     # ---------------------------------------------------------------- state held by the parts
     @property
@@ -124,6 +132,12 @@ class Exchange:
 
     def now(self) -> datetime:
         return self.market.now()
+
+    def market_open(self, now: datetime | None = None) -> bool:
+        """Whether orders can trade at `now` (default: the exchange's own clock)."""
+        if not self.session_hours:
+            return True
+        return nse_open(now or self.now(), self.holidays)
 
     def pin(self, symbol: str, price: Decimal | None) -> None:
         self.market.pin(symbol, price)

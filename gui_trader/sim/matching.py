@@ -15,7 +15,7 @@ from gui_trader.core.limits import PRODUCTS_BY_SEGMENT
 from gui_trader.core.money import ZERO, on_tick, to_decimal
 from gui_trader.sim.errors import SimError
 from gui_trader.sim.market_data import Market
-from gui_trader.sim.state import TERMINAL, Book, SimFill, SimOrder
+from gui_trader.sim.state import AMO_WAITING, TERMINAL, Book, SimFill, SimOrder
 from gui_trader.sim.universe import Listing
 
 SHORT_OPTION_MARGIN = Decimal("0.09")
@@ -70,6 +70,9 @@ class Matcher:
         self.stats = stats
         self.order_seq = itertools.count(1)
         self.fill_seq = itertools.count(1)
+        # Whether the market is open now (Exchange.market_open); closed, nothing fills and only
+        # after-market orders are taken.
+        self.is_open: Callable[[], bool] = lambda: True
 
     def _listing(self, seg: str, ts: str) -> Listing:
         x = self.universe.by_symbol.get(ts)
@@ -94,6 +97,7 @@ class Matcher:
             raise invalid(f"validity {rt} ({'/'.join(VALIDITIES)})")
         check_product(x.segment, prod)
         qty, price, trigger = order_terms(x, j, pt)
+        amo = self._after_market(j)
         book = self.book(ucc)
         tag = j.get("ig")
         if tag is not None:
@@ -116,6 +120,7 @@ class Matcher:
             prod,
             rt,
             now,
+            amo=amo,
         )
         for st in ("put order req received", "validation pending", "open pending"):
             order.history.append((st, now))
@@ -127,10 +132,24 @@ class Matcher:
         if reason:
             book.set_status(order, "rejected", now)
             order.rej = reason
+        elif amo:
+            book.set_status(order, AMO_WAITING, now)
         else:
             book.set_status(order, "trigger pending" if pt in ("SL", "SL-M") else "open", now)
             self._try_fill(book, x, order, entry=True)
         return order
+
+    def _after_market(self, j: dict[str, Any]) -> bool:
+        """True for an after-market order taken while the market is closed; a regular order
+        then is refused. During the session an `am` YES order is an ordinary one."""
+        am = str(j.get("am", "NO")).upper()
+        if am not in ("YES", "NO"):
+            raise invalid(f"after market flag {j.get('am')} (YES/NO)")
+        if self.is_open():
+            return False
+        if am != "YES":
+            raise invalid("the market is closed: send it as an after-market order (am YES)")
+        return True
 
     def margin(
         self, book: Book, x: Listing, side: str, qty: int, price: Decimal, prod: str
@@ -259,11 +278,21 @@ class Matcher:
             book.set_status(o, "complete", now)
 
     def match(self, ucc: str) -> None:
-        """Fill whatever the market has crossed since the last look."""
+        """Fill whatever the market has crossed since the last look (nothing while closed);
+        after-market orders join the market at its open."""
+        if not self.is_open():
+            return
         book = self.book(ucc)
         for no in sorted(book.working):
             o = book.orders[no]
-            self._try_fill(book, self.universe.by_symbol[o.ts], o)
+            x = self.universe.by_symbol[o.ts]
+            if o.status == AMO_WAITING:
+                book.set_status(
+                    o, "trigger pending" if o.pt in ("SL", "SL-M") else "open", self.market.now()
+                )
+                self._try_fill(book, x, o, entry=True)
+            else:
+                self._try_fill(book, x, o)
 
     def _order(self, ucc: str, no: str) -> SimOrder:
         o = self.book(ucc).orders.get(no)
@@ -276,6 +305,9 @@ class Matcher:
     def modify(self, ucc: str, j: dict[str, Any]) -> SimOrder:
         self.match(ucc)
         o = self._order(ucc, str(j.get("no", "")))
+        waiting = o.status == AMO_WAITING  # only an AMO can change while the market is closed
+        if not waiting and not self.is_open():
+            raise invalid("the market is closed: the order cannot be modified until it opens")
         x = self.universe.by_symbol[o.ts]
         pt = str(j.get("pt", o.pt))
         if pt not in ORDER_TYPES:
@@ -289,9 +321,12 @@ class Matcher:
             raise SimError(BAD_QTY, "please provide valid quantity (below the filled quantity)")
         o.qty, o.price, o.trigger, o.pt = qty, price, trigger, pt
         o.validity = str(j.get("vd", o.validity))
-        book = self.book(ucc)
-        book.set_status(o, "modified", self.market.now())
-        book.set_status(o, "open", self.market.now())
+        book, now = self.book(ucc), self.market.now()
+        book.set_status(o, "modified", now)
+        if waiting:
+            book.set_status(o, AMO_WAITING, now)
+            return o
+        book.set_status(o, "trigger pending" if pt in ("SL", "SL-M") else "open", now)
         self._try_fill(book, x, o, entry=True)
         return o
 

@@ -21,6 +21,7 @@ from gui_trader.core.clock import IST
 from gui_trader.sim.auth import PAPER_USER, SimUser
 from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.serve import start
 from gui_trader.sim.server import SimServer
 from gui_trader.sim.transport import SimTransport
 from tests.support.harness import IN_PROCESS_URL, in_process, in_process_client
@@ -388,3 +389,96 @@ async def test_the_client_logs_in_again_once_its_session_expired() -> None:
         assert server.exchange.stats["validates"] == 2  # exactly one re-login
     finally:
         await c.close()
+
+
+# ---------------------------------------------------------------- 2. market hours and AMO
+
+TUESDAY = date(2026, 12, 1)
+HOLIDAY = date(2026, 12, 2)
+
+
+def hours_exchange(clock: Clock, **kw: Any) -> Exchange:
+    return Exchange(
+        base_url=IN_PROCESS_URL,
+        wall=clock,
+        today=TUESDAY,
+        real_time=True,
+        session_hours=True,
+        holidays=[HOLIDAY],
+        **kw,
+    )
+
+
+def test_market_open_follows_nse_hours_weekdays_and_holidays() -> None:
+    ex = hours_exchange(Clock(ist(TUESDAY, 12, 0)))
+    assert ex.market_open()
+    at = datetime.fromtimestamp
+    for when, expected in (
+        (ist(TUESDAY, 9, 14), False),
+        (ist(TUESDAY, 9, 15), True),
+        (ist(TUESDAY, 15, 29), True),
+        (ist(TUESDAY, 15, 30), False),
+        (ist(HOLIDAY, 11, 0), False),
+        (ist(date(2026, 12, 5), 11, 0), False),  # a Saturday
+    ):
+        assert ex.market_open(at(when, IST)) is expected, at(when, IST)
+    assert not hours_exchange(Clock(ist(TUESDAY, 8, 0))).market_open()  # its own clock
+    always = Exchange(wall=Clock(ist(date(2026, 12, 6), 3, 0)), real_time=True)
+    assert always.market_open()  # by default the market is open whenever the app runs
+
+
+@pytest.mark.asyncio
+async def test_outside_hours_only_after_market_orders_are_taken_and_they_wait_for_the_open() -> (
+    None
+):
+    clock = Clock(ist(TUESDAY, 8, 0))
+    server = SimServer(hours_exchange(clock), FaultPlan())
+    async with wire(server) as w:
+        assert "market is closed" in not_ok(await w.place(), 5202)
+        not_ok(await w.place(am="MAYBE"), 5202)
+        no = (await w.place(am="YES"))["nOrdNo"]
+        limit = (await w.place(am="YES", pt="L", pr="1000.00"))["nOrdNo"]  # far below
+        [row] = (await w.get(f"{ORDERS}/{no}")).json()["data"]
+        assert row["ordSt"] == "after market order req received" and row["fldQty"] == 0
+        assert (await w.get("quick/user/trades")).json()["stCode"] == 5203  # nothing filled
+        change = {"no": no, "pr": "0", "pt": "MKT", "qt": "2", "vd": "DAY", "tp": "0", "am": "YES"}
+        assert (await w.post(MODIFY, change)).json()["stat"] == "Ok"
+        [row] = (await w.get(f"{ORDERS}/{no}")).json()["data"]
+        assert (row["ordSt"], row["qty"]) == ("after market order req received", 2)
+        clock.at = ist(TUESDAY, 9, 15)  # the open
+        book = {r["nOrdNo"]: r for r in (await w.get(ORDERS)).json()["data"]}
+        assert (book[no]["ordSt"], book[no]["fldQty"]) == ("complete", 2)
+        assert book[limit]["ordSt"] == "open"
+        history = (await w.post("quick/order/history", {"nOrdNo": no})).json()["data"]
+        assert [h["ordSt"] for h in history][:3] == [
+            "complete",
+            "open",
+            "after market order req received",
+        ]
+        # in the session an ordinary order trades; after the close it is refused again
+        assert (await w.place())["stat"] == "Ok"
+        clock.at = ist(TUESDAY, 15, 30)
+        not_ok(await w.place(), 5202)
+        change = {"no": limit, "pr": "1001.00", "pt": "L", "qt": "1", "vd": "DAY", "tp": "0"}
+        assert "market is closed" in not_ok((await w.post(MODIFY, change)).json(), 5202)
+
+
+@pytest.mark.asyncio
+async def test_a_holiday_is_closed_all_day() -> None:
+    clock = Clock(ist(HOLIDAY, 11, 0))
+    server = SimServer(hours_exchange(clock), FaultPlan())
+    async with wire(server) as w:
+        not_ok(await w.place(), 5202)
+        assert (await w.place(am="YES"))["stat"] == "Ok"
+
+
+@pytest.mark.asyncio
+async def test_session_hours_over_loopback() -> None:
+    clock = Clock(ist(TUESDAY, 20, 0))
+    kw = {"wall": clock, "today": TUESDAY, "real_time": True, "session_hours": True}
+    with start(**kw) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            w = Wire(http)
+            await w.login()
+            assert "market is closed" in not_ok(await w.place(), 5202)
+            assert (await w.place(am="YES"))["stat"] == "Ok"
