@@ -475,8 +475,7 @@ async def test_a_holiday_is_closed_all_day() -> None:
 @pytest.mark.asyncio
 async def test_session_hours_over_loopback() -> None:
     clock = Clock(ist(TUESDAY, 20, 0))
-    kw = {"wall": clock, "today": TUESDAY, "real_time": True, "session_hours": True}
-    with start(**kw) as srv:
+    with start(wall=clock, today=TUESDAY, real_time=True, session_hours=True) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             w = Wire(http)
             await w.login()
