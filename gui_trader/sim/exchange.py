@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time as _time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from gui_trader.core.clock import IST, nse_open, today_ist
+from gui_trader.sim import chain, wire_rows
 from gui_trader.sim import snapshot as persistence
-from gui_trader.sim import wire_rows
 from gui_trader.sim.auth import PAPER_USER, Sessions, SimUser
 from gui_trader.sim.errors import SessionInvalid, SimError
 from gui_trader.sim.market_data import Market
@@ -245,6 +245,21 @@ class Exchange:
     # ---------------------------------------------------------------- market data
     def quotes(self, keys: list[str], kind: str = "all") -> list[dict[str, Any]]:
         return self.market.quotes(keys, kind)
+
+    def expiries(self, q: Mapping[str, str]) -> dict[str, Any]:
+        return chain.expiries(
+            self.market, q.get("exchange", ""), q.get("underlying", ""), q.get("instrument_type")
+        )
+
+    def option_chain(self, q: Mapping[str, str]) -> dict[str, Any]:
+        return chain.option_chain(
+            self.market,
+            q.get("exchange", ""),
+            q.get("underlying", ""),
+            q.get("expiry"),
+            q.get("instrument_type"),
+            q.get("count"),
+        )
 
     def intraday(self, x: Listing, day: int = 0, interval: int = 1) -> list[Any]:
         return self.market.intraday(x, day, interval)

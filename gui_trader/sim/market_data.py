@@ -112,11 +112,11 @@ class Market:
             x = self.universe.by_key.get(key)
             if x is None:
                 continue
-            row = self._quote(x)
+            row = self.quote(x)
             out.append(row if kind == "all" else {k: row[k] for k in (*IDENTITY, *wanted)})
         return out
 
-    def _quote(self, x: Listing) -> dict[str, Any]:
+    def quote(self, x: Listing) -> dict[str, Any]:
         """Every field of the `all` type: prices as strings with 4 decimals (§6)."""
         ltp, close = self.ltp(x), self.prev_close(x)
         op, hi, lo, volume = self._day_range(x)

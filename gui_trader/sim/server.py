@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -44,6 +44,8 @@ ROUTES = {
     "/quick/user/limits": "limits",
     "/quick/user/check-margin": "margin",
     "/market-data/1.0/historical/details": "historical",
+    "/market-data/1.0/watchlist/expiries": "expiries",
+    "/market-data/1.0/watchlist/option-chain": "option_chain",
 }
 MUTATIONS = ("place", "modify", "cancel")
 HTML_PAGE = "<html><body>Service temporarily unavailable</body></html>"
@@ -409,6 +411,8 @@ class SimServer:
             Route("/script-details/1.0/masterscrip/file-paths", x.file_paths, methods=["GET"]),
             Route("/wso2-scripmaster/v1/prod/{day}/{folder}/{name}.csv", x.csv, methods=["GET"]),
             Route("/market-data/1.0/historical/details", x.historical, methods=["GET"]),
+            Route("/market-data/1.0/watchlist/expiries", x.expiries, methods=["GET"]),
+            Route("/market-data/1.0/watchlist/option-chain", x.option_chain, methods=["GET"]),
             Route("/5config/config", x.config, methods=["GET"]),
             Route("/_sim/stats", x.admin_stats, methods=["GET"]),
             Route("/_sim/faults", x.admin_faults, methods=["POST"]),
@@ -576,6 +580,23 @@ class SimServer:
         return JSONResponse(
             {"status": "success", "interval": q.get("interval"), "data": {"candles": candles}}
         )
+
+    async def expiries(self, request: Request) -> Response:
+        return self._market_data(request, self.exchange.expiries)
+
+    async def option_chain(self, request: Request) -> Response:
+        return self._market_data(request, self.exchange.option_chain)
+
+    def _market_data(
+        self, request: Request, answer: Callable[[Mapping[str, str]], dict[str, Any]]
+    ) -> Response:
+        """A market-data GET: the consumer key only; bad input in the gateway's envelope."""
+        if not self._consumer_key_ok(request):
+            return gateway_fault("Invalid credentials", 401)
+        try:
+            return JSONResponse(answer(request.query_params))
+        except SimError as err:
+            return gateway_fault(err.message)
 
     async def config(self, request: Request) -> Response:
         # No `<DC>_broadcast_source`: clients must fall back to the validate reply's URLs.

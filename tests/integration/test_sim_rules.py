@@ -481,3 +481,70 @@ async def test_session_hours_over_loopback() -> None:
             await w.login()
             assert "market is closed" in not_ok(await w.place(), 5202)
             assert (await w.place(am="YES"))["stat"] == "Ok"
+
+
+# ---------------------------------------------------------------- 7. expiries and option chain
+
+WATCHLIST = "market-data/1.0/watchlist"
+
+
+@pytest.mark.asyncio
+async def test_expiries_and_the_option_chain() -> None:
+    server = in_process()
+    universe = server.exchange.universe
+    weeklies = sorted({x.expiry for x in universe.listings if x.instrument_type == "OPTIDX"})
+    async with wire(server, login=False) as w:
+        body = (
+            await w.market(f"{WATCHLIST}/expiries", exchange="nse_fo", underlying="NIFTY")
+        ).json()
+        assert body["exchange"] == "nse_fo" and body["underlying"] == "NIFTY"
+        assert body["expiries"] == sorted(body["expiries"])
+        assert {d.isoformat() for d in weeklies} <= set(body["expiries"])
+        options = await w.market(
+            f"{WATCHLIST}/expiries", exchange="nse_fo", underlying="NIFTY", instrument_type="option"
+        )
+        assert options.json()["expiries"] == [d.isoformat() for d in weeklies]
+
+        chain = (
+            await w.market(
+                f"{WATCHLIST}/option-chain", exchange="nse_fo", underlying="NIFTY", count="10"
+            )
+        ).json()["data"]
+        assert chain["common_data"]["expiryDt"] == weeklies[0].isoformat()  # nearest by default
+        assert chain["common_data"]["mktLot"] == 75 and chain["common_data"]["exSeg"] == "nse_fo"
+        calls, puts = chain["call"], chain["put"]
+        assert len(calls) == len(puts) == 10
+        strikes = [c["instrument"]["strikePrice"] for c in calls]
+        assert strikes == sorted(strikes) and strikes == [
+            p["instrument"]["strikePrice"] for p in puts
+        ]
+        assert sum(c["instrument"]["moneyness"] == "ATM" for c in calls) == 1
+        row = calls[0]
+        key = row["instrument"]["neoSymbol"]
+        [quote] = (await w.market(quotes_path([key], "all"))).json()
+        assert row["quote"]["ltp"] == float(quote["ltp"])
+        assert row["openInterest"]["current"] == float(quote["open_int"])
+        assert set(row["quote"]) == {"ltp", "open", "high", "low", "prevClose", "close", "volume"}
+
+        later = weeklies[1].isoformat()
+        chain = (
+            await w.market(
+                f"{WATCHLIST}/option-chain", exchange="nse_fo", underlying="NIFTY", expiry=later
+            )
+        ).json()["data"]
+        assert chain["common_data"]["expiryDt"] == later and len(chain["call"]) == 40
+        fut = (
+            await w.market(
+                f"{WATCHLIST}/option-chain",
+                exchange="nse_fo",
+                underlying="NIFTY",
+                instrument_type="fut",
+            )
+        ).json()["data"]["fut"]
+        assert [f["inst"]["symbol"] for f in fut] == [
+            x.trading_symbol for x in universe.listings if x.instrument_type == "FUTIDX"
+        ]
+        for bad in ({"count": "15"}, {"expiry": "2001-01-01"}, {"exchange": "nse_cm"}):
+            q = {"exchange": "nse_fo", "underlying": "NIFTY", **bad}
+            resp = await w.market(f"{WATCHLIST}/option-chain", **q)
+            assert resp.status_code == 400 and resp.json()["status"] == "ERROR", bad
