@@ -492,7 +492,9 @@ WATCHLIST = "market-data/1.0/watchlist"
 async def test_expiries_and_the_option_chain() -> None:
     server = in_process()
     universe = server.exchange.universe
-    weeklies = sorted({x.expiry for x in universe.listings if x.instrument_type == "OPTIDX"})
+    weeklies = sorted(
+        {x.expiry for x in universe.listings if x.instrument_type == "OPTIDX" and x.expiry}
+    )
     async with wire(server, login=False) as w:
         body = (
             await w.market(f"{WATCHLIST}/expiries", exchange="nse_fo", underlying="NIFTY")
