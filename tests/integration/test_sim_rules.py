@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import time as _time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +22,7 @@ import httpx
 import pyotp
 import pytest
 
-from gui_trader.core.clock import IST
+from gui_trader.core.clock import IST, now_ist
 from gui_trader.sim.auth import PAPER_USER, SimUser
 from gui_trader.sim.exchange import Exchange
 from gui_trader.sim.faults import FaultPlan
@@ -550,3 +555,48 @@ async def test_expiries_and_the_option_chain() -> None:
             q = {"exchange": "nse_fo", "underlying": "NIFTY", **bad}
             resp = await w.market(f"{WATCHLIST}/option-chain", **q)
             assert resp.status_code == 400 and resp.json()["status"] == "ERROR", bad
+
+
+@pytest.fixture
+def sim_on_a_holiday(home: Path) -> Iterator[dict[str, Any]]:
+    """`gui-trader sim --session` whose config.toml makes today a holiday."""
+    today = now_ist().date()
+    home.mkdir(parents=True, exist_ok=True)
+    days = ", ".join(f'"{d}"' for d in (today, today + timedelta(days=1)))  # midnight-proof
+    (home / "config.toml").write_text(f"[market]\nholidays = [{days}]\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "GUI_TRADER_PAPER_CLOCK"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gui_trader", "sim", "--port", "0", "--json", "--session"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.asyncio
+async def test_gui_trader_sim_session_keeps_the_configured_holidays(
+    sim_on_a_holiday: dict[str, Any],
+) -> None:
+    doc = sim_on_a_holiday
+    async with httpx.AsyncClient(base_url=doc["url"]) as http:
+        w = Wire(http)
+        await w.login(SimUser(**doc["accounts"][0]))
+        assert "market is closed" in not_ok(await w.place(), 5202)
+        assert (await w.place(am="YES"))["stat"] == "Ok"
+
+
+@pytest.mark.asyncio
+async def test_a_fill_names_its_order_type() -> None:
+    async with wire() as w:
+        no = (await w.place(pt="MKT"))["nOrdNo"]
+        [fill] = (await w.get("quick/user/trades")).json()["data"]
+        assert (fill["nOrdNo"], fill["prcTp"]) == (no, "MKT")
