@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
+from gui_trader.sim.market_data import QUOTE_TYPES
+
 SDK = "kotakneoapi==3.0.9"
 VENV = Path(
     os.environ.get("GUI_TRADER_SDK_VENV", Path.home() / ".cache" / "gui_trader-test" / "sdk-3.0.9")
@@ -38,19 +40,7 @@ CALLS = {
     "scrip_master",
     "scrip_master_nse_cm",
     "search_scrip",
-    *(
-        f"quotes_{kind}"
-        for kind in (
-            "all",
-            "ltp",
-            "ohlc",
-            "market_depth",
-            "oi",
-            "52w",
-            "circuit_limits",
-            "scrip_details",
-        )
-    ),
+    *(f"quotes_{kind}" for kind in QUOTE_TYPES),  # the driver's own list must match
     "place_order",
     "order_report",
     "order_report_by_id",

@@ -157,25 +157,30 @@ class Driver:
 
             self.call(f"quotes_{kind}", fetch, check)
 
+    def place(self, name: str, **order: str) -> str:
+        """Place one order through the SDK; its nOrdNo, or "" if it failed."""
+        terms = {"price": "0", "order_type": "MKT", "quantity": "1", "validity": "DAY"}
+        terms.update(order)
+        reply = self.call(
+            name,
+            lambda: self.client.place_order(**terms),
+            lambda r: "" if str(r.get("nOrdNo", "")).isdigit() else "no nOrdNo",
+        )
+        return str(reply.get("nOrdNo", "")) if isinstance(reply, dict) else ""
+
     def orders(self, option: dict[str, Any] | None) -> None:
         c = self.client
         tag = f"SDK{int(time.time() * 1000) % 10**10}"
-        placed = self.call(
+        no = self.place(
             "place_order",
-            lambda: c.place_order(
-                exchange_segment="nse_cm",
-                product="CNC",
-                price="1000",  # far below RELIANCE: stays open
-                order_type="L",
-                quantity="1",
-                validity="DAY",
-                trading_symbol="RELIANCE-EQ",
-                transaction_type="B",
-                tag=tag,
-            ),
-            lambda r: "" if str(r.get("nOrdNo", "")).isdigit() else "no nOrdNo",
+            exchange_segment="nse_cm",
+            product="CNC",
+            price="1000",  # far below RELIANCE: stays open
+            order_type="L",
+            trading_symbol="RELIANCE-EQ",
+            transaction_type="B",
+            tag=tag,
         )
-        no = str((placed or {}).get("nOrdNo", "")) if isinstance(placed, dict) else ""
         self.call("order_report", c.order_report, _rows)
         self.call(
             "order_report_by_id",
@@ -183,48 +188,35 @@ class Driver:
             lambda r: _rows(r) or ("" if r["data"][0].get("nOrdNo") == no else "wrong order"),
         )
         self.call("order_history", lambda: c.order_history(order_id=no), _history_rows)
+
+        def acked(r: Any) -> str:
+            return "" if str(r.get("nOrdNo", "")) == no else "no nOrdNo"
+
         self.call(
             "modify_order",
             lambda: c.modify_order(
                 order_id=no, price="1001", order_type="L", quantity="2", validity="DAY"
             ),
-            lambda r: "" if str(r.get("nOrdNo", "")) == no else "no nOrdNo",
+            acked,
         )
-        self.call(
-            "cancel_order",
-            lambda: c.cancel_order(order_id=no),
-            lambda r: "" if str(r.get("nOrdNo", "")) == no else "no nOrdNo",
-        )
-        self.call(
+        self.call("cancel_order", lambda: c.cancel_order(order_id=no), acked)
+        self.place(
             "place_market_order",
-            lambda: c.place_order(
-                exchange_segment="nse_cm",
-                product="MIS",
-                price="0",
-                order_type="MKT",
-                quantity="1",
-                validity="DAY",
-                trading_symbol="SBIN-EQ",
-                transaction_type="B",
-                tag=tag + "M",
-            ),
-            lambda r: "" if str(r.get("nOrdNo", "")).isdigit() else "no nOrdNo",
+            exchange_segment="nse_cm",
+            product="MIS",
+            trading_symbol="SBIN-EQ",
+            transaction_type="B",
+            tag=tag + "M",
         )
-        if option:
-            self.call(
+        if option:  # an option sale: NRML, one lot
+            self.place(
                 "place_option_sale",
-                lambda: c.place_order(
-                    exchange_segment="nse_fo",
-                    product="NRML",
-                    price="0",
-                    order_type="MKT",
-                    quantity=str(int(option["lLotSize"])),
-                    validity="DAY",
-                    trading_symbol=str(option["pTrdSymbol"]),
-                    transaction_type="S",
-                    tag=tag + "O",
-                ),
-                lambda r: "" if str(r.get("nOrdNo", "")).isdigit() else "no nOrdNo",
+                exchange_segment="nse_fo",
+                product="NRML",
+                quantity=str(int(option["lLotSize"])),
+                trading_symbol=str(option["pTrdSymbol"]),
+                transaction_type="S",
+                tag=tag + "O",
             )
 
     def reports(self) -> None:
