@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from datetime import date
 
 from gui_trader.cli.args import EXIT_FAILED
 
@@ -26,7 +27,14 @@ def run_sim(args: argparse.Namespace) -> int:
     port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}"
     users = numbered_users(args.accounts)
-    exchange = Exchange(seed=args.seed, users=users, base_url=url, real_time=True)
+    exchange = Exchange(
+        seed=args.seed,
+        users=users,
+        base_url=url,
+        real_time=True,
+        session_hours=args.session,
+        holidays=_holidays() if args.session else (),
+    )
     app = SimServer(exchange, FaultPlan(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms))
     accounts = [
         {k: v for k, v in asdict(u).items() if k != "name"} | {"name": u.name} for u in users
@@ -47,3 +55,11 @@ def run_sim(args: argparse.Namespace) -> int:
         )
     serve_socket(app, sock)
     return 0
+
+
+def _holidays() -> frozenset[date]:
+    """`[market] holidays` of config.toml: the days the app's own checks keep closed too."""
+    from gui_trader.config import Config, Paths
+
+    market = Config.load(Paths.resolve().config).extra.get("market") or {}
+    return frozenset(date.fromisoformat(str(d)) for d in market.get("holidays", []))

@@ -10,12 +10,14 @@ import base64
 import json
 import secrets
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pyotp
 
-from gui_trader.core.clock import next_midnight_ist
+from gui_trader.core.clock import IST, next_midnight_ist
 from gui_trader.sim.errors import SessionInvalid
 
 
@@ -48,15 +50,46 @@ def jwt(payload: dict[str, Any]) -> str:
     return f"{enc({'alg': 'RS256', 'typ': 'JWT'})}.{enc(payload)}.{sig}"
 
 
-class Sessions:
-    """Who may log in and which tokens are live; counts logins and validates into `stats`."""
+TradeSession = tuple[str, str, float]  # (ucc, sid, expires at: epoch seconds on the wall clock)
 
-    def __init__(self, users: list[SimUser], base_url: str, stats: dict[str, int]) -> None:
+
+class Sessions:
+    """Who may log in and which tokens are live; counts logins and validates into `stats`.
+
+    A trade session lasts `ttl_s` seconds of the exchange's wall clock, or (None) until the next
+    IST midnight, as the broker's tokens do; an expired one is refused like a revoked one.
+    """
+
+    def __init__(
+        self,
+        users: list[SimUser],
+        base_url: str,
+        stats: dict[str, int],
+        clock: Callable[[], float] = _time.time,
+        ttl_s: float | None = None,
+    ) -> None:
         self.users = {u.ucc: u for u in users}
         self.base_url = base_url
         self.stats = stats
+        self.clock = clock
+        self.ttl_s = ttl_s
         self.view: dict[str, tuple[str, str]] = {}  # token -> (ucc, sid)
-        self.trade: dict[str, tuple[str, str]] = {}
+        self.trade: dict[str, TradeSession] = {}
+
+    def expiry(self, issued: float) -> float:
+        """When a trade session issued at `issued` (wall-clock epoch seconds) ends."""
+        if self.ttl_s is not None:
+            return issued + self.ttl_s
+        return next_midnight_ist(datetime.fromtimestamp(issued, IST)).timestamp()
+
+    def restore(self, kind: str, token: str, value: list[Any]) -> None:
+        """A stored session back in its table; a trade session stored before expiries were
+        kept (ucc, sid) gets today's default expiry."""
+        if kind == "view":
+            self.view[token] = (str(value[0]), str(value[1]))
+            return
+        ends = float(value[2]) if len(value) > 2 else self.expiry(self.clock())
+        self.trade[token] = (str(value[0]), str(value[1]), ends)
 
     def login(self, consumer_key: str, body: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(body.get("ucc", "")))
@@ -94,18 +127,19 @@ class Sessions:
         if str(body.get("mpin", "")) != user.mpin:
             return {"error": [{"code": "10031", "message": "Invalid MPIN"}]}
         del self.view[view_token]
-        expiry = int(next_midnight_ist().timestamp())
+        issued = self.clock()
+        expiry = self.expiry(issued)
         token = jwt(
             {
                 "sub": user.ucc,
                 "ucc": user.ucc,
-                "exp": expiry,
-                "iat": int(_time.time()),
+                "exp": int(expiry),
+                "iat": int(issued),
                 "scope": "trade",
             }
         )
         sid = secrets.token_hex(16)
-        self.trade[token] = (user.ucc, sid)
+        self.trade[token] = (user.ucc, sid, expiry)
         self.stats["validates"] += 1
         return {
             "data": {
@@ -127,10 +161,13 @@ class Sessions:
         session = self.trade.get(auth or "")
         if session is None or session[1] != sid:
             raise SessionInvalid
+        if self.clock() >= session[2]:
+            del self.trade[auth or ""]  # expired: gone for good, as a revoked one
+            raise SessionInvalid
         return session[0]
 
     def revoke(self, ucc: str | None = None) -> int:
-        stale = [t for t, (u, _) in self.trade.items() if ucc in (None, u)]
+        stale = [t for t, (u, _, _) in self.trade.items() if ucc in (None, u)]
         for t in stale:
             del self.trade[t]
         return len(stale)

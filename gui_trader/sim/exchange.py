@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from gui_trader.core.clock import IST, today_ist
+from gui_trader.core.clock import IST, nse_open, today_ist
+from gui_trader.sim import chain, wire_rows
 from gui_trader.sim import snapshot as persistence
-from gui_trader.sim import wire_rows
 from gui_trader.sim.auth import PAPER_USER, Sessions, SimUser
 from gui_trader.sim.errors import SessionInvalid, SimError
 from gui_trader.sim.market_data import Market
@@ -48,6 +48,9 @@ class Exchange:
         extra_equities: int = 0,
         unique_tags: bool = True,
         real_time: bool = False,
+        session_ttl_s: float | None = None,
+        session_hours: bool = False,
+        holidays: Iterable[date] = (),
     ) -> None:
         self.seed = seed
         # False: a repeated `ig` tag places another order, as a broker that does not enforce
@@ -69,10 +72,18 @@ class Exchange:
         self.books: dict[str, Book] = {}
         self.users_source: Callable[[], list[SimUser]] | None = None
         self.stats: dict[str, int] = {"logins": 0, "validates": 0, "placed": 0}
-        self.sessions = Sessions(users or [PAPER_USER], base_url, self.stats)
+        # Trade sessions end `session_ttl_s` after the MPIN validate on the `wall` clock, or
+        # (None) at the next IST midnight, as the broker's tokens do.
+        self.sessions = Sessions(users or [PAPER_USER], base_url, self.stats, wall, session_ttl_s)
         clock = (lambda: datetime.fromtimestamp(wall(), IST)) if real_time else None
         self.market = Market(self.universe, self.paths, self.today, self.seconds, clock)
         self.matcher = Matcher(self.market, self.book, self.stats)
+        # Off (the default), the market is open whenever the app runs. On, the NSE session
+        # (09:15-15:30 IST on weekdays that are not `holidays`) on the exchange's clock: outside
+        # it only after-market orders (`am` YES) are taken, and they wait for the open.
+        self.session_hours = session_hours
+        self.holidays = frozenset(holidays)
+        self.matcher.is_open = self.market_open
 
     # ---------------------------------------------------------------- state held by the parts
     @property
@@ -88,7 +99,7 @@ class Exchange:
         return self.sessions.view
 
     @property
-    def trade_sessions(self) -> dict[str, tuple[str, str]]:
+    def trade_sessions(self) -> dict[str, tuple[str, str, float]]:
         return self.sessions.trade
 
     @property
@@ -121,6 +132,12 @@ class Exchange:
 
     def now(self) -> datetime:
         return self.market.now()
+
+    def market_open(self, now: datetime | None = None) -> bool:
+        """Whether orders can trade at `now` (default: the exchange's own clock)."""
+        if not self.session_hours:
+            return True
+        return nse_open(now or self.now(), self.holidays)
 
     def pin(self, symbol: str, price: Decimal | None) -> None:
         self.market.pin(symbol, price)
@@ -178,6 +195,12 @@ class Exchange:
         self.match(ucc)
         return wire_rows.order_rows(self.book(ucc), self.universe)
 
+    def order_report(self, ucc: str, no: str) -> list[dict[str, Any]]:
+        """One order as the book shows it (`GET quick/user/orders/<nOrdNo>`); [] if unknown."""
+        self.match(ucc)
+        o = self.book(ucc).orders.get(no)
+        return [] if o is None else [wire_rows.order_row(o, self.universe.by_symbol[o.ts])]
+
     def all_orders(self) -> list[dict[str, Any]]:
         """Every order of every user, plainly: the ground truth tests compare the client with."""
         rows: list[dict[str, Any]] = []
@@ -220,8 +243,23 @@ class Exchange:
         return wire_rows.margin_reply(*self.matcher.margin_check(ucc, j))
 
     # ---------------------------------------------------------------- market data
-    def quotes(self, keys: list[str]) -> list[dict[str, Any]]:
-        return self.market.quotes(keys)
+    def quotes(self, keys: list[str], kind: str = "all") -> list[dict[str, Any]]:
+        return self.market.quotes(keys, kind)
+
+    def expiries(self, q: Mapping[str, str]) -> dict[str, Any]:
+        return chain.expiries(
+            self.market, q.get("exchange", ""), q.get("underlying", ""), q.get("instrument_type")
+        )
+
+    def option_chain(self, q: Mapping[str, str]) -> dict[str, Any]:
+        return chain.option_chain(
+            self.market,
+            q.get("exchange", ""),
+            q.get("underlying", ""),
+            q.get("expiry"),
+            q.get("instrument_type"),
+            q.get("count"),
+        )
 
     def intraday(self, x: Listing, day: int = 0, interval: int = 1) -> list[Any]:
         return self.market.intraday(x, day, interval)

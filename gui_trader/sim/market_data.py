@@ -6,7 +6,6 @@ always give the same market; a pinned price overrides the path where a test or a
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +27,20 @@ INTERVALS = {
     "60min": 60,
 }
 Candle = tuple[datetime, Decimal, Decimal, Decimal, Decimal, int]
+DEPTH_LEVELS = 5
+YEAR_TRADING_DAYS = 250
+# What each quote type returns besides the identity (§6); `all` returns every field.
+IDENTITY = ("exchange_token", "exchange", "display_symbol")
+QUOTE_TYPES: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "ltp": ("ltp", "last_traded_quantity", "lstup_time"),
+    "ohlc": ("ohlc", "change", "per_change"),
+    "market_depth": ("depth", "total_buy", "total_sell"),
+    "oi": ("open_int",),
+    "52w": ("year_high", "year_low"),
+    "circuit_limits": ("low_price_range", "high_price_range"),
+    "scrip_details": (),
+}
 
 
 class Market:
@@ -91,37 +104,87 @@ class Market:
         source = self.spot if x.instrument_type == "FUTIDX" else x
         return price_on_tick(self.paths.daily_bar(source, -1)[3], x.tick)
 
-    def quotes(self, keys: list[str]) -> list[dict[str, Any]]:
+    def quotes(self, keys: list[str], kind: str = "all") -> list[dict[str, Any]]:
+        """Quote rows of one type (QUOTE_TYPES); unknown keys are left out, as the broker does."""
+        wanted = QUOTE_TYPES[kind]
         out = []
         for key in keys:
             x = self.universe.by_key.get(key)
             if x is None:
                 continue
-            ltp, close = self.ltp(x), self.prev_close(x)
-            op, hi, lo, volume = self._day_range(x)
-            change = ltp - close
-            out.append(
-                {
-                    "exchange_token": x.token,
-                    "exchange": x.segment,
-                    "display_symbol": x.trading_symbol,
-                    "ltp": f"{ltp:.4f}",
-                    "last_traded_quantity": str(x.lot_size),
-                    "lstup_time": str(int(_time.time())),
-                    "last_volume": str(volume),
-                    "change": f"{change:.4f}",
-                    "per_change": f"{(change * 100 / close) if close else 0:.4f}",
-                    "ohlc": {
-                        "open": f"{op:.4f}",
-                        "high": f"{max(hi, ltp):.4f}",
-                        "low": f"{min(lo, ltp):.4f}",
-                        "close": f"{close:.4f}",
-                    },
-                    "low_price_range": f"{close * Decimal('0.8'):.2f}",
-                    "high_price_range": f"{close * Decimal('1.2'):.2f}",
-                }
-            )
+            row = self.quote(x)
+            out.append(row if kind == "all" else {k: row[k] for k in (*IDENTITY, *wanted)})
         return out
+
+    def quote(self, x: Listing) -> dict[str, Any]:
+        """Every field of the `all` type: prices as strings with 4 decimals (§6)."""
+        ltp, close = self.ltp(x), self.prev_close(x)
+        op, hi, lo, volume = self._day_range(x)
+        change = ltp - close
+        buy, sell = self._depth(x, ltp)
+        year_low, year_high = self._year_range(x, lo, hi)
+
+        def f4(v: Decimal) -> str:
+            return f"{v:.4f}"
+
+        return {
+            "exchange_token": x.token,
+            "exchange": x.segment,
+            "display_symbol": x.trading_symbol,
+            "ltp": f4(ltp),
+            "last_traded_quantity": str(x.lot_size),
+            "lstup_time": str(int(self.now().timestamp())),
+            "last_volume": str(volume),
+            "avg_cost": f4(price_on_tick(float(op + hi + lo + ltp) / 4, x.tick)),
+            "total_buy": str(10 * sum(int(level["quantity"]) for level in buy)),
+            "total_sell": str(10 * sum(int(level["quantity"]) for level in sell)),
+            "change": f4(change),
+            "per_change": f"{(change * 100 / close) if close else 0:.4f}",
+            "ohlc": {
+                "open": f4(op),
+                "high": f4(max(hi, ltp)),
+                "low": f4(min(lo, ltp)),
+                "close": f4(close),
+            },
+            "depth": {"buy": buy, "sell": sell},
+            "open_int": str(self._open_interest(x)),
+            "year_high": f4(year_high),
+            "year_low": f4(year_low),
+            "low_price_range": f"{close * Decimal('0.8'):.2f}",
+            "high_price_range": f"{close * Decimal('1.2'):.2f}",
+        }
+
+    def _depth(self, x: Listing, ltp: Decimal) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """Five levels a side around the last price: bids from the LTP down, asks a tick up."""
+        seed = sum(map(ord, x.token))
+
+        def level(price: Decimal, i: int) -> dict[str, str]:
+            lots = 1 + (seed * (i + 3)) % 17
+            return {
+                "price": f"{price:.4f}",
+                "quantity": str(lots * x.lot_size * (10 if x.lot_size == 1 else 1)),
+                "orders": str(1 + (seed + i) % 9),
+            }
+
+        bids = [level(max(ltp - i * x.tick, x.tick), i) for i in range(DEPTH_LEVELS)]
+        asks = [level(ltp + (i + 1) * x.tick, i + DEPTH_LEVELS) for i in range(DEPTH_LEVELS)]
+        return bids, asks
+
+    @staticmethod
+    def _open_interest(x: Listing) -> int:
+        """Contracts outstanding (units) for F&O; cash has none."""
+        if not x.segment.endswith("_fo"):
+            return 0
+        return x.lot_size * (5_000 + sum(map(ord, x.trading_symbol)) * 37 % 95_000)
+
+    def _year_range(self, x: Listing, low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
+        """A 52-week band: the opening price spread by a year's volatility, widened to hold
+        today's range (an approximation; the seeded paths are not walked back a year)."""
+        base = float(x.base_price if x.instrument_type != "OPTIDX" else self.prev_close(x))
+        spread = base * x.daily_vol * YEAR_TRADING_DAYS**0.5 * 0.8
+        year_high = max(high, price_on_tick(base + spread, x.tick))
+        year_low = min(low, price_on_tick(max(base - spread, float(x.tick)), x.tick))
+        return year_low, year_high
 
     def _day_range(self, x: Listing) -> tuple[Decimal, Decimal, Decimal, int]:
         """Today's open/high/low so far, extended one new minute at a time (cheap per quote)."""

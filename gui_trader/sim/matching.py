@@ -11,16 +11,34 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from gui_trader.core.limits import PRODUCTS_BY_SEGMENT
 from gui_trader.core.money import ZERO, on_tick, to_decimal
 from gui_trader.sim.errors import SimError
 from gui_trader.sim.market_data import Market
-from gui_trader.sim.state import TERMINAL, Book, SimFill, SimOrder
+from gui_trader.sim.state import AMO_WAITING, TERMINAL, Book, SimFill, SimOrder
 from gui_trader.sim.universe import Listing
 
 SHORT_OPTION_MARGIN = Decimal("0.09")
 FUTURES_MARGIN = Decimal("0.12")
 MIS_MARGIN = Decimal("0.20")
 PLACE_FIELDS = ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts", "tt")
+ORDER_TYPES = ("L", "MKT", "SL", "SL-M")
+VALIDITIES = ("DAY", "IOC")
+# The reference's refusal of a request that fails validation (§2.3): HTTP 200, stat Not_Ok.
+INVALID = 5202
+BAD_QTY = 1009  # "please provide valid quantity" (§2.3)
+
+
+def invalid(detail: str) -> SimError:
+    """A request the OMS refuses before it becomes an order: stCode 5202, with the reason."""
+    return SimError(INVALID, f"Error: Invalid Request: {detail}")
+
+
+def check_product(seg: str, prod: str) -> None:
+    """Cash takes CNC/MIS/MTF, F&O NRML/MIS (the client offers the same: core/limits.py)."""
+    allowed = PRODUCTS_BY_SEGMENT.get(seg, ())
+    if prod not in allowed:
+        raise invalid(f"product {prod} is not allowed on {seg} (allowed: {'/'.join(allowed)})")
 
 
 def order_terms(x: Listing, j: dict[str, Any], pt: str) -> tuple[int, Decimal, Decimal]:
@@ -30,15 +48,15 @@ def order_terms(x: Listing, j: dict[str, Any], pt: str) -> tuple[int, Decimal, D
         price = to_decimal(j["pr"])
         trigger = to_decimal(j["tp"])
     except ValueError as exc:
-        raise SimError(1009, "please provide valid quantity") from exc
+        raise SimError(BAD_QTY, "please provide valid quantity") from exc
     if qty <= 0 or qty % x.lot_size:
-        raise SimError(1009, f"please provide valid quantity (lot size {x.lot_size})")
+        raise SimError(BAD_QTY, f"please provide valid quantity (lot size {x.lot_size})")
     if qty > x.freeze_qty:
-        raise SimError(1009, f"Quantity exceeds freeze limit {x.freeze_qty}")
+        raise SimError(BAD_QTY, f"please provide valid quantity (freeze limit {x.freeze_qty})")
     if pt in ("L", "SL") and (price <= 0 or not on_tick(price, x.tick)):
-        raise SimError(1009, f"please provide valid price (tick {x.tick})")
+        raise invalid(f"please provide valid price (tick {x.tick})")
     if pt in ("SL", "SL-M") and (trigger <= 0 or not on_tick(trigger, x.tick)):
-        raise SimError(1009, "please provide valid trigger price")
+        raise invalid("please provide valid trigger price")
     return qty, price, trigger
 
 
@@ -52,11 +70,14 @@ class Matcher:
         self.stats = stats
         self.order_seq = itertools.count(1)
         self.fill_seq = itertools.count(1)
+        # Whether the market is open now (Exchange.market_open); closed, nothing fills and only
+        # after-market orders are taken.
+        self.is_open: Callable[[], bool] = lambda: True
 
     def _listing(self, seg: str, ts: str) -> Listing:
         x = self.universe.by_symbol.get(ts)
         if x is None or x.segment != seg or x.instrument_type == "INDEX":
-            raise SimError(1007, f"Invalid trading symbol {ts} for {seg}", "bad request")
+            raise invalid(f"invalid trading symbol {ts} for {seg}")
         return x
 
     def place(self, ucc: str, j: dict[str, Any], *, unique_tags: bool) -> SimOrder:
@@ -65,14 +86,18 @@ class Matcher:
         if missing:
             raise SimError(1007, f"body invalid: missing {','.join(missing)}", "bad request")
         if any(j[k] == "" for k in ("dq", "pr", "tp", "qt")):
-            raise SimError(5202, "Error: Invalid Request")
+            raise SimError(INVALID, "Error: Invalid Request")
         x = self._listing(str(j["es"]), str(j["ts"]))
         side, pt, prod, rt = str(j["tt"]), str(j["pt"]), str(j["pc"]), str(j["rt"])
-        if side not in ("B", "S") or pt not in ("L", "MKT", "SL", "SL-M"):
-            raise SimError(1007, "body invalid: tt/pt", "bad request")
-        if prod not in ("CNC", "NRML", "MIS", "MTF") or rt not in ("DAY", "IOC"):
-            raise SimError(1007, "body invalid: pc/rt", "bad request")
+        if side not in ("B", "S"):
+            raise invalid(f"transaction type {side} (B/S)")
+        if pt not in ORDER_TYPES:
+            raise invalid(f"order type {pt} ({'/'.join(ORDER_TYPES)})")
+        if rt not in VALIDITIES:
+            raise invalid(f"validity {rt} ({'/'.join(VALIDITIES)})")
+        check_product(x.segment, prod)
         qty, price, trigger = order_terms(x, j, pt)
+        amo = self._after_market(j)
         book = self.book(ucc)
         tag = j.get("ig")
         if tag is not None:
@@ -95,6 +120,7 @@ class Matcher:
             prod,
             rt,
             now,
+            amo=amo,
         )
         for st in ("put order req received", "validation pending", "open pending"):
             order.history.append((st, now))
@@ -106,10 +132,24 @@ class Matcher:
         if reason:
             book.set_status(order, "rejected", now)
             order.rej = reason
+        elif amo:
+            book.set_status(order, AMO_WAITING, now)
         else:
             book.set_status(order, "trigger pending" if pt in ("SL", "SL-M") else "open", now)
             self._try_fill(book, x, order, entry=True)
         return order
+
+    def _after_market(self, j: dict[str, Any]) -> bool:
+        """True for an after-market order taken while the market is closed; a regular order
+        then is refused. During the session an `am` YES order is an ordinary one."""
+        am = str(j.get("am", "NO")).upper()
+        if am not in ("YES", "NO"):
+            raise invalid(f"after market flag {j.get('am')} (YES/NO)")
+        if self.is_open():
+            return False
+        if am != "YES":
+            raise invalid("the market is closed: send it as an after-market order (am YES)")
+        return True
 
     def margin(
         self, book: Book, x: Listing, side: str, qty: int, price: Decimal, prod: str
@@ -153,7 +193,8 @@ class Matcher:
         seg, tok = str(j.get("exSeg", "")), str(j.get("tok", ""))
         x = self.universe.by_key.get(f"{seg}|{tok}")
         if x is None:
-            raise SimError(1007, "Invalid token", "bad request")
+            raise invalid("invalid token")
+        check_product(x.segment, str(j.get("prod", "")))
         book = self.book(ucc)
         price = to_decimal(j.get("prc"))
         if not price:
@@ -164,7 +205,7 @@ class Matcher:
             str(j.get("trnsTp", "B")),
             int(str(j.get("qty", "0"))),
             price,
-            str(j.get("prod", "NRML")),
+            str(j.get("prod")),
         )
         return need, self.available(book), self.margin_used(book)
 
@@ -237,16 +278,26 @@ class Matcher:
             book.set_status(o, "complete", now)
 
     def match(self, ucc: str) -> None:
-        """Fill whatever the market has crossed since the last look."""
+        """Fill whatever the market has crossed since the last look (nothing while closed);
+        after-market orders join the market at its open."""
+        if not self.is_open():
+            return
         book = self.book(ucc)
         for no in sorted(book.working):
             o = book.orders[no]
-            self._try_fill(book, self.universe.by_symbol[o.ts], o)
+            x = self.universe.by_symbol[o.ts]
+            if o.status == AMO_WAITING:
+                book.set_status(
+                    o, "trigger pending" if o.pt in ("SL", "SL-M") else "open", self.market.now()
+                )
+                self._try_fill(book, x, o, entry=True)
+            else:
+                self._try_fill(book, x, o)
 
     def _order(self, ucc: str, no: str) -> SimOrder:
         o = self.book(ucc).orders.get(no)
         if o is None:
-            raise SimError(1020, "please provide valid order number")
+            raise invalid(f"please provide valid order number ({no or 'none given'})")
         if o.status in TERMINAL:
             raise SimError(1021, "order is completed", "please provide valid order number")
         return o
@@ -254,18 +305,28 @@ class Matcher:
     def modify(self, ucc: str, j: dict[str, Any]) -> SimOrder:
         self.match(ucc)
         o = self._order(ucc, str(j.get("no", "")))
+        waiting = o.status == AMO_WAITING  # only an AMO can change while the market is closed
+        if not waiting and not self.is_open():
+            raise invalid("the market is closed: the order cannot be modified until it opens")
         x = self.universe.by_symbol[o.ts]
         pt = str(j.get("pt", o.pt))
+        if pt not in ORDER_TYPES:
+            raise invalid(f"order type {pt} ({'/'.join(ORDER_TYPES)})")
+        if str(j.get("vd", o.validity)) not in VALIDITIES:
+            raise invalid(f"validity {j.get('vd')} ({'/'.join(VALIDITIES)})")
         qty, price, trigger = order_terms(
             x, {"qt": j.get("qt", o.qty), "pr": j.get("pr", "0"), "tp": j.get("tp", "0")}, pt
         )
         if qty < o.filled:
-            raise SimError(1009, "quantity below filled quantity")
+            raise SimError(BAD_QTY, "please provide valid quantity (below the filled quantity)")
         o.qty, o.price, o.trigger, o.pt = qty, price, trigger, pt
         o.validity = str(j.get("vd", o.validity))
-        book = self.book(ucc)
-        book.set_status(o, "modified", self.market.now())
-        book.set_status(o, "open", self.market.now())
+        book, now = self.book(ucc), self.market.now()
+        book.set_status(o, "modified", now)
+        if waiting:
+            book.set_status(o, AMO_WAITING, now)
+            return o
+        book.set_status(o, "trigger pending" if pt in ("SL", "SL-M") else "open", now)
         self._try_fill(book, x, o, entry=True)
         return o
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gui_trader.sim.exchange import Exchange, SessionInvalid, SimError
 from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.market_data import QUOTE_TYPES
 
 MAX_QUOTES = 50
 SCRIP_FILES = ("transformed/nse_fo.csv", "transformed/nse_com.csv", "transformed-v1/nse_cm-v1.csv")
@@ -43,6 +44,8 @@ ROUTES = {
     "/quick/user/limits": "limits",
     "/quick/user/check-margin": "margin",
     "/market-data/1.0/historical/details": "historical",
+    "/market-data/1.0/watchlist/expiries": "expiries",
+    "/market-data/1.0/watchlist/option-chain": "option_chain",
 }
 MUTATIONS = ("place", "modify", "cancel")
 HTML_PAGE = "<html><body>Service temporarily unavailable</body></html>"
@@ -61,11 +64,26 @@ def route_kind(path: str) -> str:
         return "quotes"
     if path.startswith("/wso2-scripmaster/"):
         return "csv"
+    if path.startswith("/quick/user/orders/"):
+        return "order"
     return ROUTES.get(path, "other")
 
 
 def not_ok(code: int, message: str, stat: str = "Not_Ok", status: int = 200) -> JSONResponse:
     return JSONResponse({"stat": stat, "stCode": code, "errMsg": message}, status_code=status)
+
+
+def gateway_fault(message: str, status: int = 400) -> JSONResponse:
+    """The market-data API gateway's error envelope (§2.2)."""
+    return JSONResponse(
+        {"status": "ERROR", "fault": {"code": status, "message": message}}, status_code=status
+    )
+
+
+def stale_session(method: str) -> JSONResponse:
+    """An unknown or expired session (§2.3, §3): stCode 100022 in the Not_Ok envelope; reads
+    come with HTTP 403 ("invalid session, re-login"), trading POSTs with HTTP 200."""
+    return not_ok(100022, "invalid session token", status=403 if method == "GET" else 200)
 
 
 def too_many(retry_after: str) -> Response:
@@ -382,6 +400,7 @@ class SimServer:
             Route("/quick/order/vr/modify", x.session(x.modify), methods=["POST"]),
             Route("/quick/order/cancel", x.session(x.cancel), methods=["POST"]),
             Route("/quick/user/orders", x.session(x.orders), methods=["GET"]),
+            Route("/quick/user/orders/{no}", x.session(x.order), methods=["GET"]),
             Route("/quick/order/history", x.session(x.history), methods=["POST"]),
             Route("/quick/user/trades", x.session(x.trades), methods=["GET"]),
             Route("/portfolio/v2/positions", x.session(x.positions), methods=["GET"]),
@@ -392,6 +411,8 @@ class SimServer:
             Route("/script-details/1.0/masterscrip/file-paths", x.file_paths, methods=["GET"]),
             Route("/wso2-scripmaster/v1/prod/{day}/{folder}/{name}.csv", x.csv, methods=["GET"]),
             Route("/market-data/1.0/historical/details", x.historical, methods=["GET"]),
+            Route("/market-data/1.0/watchlist/expiries", x.expiries, methods=["GET"]),
+            Route("/market-data/1.0/watchlist/option-chain", x.option_chain, methods=["GET"]),
             Route("/5config/config", x.config, methods=["GET"]),
             Route("/_sim/stats", x.admin_stats, methods=["GET"]),
             Route("/_sim/faults", x.admin_faults, methods=["POST"]),
@@ -410,9 +431,7 @@ class SimServer:
                     request.headers.get("auth"), request.headers.get("sid")
                 )
             except SessionInvalid:
-                if request.method == "POST":
-                    return not_ok(100022, "invalid session token")
-                return JSONResponse({"message": "invalid session, re-login"}, status_code=403)
+                return stale_session(request.method)
             try:
                 return await handler(request, ucc)
             except SimError as err:
@@ -483,6 +502,10 @@ class SimServer:
     async def orders(self, request: Request, ucc: str) -> Response:
         return self._rows(self.exchange.order_book(ucc))
 
+    async def order(self, request: Request, ucc: str) -> Response:
+        """A single order (§4.4): the book's envelope with one row; unknown -> 5203 No Data."""
+        return self._rows(self.exchange.order_report(ucc, request.path_params["no"]))
+
     async def history(self, request: Request, ucc: str) -> Response:
         j = await _jdata(request)
         return self._rows(self.exchange.order_history(ucc, str(j.get("nOrdNo", ""))))
@@ -507,20 +530,15 @@ class SimServer:
         if not self._consumer_key_ok(request):
             return JSONResponse({"message": "Invalid credentials"}, status_code=401)
         rest = request.path_params["rest"]
-        listing, _, _quote_type = rest.rpartition("/")
+        listing, _, kind = rest.rpartition("/")
+        if not listing:  # no type in the path: the SDK's default
+            listing, kind = rest, "all"
+        if kind not in QUOTE_TYPES:
+            return gateway_fault(f"Invalid quote type {kind!r} (one of {', '.join(QUOTE_TYPES)})")
         keys = [k for k in listing.split(",") if k]
         if len(keys) > MAX_QUOTES:
-            return JSONResponse(
-                {
-                    "status": "ERROR",
-                    "fault": {
-                        "code": 400,
-                        "message": f"Maximum {MAX_QUOTES} instruments per request",
-                    },
-                },
-                status_code=400,
-            )
-        return JSONResponse(self.exchange.quotes(keys))
+            return gateway_fault(f"Maximum {MAX_QUOTES} instruments per request")
+        return JSONResponse(self.exchange.quotes(keys, kind))
 
     def _base(self, request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -562,6 +580,23 @@ class SimServer:
         return JSONResponse(
             {"status": "success", "interval": q.get("interval"), "data": {"candles": candles}}
         )
+
+    async def expiries(self, request: Request) -> Response:
+        return self._market_data(request, self.exchange.expiries)
+
+    async def option_chain(self, request: Request) -> Response:
+        return self._market_data(request, self.exchange.option_chain)
+
+    def _market_data(
+        self, request: Request, answer: Callable[[Mapping[str, str]], dict[str, Any]]
+    ) -> Response:
+        """A market-data GET: the consumer key only; bad input in the gateway's envelope."""
+        if not self._consumer_key_ok(request):
+            return gateway_fault("Invalid credentials", 401)
+        try:
+            return JSONResponse(answer(request.query_params))
+        except SimError as err:
+            return gateway_fault(err.message)
 
     async def config(self, request: Request) -> Response:
         # No `<DC>_broadcast_source`: clients must fall back to the validate reply's URLs.

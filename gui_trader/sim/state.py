@@ -16,6 +16,7 @@ from gui_trader.sim.universe import Universe, demo_holdings
 
 PAPER_CASH = Decimal("100000000")  # ₹10 crore: enough margin for the seed's 167-lot straddle
 TERMINAL = ("complete", "rejected", "cancelled")
+AMO_WAITING = "after market order req received"  # an AMO before the market opens
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SimOrder:
     avg: Decimal = ZERO
     rej: str = "--"
     history: list[tuple[str, datetime]] = field(default_factory=list)
+    amo: bool = False  # placed after market: waits for the open before it can fill
 
 
 @dataclass

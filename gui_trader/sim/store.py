@@ -127,8 +127,8 @@ class PaperStore:
     def _load_sessions(self, ex: Exchange) -> None:
         sessions = ex.sessions
         for token, kind, body in self.db.execute("SELECT token, kind, body FROM sessions"):
-            table = sessions.view if kind == "view" else sessions.trade
-            table[token] = tuple(json.loads(body))  # type: ignore[assignment]
+            # trade rows are [ucc, sid, expires_at]; rows of earlier versions lack the expiry
+            sessions.restore(kind, token, json.loads(body))
             self._sessions[f"{kind}:{token}"] = body
 
     # ---------------------------------------------------------------- write

@@ -138,7 +138,7 @@ def trade_rows(book: Book, universe: Universe) -> list[dict[str, Any]]:
                 "flTm": f.at.strftime("%H:%M:%S"),
                 "exTm": fmt_book(f.at),
                 "trnsTp": f.side,
-                "prcTp": "L",
+                "prcTp": book.orders[f.no].pt if f.no in book.orders else "L",
                 "prod": f.prod,
                 "exSeg": f.seg,
                 "trdSym": f.ts,

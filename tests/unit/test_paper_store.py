@@ -7,9 +7,11 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from gui_trader.core.clock import today_ist
 from gui_trader.sim.auth import PAPER_USER
-from gui_trader.sim.exchange import Exchange
+from gui_trader.sim.exchange import Exchange, SessionInvalid
 from gui_trader.sim.service import build_exchange
 from gui_trader.sim.store import PaperStore
 
@@ -86,3 +88,27 @@ def test_the_old_json_state_is_taken_over_once(tmp_path: Path) -> None:
     again = Exchange(today=today_ist(), users=[PAPER_USER])
     PaperStore(tmp_path / "exchange.sqlite3").load(again)
     assert order in again.book(U).orders  # written to the store, not only read
+
+
+def test_sessions_keep_their_expiry_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "exchange.sqlite3"
+    clock = [1_800_000_000.0]
+    ex = Exchange(today=DAY, users=[PAPER_USER], wall=lambda: clock[0], session_ttl_s=90)
+    store = PaperStore(path)
+    ex.sessions.trade["tok"] = ("PAPER1", "sid", clock[0] + 90)
+    store.flush(ex)
+    # a row written before sessions kept their expiry: [ucc, sid]
+    store.db.execute(
+        "INSERT INTO sessions (token, kind, body) VALUES ('old', 'trade', ?)",
+        (json.dumps(["PAPER1", "sid2"]),),
+    )
+    store.close()
+    again = Exchange(today=DAY, users=[PAPER_USER], wall=lambda: clock[0], session_ttl_s=90)
+    PaperStore(path).load(again)
+    assert again.sessions.trade["tok"] == ("PAPER1", "sid", clock[0] + 90)
+    assert again.sessions.trade["old"] == ("PAPER1", "sid2", clock[0] + 90)
+    assert again.session_user("tok", "sid") == "PAPER1"
+    clock[0] += 90
+    assert again.sessions.trade["old"][2] == clock[0]
+    with pytest.raises(SessionInvalid):
+        again.session_user("tok", "sid")
