@@ -408,7 +408,7 @@ class NeoClient:
         limit_like = request.order_type in (OrderType.LIMIT, OrderType.STOP)
         stop_like = request.order_type in (OrderType.STOP, OrderType.STOP_MARKET)
         form = {
-            "am": "NO",
+            "am": "YES" if request.amo else "NO",
             "dq": "0",
             "es": x.segment,
             "mp": "0",

@@ -222,6 +222,11 @@ def build_parser() -> OneLineParser:
             help="limit price (on the tick)",
         )
         o.add_argument("--product", choices=[p.value for p in Product], default=None)
+        o.add_argument(
+            "--amo",
+            action="store_true",
+            help="after-market order: taken while the market is closed, sent at the open",
+        )
     c = cmd("cancel", "cancel an open order")
     c.add_argument("order_id")
     st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")

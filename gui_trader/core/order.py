@@ -70,6 +70,7 @@ class OrderRequest:
     validity: str = "DAY"
     trigger_price: Decimal | None = None
     tag: str | None = None  # the `ig` tag; set by the order desk from the journal
+    amo: bool = False  # an after-market order: taken while the market is closed, for the open
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ def request_record(req: OrderRequest) -> dict[str, Any]:
         "price": str(req.price) if req.price is not None else None,
         "product": req.product.value,
         "validity": req.validity,
+        **({"amo": True} if req.amo else {}),
     }
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from gui_trader.app import open_context
 from gui_trader.cli import main
+from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Side
 from gui_trader.engine.events import EventHub
 from gui_trader.engine.trading import TradingEngine
@@ -174,3 +175,31 @@ def test_a_restored_backup_never_reuses_an_order_number(
     code, out = cli(capsys, "buy", "TATASTEEL", "--qty", "1")
     assert code == 0, out
     assert json.loads(out)["order_id"] > after_backup  # the journal's ids stay unique
+
+
+def test_market_hours_from_the_config_replace_the_service_and_keep_the_book(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`[paper] session = true` with today a holiday: a regular order is refused before it
+    fills anything, an after-market order waits for the open, and the day's book survives the
+    change of service."""
+    folder = home / "paper"
+    code, out = cli(capsys, "buy", "SBIN", "--qty", "1")
+    assert code == 0, out
+    first = json.loads((folder / ADDR).read_text(encoding="utf-8"))
+    assert first["market"] == "always"
+    with (home / "config.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[paper]\nsession = true\n[market]\nholidays = ["{today_ist()}"]\n')
+    code, out = cli(capsys, "buy", "ITC", "--qty", "1")
+    assert code != 0 and "market is closed" in json.loads(out)["reason"]
+    second = json.loads((folder / ADDR).read_text(encoding="utf-8"))
+    assert second["pid"] != first["pid"] and second["market"] == f"session:{today_ist()}"
+    code, out = cli(capsys, "buy", "ITC", "--qty", "1", "--amo")
+    assert code == 0 and json.loads(out)["status"] == "open", out
+    code, out = cli(capsys, "orders")
+    rows = json.loads(out)["orders"]
+    # The refused order never reached the book (a gateway refusal, as at the broker).
+    assert [(r["symbol"], r["status"]) for r in rows] == [
+        ("SBIN-EQ", "complete"),
+        ("ITC-EQ", "open"),
+    ]
