@@ -94,9 +94,7 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
     side = Side.BUY if args.command == "buy" else Side.SELL
     product = Product(args.product) if args.product else default_product(inst)
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
-    req = OrderRequest(
-        inst, side, args.qty, order_type, args.price, product, amo=bool(args.amo)
-    )
+    req = OrderRequest(inst, side, args.qty, order_type, args.price, product, amo=bool(args.amo))
     outcome = await engine.place(req)
     order = None
     if outcome.order_id:
