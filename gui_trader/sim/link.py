@@ -82,9 +82,11 @@ def ensure_service(
             if addr is not None and _answers(int(str(addr["port"]))):
                 return int(str(addr["port"]))
             if not _lock_held(folder):
-                if child is not None and child.poll() is not None:
-                    break  # ours started and left without serving: its log says why
-                if child is None:
+                if child is not None and child.poll() not in (None, 0):
+                    break  # ours started and failed: its log says why
+                if child is None or child.poll() == 0:
+                    # none yet, or ours left at once, having seen the lock taken (another
+                    # service that has since gone, or a probe like ours): start one again
                     child = _spawn(folder, market)
             time.sleep(0.02)
     raise PaperUnavailable(

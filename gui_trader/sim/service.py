@@ -51,6 +51,7 @@ from gui_trader.sim.server import SimServer
 from gui_trader.sim.store import PaperStore
 
 log = logging.getLogger(__name__)
+LOCK_PATIENCE_S = 3.0  # far longer than any probe holds the lock, far shorter than a start
 
 
 def build_exchange(store: PaperStore, folder: Path, market: str = ALWAYS_OPEN) -> Exchange:
@@ -199,7 +200,9 @@ def serve(folder: Path, idle_s: float = IDLE_S, market: str = ALWAYS_OPEN) -> in
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder / LOCK)
     try:
-        lock.acquire(timeout=0)
+        # Not 0: clients probe the lock (take it and let go at once) to see whether anybody
+        # serves; a probe at the moment we start must not make us think somebody does.
+        lock.acquire(timeout=LOCK_PATIENCE_S)
     except Timeout:
         return 0
     try:

@@ -86,7 +86,9 @@ def window(qtbot: QtBot, run: Runner, home: Path) -> Iterator[MainWindow]:
     w.confirm = lambda title, text: True  # type: ignore[method-assign]
     w.ask = yes  # type: ignore[method-assign]
     w.show()
-    assert run(w.start(paper=True)), why_not_started(home)
+    assert run(w.start(paper=True)), (
+        f"{w.ticket.message.text()} (data folder {w.paths.root})\n{why_not_started(home)}"
+    )
     yield w
     run(w.shutdown())
     w.close()
