@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -86,6 +87,21 @@ class Telemetry:
     rate_limited: int  # 429s met so far
 
 
+class Feeds(Protocol):
+    """An account's live market and order feeds (broker/live_feeds.py)."""
+
+    def start(self) -> None: ...
+    def watch(self, keys: dict[str, str], depth: Iterable[str] = ()) -> None:
+        """The instruments wanted now (key -> symbol), `depth` of them with the 5-level book."""
+        ...
+
+    def states(self) -> dict[str, str]:
+        """ "market" / "orders" -> "off" | "live" | "reconnecting"."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Broker(Protocol):
     """One instance per account. Quantities in units, prices in rupees (Decimal)."""
 
@@ -125,4 +141,11 @@ class Broker(Protocol):
     async def candles(self, key: str, interval: str, start: date, end: date) -> list[Candle]: ...
     async def instrument_files(self) -> dict[str, str]: ...
     async def download(self, url: str) -> bytes: ...
+    def live_feeds(
+        self,
+        on_quotes: Callable[[list[Quote]], None],
+        on_order: Callable[[Order | None], None],
+        on_position: Callable[[], None],
+        on_state: Callable[[str, str, int], None],
+    ) -> Feeds: ...
     async def close(self) -> None: ...

@@ -13,11 +13,12 @@ import json
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
 
@@ -45,6 +46,9 @@ from gui_trader.core.market_data import Candle, Quote
 from gui_trader.core.money import wire_price
 from gui_trader.core.order import Order, OrderRequest, OrderType, Trade
 from gui_trader.core.portfolio import Funds, Holding, MarginCheck, Position
+
+if TYPE_CHECKING:  # websockets loads only when a feed is wanted (not for one CLI order)
+    from gui_trader.broker.live_feeds import FeedLogin, LiveFeeds
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +114,10 @@ class NeoClient:
         transport: httpx.AsyncBaseTransport | None = None,
         limits: ClientLimits | None = None,
         login_lock: Path | None = None,
+        ws_route: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.name = name
+        self.ws_route = ws_route  # the paper service's feeds live on a port found at run time
         self.credentials = credentials
         self.login_url = login_url.rstrip("/")
         self.config = limits or ClientLimits()
@@ -608,6 +614,30 @@ class NeoClient:
             market=ws_scheme(market or session.feed_url or DEFAULT_SFEED),
             orders=ws_scheme(order or session.rt_url or f"wss://{host}/realtime"),
         )
+
+    def live_feeds(
+        self,
+        on_quotes: Callable[[list[Quote]], None],
+        on_order: Callable[[Order | None], None],
+        on_position: Callable[[], None],
+        on_state: Callable[[str, str, int], None],
+    ) -> LiveFeeds:
+        """The account's market and order feeds (not started); each connects with the session
+        current at that moment, so a renewed session is used on the next reconnect."""
+        from gui_trader.broker.live_feeds import FeedLogin, LiveFeeds
+
+        endpoints: list[FeedEndpoints] = []
+
+        async def login(kind: str) -> FeedLogin:
+            if not endpoints:
+                endpoints.append(await self.feed_endpoints())
+            session = await self.session.get()
+            url = endpoints[0].market if kind == "market" else endpoints[0].orders
+            if self.ws_route is not None:
+                url = await self.ws_route(url)
+            return FeedLogin(url, self.credentials.ucc, session.sid, session.token)
+
+        return LiveFeeds(login, on_quotes, on_order, on_position, on_state)
 
     async def close(self) -> None:
         await self.http.aclose()

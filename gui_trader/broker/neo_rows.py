@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from gui_trader.broker.base import BadReply
 from gui_trader.core.clock import IST
-from gui_trader.core.market_data import Candle, Quote
+from gui_trader.core.market_data import Candle, DepthLevel, Quote
 from gui_trader.core.money import ZERO, to_decimal
 from gui_trader.core.order import Order, OrderStatus, Side, Trade
 from gui_trader.core.portfolio import Funds, Holding, MarginCheck, Position
@@ -356,7 +356,42 @@ def quote_from_row(row: dict[str, Any]) -> Quote:
         low=price(ohlc.get("low"), "ohlc.low"),
         volume=as_int(row.get("last_volume"), w, "last_volume"),
         time=parse_time(row.get("lstup_time"), w, "lstup_time"),
+        open_interest=_soft_int(row.get("open_int")),
+        **_depth(row.get("depth")),
     )
+
+
+def _soft_int(value: Any) -> int:
+    """An optional count: absent or unreadable is 0, never a failed quote."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _depth(value: Any) -> dict[str, Any]:
+    """The optional 5-level book of an `all` quote; unreadable levels are left out."""
+    if not isinstance(value, dict):
+        return {}
+    sides: dict[str, tuple[DepthLevel, ...]] = {}
+    for side in ("buy", "sell"):
+        levels = []
+        for row in value.get(side) or []:
+            try:
+                price = Decimal(str(row["price"])).quantize(Decimal("0.01"))
+                qty = int(row["quantity"])
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                continue
+            if price.is_finite() and price > 0 and qty > 0:
+                levels.append(DepthLevel(price, qty, _soft_int(row.get("orders"))))
+        sides[side] = tuple(levels[:5])
+    bids, asks = sides["buy"], sides["sell"]
+    out: dict[str, Any] = {"bids": bids, "asks": asks}
+    if bids:
+        out |= {"bid": bids[0].price, "bid_qty": bids[0].qty}
+    if asks:
+        out |= {"ask": asks[0].price, "ask_qty": asks[0].qty}
+    return out
 
 
 @_rows_of("candle row")

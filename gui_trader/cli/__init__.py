@@ -24,7 +24,7 @@ from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build
 from gui_trader.cli.market import cmd_quote
 from gui_trader.cli.monitor import cmd_monitor
 from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
-from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result
+from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result, Streamed
 from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_pnl, cmd_positions
 from gui_trader.cli.session import cmd_login, cmd_logout
 from gui_trader.cli.sim import run_sim
@@ -98,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return fail(redact(f"{type(exc).__name__}: {exc}"), EXIT_FAILED, as_json)
     status, payload, text = result
-    if as_json:
+    if isinstance(payload, Streamed):
+        pass  # printed line by line already
+    elif as_json:
         print(json.dumps(payload, default=str, indent=2, allow_nan=False))
     elif text:
         print(text)

@@ -148,6 +148,17 @@ def output_file(text: str) -> Path:
     return path
 
 
+def follow_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--follow", action="store_true", help="stream updates from the live feed")
+    p.add_argument(
+        "--duration",
+        type=seconds(0.1, L.MAX_FOLLOW_S),
+        default=None,
+        metavar="S",
+        help="with --follow: stop after S seconds (default: until Ctrl-C)",
+    )
+
+
 def build_parser() -> OneLineParser:
     common = OneLineParser(add_help=False)
     S = argparse.SUPPRESS
@@ -197,15 +208,16 @@ def build_parser() -> OneLineParser:
         "--totp", type=totp, help="today's 6-digit code instead of the stored secret"
     )
     cmd("logout", "forget the stored session")
-    q = cmd("quote", "last price and change")
+    q = cmd("quote", "last price and change (--follow: every tick until Ctrl-C)")
     q.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    follow_options(q)
     cmd("positions", "today's positions with P&L")
     cmd("holdings", "demat holdings with P&L")
     pnl = cmd("pnl", "today's P&L: booked and open, per position, product and market")
     pnl.add_argument(
         "--csv", type=output_file, metavar="FILE", help="also write the per-position rows as CSV"
     )
-    cmd("orders", "today's order book")
+    follow_options(cmd("orders", "today's order book (--follow: every update until Ctrl-C)"))
     cmd("limits", "funds and margin used")
     for side in ("buy", "sell"):
         o = cmd(side, f"{side} at market, or at a limit with --price")

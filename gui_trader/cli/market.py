@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 async def cmd_quote(engine: TradingEngine, args: argparse.Namespace) -> Result:
     store = await engine.store()
     instruments = [store.resolve(s) for s in args.symbols]
+    if getattr(args, "follow", False):
+        from gui_trader.cli.follow import follow
+
+        return await follow(engine, args, instruments, quotes=True)
     quotes = await engine.read_quotes(instruments)
     rows, missing = [], []
     for i in instruments:

@@ -34,6 +34,10 @@ def outcome_exit(outcomes: list[OrderOutcome]) -> int:
 
 
 async def cmd_orders(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    if getattr(args, "follow", False):
+        from gui_trader.cli.follow import follow
+
+        return await follow(engine, args, [], quotes=False)
     orders = await engine.read_orders()
     rows = [_order_json(o) for o in orders]
     text = table(

@@ -14,6 +14,10 @@ EXIT_BUSY = 4  # another process owns the run or the monitor; nothing sent
 Result = tuple[bool | int, Any, str]  # (ok or an exit status, JSON payload, text)
 
 
+class Streamed:
+    """The payload of a command that printed its lines as they came (`--follow`)."""
+
+
 def ok(payload: Any, text: str) -> Result:
     return True, payload, text
 

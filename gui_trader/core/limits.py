@@ -36,6 +36,7 @@ MAX_PORT: Final = 65_535
 MAX_LATENCY_MS: Final = 60_000  # also the bound for --jitter-ms
 MAX_SEED: Final = 2**32 - 1
 MAX_SIM_ACCOUNTS: Final = 100  # `gui-trader sim --accounts`
+MAX_FOLLOW_S: Final = 86_400  # `--follow --duration`: a day
 
 TOTP_DIGITS: Final = 6
 

@@ -11,7 +11,16 @@ from gui_trader.core.money import ZERO
 
 
 @dataclass(frozen=True, slots=True)
+class DepthLevel:
+    price: Decimal
+    qty: int
+    orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
+    """One instrument's market picture, from a REST quote (`source` "poll") or a feed tick."""
+
     segment: str
     token: str
     symbol: str
@@ -22,6 +31,14 @@ class Quote:
     low: Decimal = ZERO
     volume: int = 0
     time: datetime | None = None
+    bid: Decimal = ZERO  # best bid / ask (ZERO: not known)
+    ask: Decimal = ZERO
+    bid_qty: int = 0
+    ask_qty: int = 0
+    open_interest: int = 0
+    bids: tuple[DepthLevel, ...] = ()  # up to 5 levels, best first
+    asks: tuple[DepthLevel, ...] = ()
+    source: str = "poll"
 
     @property
     def key(self) -> str:

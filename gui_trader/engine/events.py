@@ -60,6 +60,23 @@ class SessionState:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedState:
+    """What drives the window now: "feed live", "polling", or "reconnecting (n)"."""
+
+    market: str  # off / live / reconnecting
+    orders: str
+    failures: int = 0  # consecutive failed connects of the worse feed
+
+    @property
+    def summary(self) -> str:
+        if self.market == "live" and self.orders == "live":
+            return "feed live"
+        if "reconnecting" in (self.market, self.orders) and self.failures <= 3:
+            return f"reconnecting ({self.failures})"
+        return "polling"
+
+
+@dataclass(frozen=True, slots=True)
 class Metrics:
     rtt_ms: float
     loop_lag_p50_ms: float
@@ -210,6 +227,7 @@ Event = (
     | FundsUpdated
     | SessionState
     | Metrics
+    | FeedState
     | LogRecord
     | Notice
     | LegProgress

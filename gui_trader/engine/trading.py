@@ -50,6 +50,7 @@ from gui_trader.engine.portfolio import PortfolioView, portfolio
 from gui_trader.market.instruments import InstrumentStore
 
 if TYPE_CHECKING:
+    from gui_trader.engine.feed_link import FeedLink, Follow
     from gui_trader.engine.monitor import Monitor
     from gui_trader.engine.straddle import StraddleRun
     from gui_trader.engine.straddle_plan import StraddlePlan, StraddleSpec
@@ -97,6 +98,11 @@ class LagMonitor:
         return statistics.median(data), data[min(len(data) - 1, int(len(data) * 0.99))]
 
 
+def _quote_sig(q: Quote) -> tuple[object, ...]:
+    """What a trader sees change (a tick with a new time and the same prices is not news)."""
+    return (q.ltp, q.prev_close, q.bid, q.ask, q.bid_qty, q.ask_qty, q.bids, q.asks, q.volume)
+
+
 def _order_sig(o: Order) -> tuple[object, ...]:
     return (o.status, o.filled_qty, o.qty, o.price, o.avg_price, o.reject_reason, o.trigger_price)
 
@@ -127,6 +133,8 @@ class TradingEngine:
         self._refresh_lock = asyncio.Lock()
         self._polls = 0
         self._baseline = True
+        self.feeds_enabled = True  # the live feeds, with polling as reconciliation and fallback
+        self.feed: FeedLink | None = None
 
     @property
     def mode(self) -> str:
@@ -158,6 +166,11 @@ class TradingEngine:
         self._baseline = False
         self._state("ready", trading=True)
         self.ready.set()
+        if self.feeds_enabled:
+            from gui_trader.engine.feed_link import FeedLink
+
+            self.feed = FeedLink(self)
+            self.feed.start()
         self._tasks.append(asyncio.create_task(self._poll(), name="poll"))
         self._tasks.append(asyncio.create_task(self._metrics(), name="metrics"))
         return True
@@ -169,12 +182,17 @@ class TradingEngine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.feed is not None:
+            await self.feed.close()
+            self.feed = None
         self._state("closed")
         await self.ctx.close()
 
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_s)
+            if self.feed is not None and not self.feed.poll_due():
+                continue  # the order feed is live: the books come to us
             try:
                 await self.refresh(full=self._polls % SLOW_EVERY == 0)
             except BrokerError as exc:
@@ -201,6 +219,26 @@ class TradingEngine:
         keys += sorted(self.extra_keys)
         return list(dict.fromkeys(keys))
 
+    def follow(self, instruments: Iterable[Instrument] = ()) -> Follow:
+        """A headless stream of ticks for `instruments` and of every order update (use as
+        `async with engine.follow(...) as f:` and read `f.queue`)."""
+        from gui_trader.engine.feed_link import Follow
+
+        return Follow(self, {i.key: i.trading_symbol for i in instruments})
+
+    def watched(self) -> dict[str, str]:
+        """Every instrument the trader looks at, key -> symbol (the feed's subscriptions)."""
+        names = {p.key: p.trading_symbol for p in self.positions}
+        names |= {h.key: h.trading_symbol for h in self.holdings}
+        store = self.instruments
+        out: dict[str, str] = {}
+        for key in self.keys():
+            symbol = names.get(key)
+            if symbol is None and store is not None and key in store.by_key:
+                symbol = store.by_key[key].trading_symbol
+            out[key] = symbol or key
+        return out
+
     async def refresh(self, full: bool = False) -> None:
         # One at a time: a caller that just placed an order must see a book read after it.
         async with self._refresh_lock:
@@ -218,8 +256,12 @@ class TradingEngine:
                 orders, positions = await asyncio.gather(b.orders(), b.positions())
             self._apply_orders(orders)
             self._apply_positions(tuple(positions))
+            feed = self.feed
+            if feed is not None:
+                feed.last_full = time.monotonic()
+                feed.sync()  # positions and holdings may have changed what is watched
             keys = self.keys()
-            if keys:
+            if keys and (feed is None or not feed.market_live):
                 self._apply_quotes(await b.quotes(keys))
 
     async def _show_result(self) -> None:
@@ -291,7 +333,7 @@ class TradingEngine:
         changed = []
         for q in quotes:
             old = self.quotes.get(q.key)
-            if old is None or (old.ltp, old.prev_close) != (q.ltp, q.prev_close):
+            if old is None or _quote_sig(old) != _quote_sig(q):
                 self.quotes[q.key] = q
                 changed.append(q)
         if changed:

@@ -29,6 +29,7 @@ from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.core.portfolio import Position
 from gui_trader.engine.events import (
     EventHub,
+    FeedState,
     FundsUpdated,
     HoldingsUpdated,
     HubLogHandler,
@@ -496,6 +497,7 @@ class MainWindow(QMainWindow):
         on(HoldingsUpdated, self._on_holdings)
         on(LogRecord, self._on_log)
         on(Metrics, self.status.on_metrics)
+        on(FeedState, self.status.on_feed)
         on(SessionState, self._on_session)
         on(FundsUpdated, self._on_funds)
         on(Notice, self._notify)

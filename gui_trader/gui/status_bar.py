@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from gui_trader.engine.events import Metrics, SessionState
+from gui_trader.engine.events import FeedState, Metrics, SessionState
 
 BADGE = (
     "QLabel {{ font-weight: bold; font-size: 13px; padding: 2px 14px; color: white;"
@@ -20,6 +20,7 @@ class TradingStatusBar(QStatusBar):
         self.mode.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.account = QLabel("")
         self.session = QLabel("connecting…")
+        self.feed = QLabel("polling")
         self.rtt = QLabel("RTT –")
         self.headroom = QLabel("")
         self.lag = QLabel("")
@@ -31,7 +32,7 @@ class TradingStatusBar(QStatusBar):
         for w in (self.account, self.session):
             self.addWidget(w)
         self.addWidget(self.notice, 1)
-        for w in (self.rtt, self.headroom, self.lag):
+        for w in (self.feed, self.rtt, self.headroom, self.lag):
             self.addPermanentWidget(w)
 
     def notify(self, text: str, ms: int = 6000) -> None:
@@ -61,6 +62,20 @@ class TradingStatusBar(QStatusBar):
         self.session.setText(text)
         colour = "#c62828" if s.state in ("error", "expired") else ""
         self.session.setStyleSheet(f"color: {colour}" if colour else "")
+
+    def on_feed(self, f: FeedState) -> None:
+        text = f.summary
+        self.feed.setText(text)
+        self.feed.setToolTip(
+            f"market feed {f.market}, order feed {f.orders}: "
+            + (
+                "prices and orders arrive as they change; the books are re-read every 15 s"
+                if text == "feed live"
+                else "the books and prices are read every second until the feeds are back"
+            )
+        )
+        colour = "#2e7d32" if text == "feed live" else "#d98b00"
+        self.feed.setStyleSheet(f"color: {colour}")
 
     def on_metrics(self, m: Metrics) -> None:
         self.rtt.setText(f"RTT {m.rtt_ms:.0f} ms")
