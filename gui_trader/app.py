@@ -196,6 +196,7 @@ async def open_context(
             login_url=PAPER_URL,
             transport=link.transport,
             limits=client_limits(config),
+            ws_route=link.transport.route,
         )
         ctx = Context(
             paths, config, name, broker, journal, OrderDesk(broker, journal, name), paper=link

@@ -162,6 +162,15 @@ class PaperTransport(httpx.AsyncBaseTransport):
         )
         return self.port
 
+    async def route(self, url: str) -> str:
+        """A feed URL on paper.sim, pointed at the service's port (started if need be; asked
+        again on every reconnect, since a restarted service listens elsewhere)."""
+        parsed = httpx.URL(url)
+        if parsed.host != PAPER_HOST:
+            return url
+        port = await self.start()
+        return str(parsed.copy_with(host="127.0.0.1", port=port))
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.host != PAPER_HOST:
