@@ -127,6 +127,7 @@ class TradingEngine:
         self.quotes: dict[str, Quote] = {}
         self.funds: Funds | None = None
         self.extra_keys: set[str] = set()  # instruments a panel watches (straddle legs)
+        self.depth_key: str | None = None  # the ticket's symbol: its 5-level book is watched
         self.lag = LagMonitor()
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -217,7 +218,20 @@ class TradingEngine:
                 with contextlib.suppress(LookupError):
                     keys.append(store.resolve(sym).key)
         keys += sorted(self.extra_keys)
+        if self.depth_key is not None:
+            keys.append(self.depth_key)
         return list(dict.fromkeys(keys))
+
+    def watch_depth(self, symbol: str | None) -> Instrument | None:
+        """Follow this symbol's 5-level book (the ticket's symbol); None stops."""
+        inst = None
+        if symbol:
+            with contextlib.suppress(LookupError):
+                inst = self.instrument(symbol)
+        self.depth_key = inst.key if inst is not None else None
+        if self.feed is not None:
+            self.feed.sync(depth=[self.depth_key] if self.depth_key else [])
+        return inst
 
     def follow(self, instruments: Iterable[Instrument] = ()) -> Follow:
         """A headless stream of ticks for `instruments` and of every order update (use as

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.monitor_model = MonitorModel(self)
 
         self.ticket = OrderTicket(self.submit_order)
+        self.ticket.symbol.editingFinished.connect(self._ticket_symbol)
         self.straddle = StraddlePanel(self.spawn, lambda t, x: self.confirm(t, x))
         self.watchlist = WatchlistPane(self.watch_model, self)
         self.positions = PositionsPane(self.positions_model, self)
@@ -531,6 +532,9 @@ class MainWindow(QMainWindow):
         self.positions_model.apply_quotes(event.quotes)
         self.holdings_model.apply_quotes(event.quotes)
         self.watch_model.apply_quotes(event.quotes)
+        engine = self.engine
+        if engine is not None and any(q.key == engine.depth_key for q in event.quotes):
+            self.after_drain(self._ticket_quote)
         self.after_drain(self.positions.update_total)
         self.after_drain(self.holdings.update_total)
         self.after_drain(self._straddle_quotes)
@@ -618,7 +622,21 @@ class MainWindow(QMainWindow):
 
     def pick_symbol(self, symbol: str) -> None:
         self.ticket.symbol.setText(symbol)
+        self._ticket_symbol()
         self._focus_ticket()
+
+    def _ticket_symbol(self) -> None:
+        """The ticket's symbol gets its book: subscribed with depth, shown under the ticket."""
+        engine = self.engine
+        if engine is None:
+            return
+        inst = engine.watch_depth(self.ticket.symbol.text().strip() or None)
+        self.ticket.show_quote(engine.quotes.get(inst.key) if inst is not None else None)
+
+    def _ticket_quote(self) -> None:
+        engine = self.engine
+        if engine is not None and engine.depth_key is not None:
+            self.ticket.show_quote(engine.quotes.get(engine.depth_key))
 
     def exit_position(self, position: Position) -> None:
         engine = self.engine

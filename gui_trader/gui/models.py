@@ -458,6 +458,20 @@ class WatchlistModel(KeyedTableModel):
             lambda r: sign_colour(r.quote.change_pct) if r.quote else None,
             width=58,
         ),
+        Column(
+            "Bid",
+            lambda r: money(r.quote.bid) if r.quote and r.quote.bid else "",
+            lambda r: r.quote.bid if r.quote else 0,
+            True,
+            width=76,
+        ),
+        Column(
+            "Ask",
+            lambda r: money(r.quote.ask) if r.quote and r.quote.ask else "",
+            lambda r: r.quote.ask if r.quote else 0,
+            True,
+            width=76,
+        ),
     )
 
     def add(self, symbol: str, key: str, quote: Quote | None = None) -> None:

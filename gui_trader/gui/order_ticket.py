@@ -15,10 +15,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
+from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Product, Side
+from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price
 
 Submit = Callable[[str, Side, int, Decimal | None, Product | None], None]
@@ -28,7 +31,9 @@ class OrderTicket(QWidget):
     def __init__(self, submit: Submit, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.submit = submit
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        form = QFormLayout()
+        outer.addLayout(form)
         self.symbol = QLineEdit()
         self.symbol.setPlaceholderText("RELIANCE, NIFTY25NOV25900CE …")
         self.qty = QSpinBox()
@@ -58,6 +63,8 @@ class OrderTicket(QWidget):
         self.message.setWordWrap(True)
         self.funds = QLabel("")
         self.funds.setStyleSheet("color: palette(placeholder-text)")
+        self.book = DepthTable()
+        self.book.hide()  # until the ticket has a symbol with a quote
         form.addRow("Symbol", self.symbol)
         form.addRow("Quantity", self.qty)
         form.addRow("Limit price", self.price)
@@ -66,9 +73,16 @@ class OrderTicket(QWidget):
         row.addWidget(self.buy)
         row.addWidget(self.sell)
         form.addRow(row)
-        form.addRow(self.message)
-        form.addRow(self.funds)
+        outer.addWidget(self.message)
+        outer.addWidget(self.funds)
+        outer.addWidget(self.book)
+        outer.addStretch(1)
         self.set_enabled(False, "waiting for the broker…")
+
+    def show_quote(self, quote: Quote | None) -> None:
+        """Best bid/ask and the 5-level book of the symbol being typed."""
+        self.book.show_quote(quote)
+        self.book.setVisible(quote is not None)
 
     def set_symbols(self, symbols: list[str]) -> None:
         completer = QCompleter(symbols, self)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -233,6 +234,11 @@ class WatchlistPane(TablePane):
         self.add.setPlaceholderText("add a symbol, Enter")
         super().__init__(model, SortProxy(), "watchlist", actions=actions, bar=self.add)
         self.add.returnPressed.connect(self._add)
+        # Six columns rarely fit the narrow dock: the symbol keeps a readable width and the
+        # rest scroll, instead of the symbol stretching over the prices.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 104)
 
     def _add(self) -> None:
         text = self.add.text().strip()

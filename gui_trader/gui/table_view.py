@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
@@ -63,10 +65,19 @@ class TradingTable(QTableView):
         QGuiApplication.clipboard().setText(text)
         return text
 
+    def _key(self) -> str:
+        """Saved per set of columns: a layout saved before a column was added (or removed)
+        would put headers over the wrong data, so it is not restored onto the new set."""
+        model = self.model()
+        titles = "|".join(
+            str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())
+        )
+        return f"header/{self.objectName()}/{zlib.crc32(titles.encode()):08x}"
+
     def save(self, settings: QSettings) -> None:
-        settings.setValue(f"header/{self.objectName()}", self.horizontalHeader().saveState())
+        settings.setValue(self._key(), self.horizontalHeader().saveState())
 
     def restore(self, settings: QSettings) -> None:
-        state = settings.value(f"header/{self.objectName()}")
+        state = settings.value(self._key())
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.horizontalHeader().restoreState(state)
