@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from gui_trader.broker.neo import NeoClient
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import OrderStatus, Side
-from gui_trader.engine.events import QuotesUpdated
+from gui_trader.engine.events import FeedState, QuotesUpdated
 from gui_trader.gui.main_window import MainWindow
 from gui_trader.gui.models import LogFilter, OrdersFilter
 from tests.gui.conftest import Runner
@@ -340,3 +340,32 @@ def test_monitor_pane_and_chart(window: MainWindow, qtbot: QtBot, run: Runner, q
     assert window.monitor_pane.start.isEnabled()
     assert not window.monitor_pane.stop.isEnabled()
     no_model_failures(qtlog)
+
+
+def test_the_ticket_symbol_shows_its_book_and_the_feed_state_is_in_view(
+    window: MainWindow, run: Runner
+) -> None:
+    engine = window.engine
+    assert engine is not None
+    assert window.ticket.book.isHidden()  # no symbol yet
+    window.pick_symbol("SBIN")
+    assert engine.depth_key == engine.instrument("SBIN").key
+    run(engine.refresh())  # the REST quote carries the 5-level book while the feed is down
+    window.drain()
+    book = window.ticket.book
+    assert not book.isHidden()
+    bids = [Decimal(book.item(r, 1).text().replace(",", "")) for r in range(5)]
+    asks = [Decimal(book.item(r, 2).text().replace(",", "")) for r in range(5)]
+    assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
+    assert bids[0] < asks[0]
+    quote = engine.quotes[engine.depth_key]
+    assert (quote.bid, quote.ask) == (bids[0], asks[0])
+    window.hub.publish(FeedState("live", "live"))
+    window.drain()
+    assert window.status.feed.text() == "feed live"
+    window.hub.publish(FeedState("reconnecting", "live", 2))
+    window.drain()
+    assert window.status.feed.text() == "reconnecting (2)"
+    window.hub.publish(FeedState("reconnecting", "reconnecting", 7))
+    window.drain()
+    assert window.status.feed.text() == "polling"
