@@ -354,8 +354,14 @@ def test_the_ticket_symbol_shows_its_book_and_the_feed_state_is_in_view(
     window.drain()
     book = window.ticket.book
     assert not book.isHidden()
-    bids = [Decimal(book.item(r, 1).text().replace(",", "")) for r in range(5)]
-    asks = [Decimal(book.item(r, 2).text().replace(",", "")) for r in range(5)]
+
+    def price(r: int, c: int) -> Decimal:
+        item = book.item(r, c)
+        assert item is not None
+        return Decimal(item.text().replace(",", ""))
+
+    bids = [price(r, 1) for r in range(5)]
+    asks = [price(r, 2) for r in range(5)]
     assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
     assert bids[0] < asks[0]
     quote = engine.quotes[engine.depth_key]
