@@ -101,6 +101,9 @@ class _Feed:
                     ping_timeout=20.0,
                     max_size=MAX_FRAME,
                     proxy=None,
+                    # Packed binary prices barely compress; deflate cost 2.5x the CPU per frame
+                    # here (bench_ws_clients.py).
+                    compression=None,
                 ) as ws:
                     self._ws = ws
                     await asyncio.wait_for(self._hello(ws, login), AUTH_TIMEOUT_S)
