@@ -658,7 +658,12 @@ class SimServer:
 
     async def admin_stats(self, request: Request) -> Response:
         return JSONResponse(
-            {**self.exchange.stats, "requests": self.requests, "injected": self.faults.injected}
+            {
+                **self.exchange.stats,
+                "requests": self.requests,
+                "injected": self.faults.injected,
+                "feeds": self.open_feeds,
+            }
         )
 
     async def admin_faults(self, request: Request) -> Response:
