@@ -29,8 +29,10 @@ from gui_trader.sim.order_feed import (
     AUTH_FAILED,
     BAD_REQUEST,
     CONNECTED,
+    Baseline,
     OrderConn,
     authenticate,
+    baseline,
     parse_frame,
 )
 
@@ -75,7 +77,7 @@ class FeedHub:
         self.sockets.add(sock)
         try:
             if sock.path.rstrip("/") == ORDER_PATH:
-                await self._order_feed(sock)
+                await self._order_feed(sock, baseline(self.exchange.books))
             else:
                 await self._market_feed(sock)
         finally:
@@ -109,7 +111,7 @@ class FeedHub:
             if isinstance(data, dict):
                 conn.handle(data)
 
-    async def _order_feed(self, sock: FeedSocket) -> None:
+    async def _order_feed(self, sock: FeedSocket, since: dict[str, Baseline]) -> None:
         conn: OrderConn | None = None
         while (frame := await sock.recv()) is not None:
             text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
@@ -120,9 +122,10 @@ class FeedHub:
                     sock.put(json.dumps(AUTH_FAILED))
                     sock.close(POLICY, "authentication failed")
                     continue
-                conn = OrderConn(sock, ucc, self.exchange.books.get(ucc))
+                conn = OrderConn(sock, ucc, since.get(ucc))
                 self.orders.add(conn)
                 sock.put(json.dumps(CONNECTED))
+                self.publish()  # what happened since the socket opened
                 self._start()
                 continue
             sock.put(json.dumps(BAD_REQUEST))  # `{type:hb}` included, as the live server does

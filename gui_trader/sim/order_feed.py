@@ -85,16 +85,27 @@ def feed_order_row(o: SimOrder, x: Listing, status: str, at: datetime, ucc: str)
     return row
 
 
+Baseline = tuple[dict[str, int], int]  # history entries per order number, fills
+
+
+def baseline(books: dict[str, Book]) -> dict[str, Baseline]:
+    """Every account's history lengths and fill count now."""
+    return {
+        ucc: ({no: len(o.history) for no, o in book.orders.items()}, len(book.fills))
+        for ucc, book in books.items()
+    }
+
+
 class OrderConn:
     """One authenticated order-feed connection and what it has been sent."""
 
-    def __init__(self, sock: FeedSocket, ucc: str, book: Book | None) -> None:
+    def __init__(self, sock: FeedSocket, ucc: str, since: Baseline | None) -> None:
         self.sock, self.ucc = sock, ucc
-        self.sent: dict[str, int] = {}
-        self.fills = 0
-        if book is not None:  # from now on: no replay of what happened before
-            self.sent = {no: len(o.history) for no, o in book.orders.items()}
-            self.fills = len(book.fills)
+        # What the account held when the socket opened: pushes start from there, so an order
+        # placed as soon as the client's connect() returned is pushed even if its request
+        # overtakes the handshake frame (no replay of anything older).
+        self.sent: dict[str, int] = dict(since[0]) if since else {}
+        self.fills = since[1] if since else 0
 
     def pending(self, exchange: Exchange, book: Book) -> list[str]:
         """The messages for what changed since the last call, oldest first."""
