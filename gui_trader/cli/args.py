@@ -321,4 +321,16 @@ def build_parser() -> OneLineParser:
         action="store_true",
         help="follow NSE hours, holidays and the after-market rules instead of always open",
     )
+    sim.add_argument(
+        "--feed-interval-ms",
+        type=seconds(10, 60_000),
+        default=200.0,
+        help="how often the live market feed pushes changed prices",
+    )
+    sim.add_argument(
+        "--feed-discovery",
+        choices=("both", "config", "validate", "none"),
+        default="both",
+        help="where clients learn the feed URLs: the config service, the validate reply, both",
+    )
     return p

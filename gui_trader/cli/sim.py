@@ -35,7 +35,12 @@ def run_sim(args: argparse.Namespace) -> int:
         session_hours=args.session,
         holidays=_holidays() if args.session else (),
     )
-    app = SimServer(exchange, FaultPlan(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms))
+    app = SimServer(
+        exchange,
+        FaultPlan(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms),
+        feed_interval_s=args.feed_interval_ms / 1000,
+        feed_discovery=args.feed_discovery,
+    )
     accounts = [
         {k: v for k, v in asdict(u).items() if k != "name"} | {"name": u.name} for u in users
     ]

@@ -151,7 +151,7 @@ class Sessions:
                 "baseUrl": self.base_url,
                 "dataCenter": "E21",
                 "greetingName": user.name,
-                "feedUrl": self.base_url + "/feed",
+                "feedUrl": self.base_url + "/apifeed",
                 "rtUrl": self.base_url + "/realtime",
             }
         }

@@ -7,6 +7,7 @@ always give the same market; a pinned price overrides the path where a test or a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ INTERVALS = {
     "60min": 60,
 }
 Candle = tuple[datetime, Decimal, Decimal, Decimal, Decimal, int]
+Level = tuple[Decimal, int, int]  # price, quantity, orders
 DEPTH_LEVELS = 5
 YEAR_TRADING_DAYS = 250
 # What each quote type returns besides the identity (§6); `all` returns every field.
@@ -41,6 +43,36 @@ QUOTE_TYPES: dict[str, tuple[str, ...]] = {
     "circuit_limits": ("low_price_range", "high_price_range"),
     "scrip_details": (),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A listing's market picture at one moment (the feed encodes it; sim/feed_packets.py)."""
+
+    ltp: Decimal
+    close: Decimal  # the previous session's close
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: int
+    atp: Decimal
+    year_high: Decimal
+    year_low: Decimal
+    open_interest: int
+    at: int  # epoch seconds of the exchange's clock
+
+    def moved(self, other: Picture | None) -> bool:
+        """Whether anything a packet shows changed (the time alone does not count)."""
+        if other is None:
+            return True
+        return (self.ltp, self.high, self.low, self.volume, self.open, self.atp) != (
+            other.ltp,
+            other.high,
+            other.low,
+            other.volume,
+            other.open,
+            other.atp,
+        )
 
 
 class Market:
@@ -156,19 +188,48 @@ class Market:
 
     def _depth(self, x: Listing, ltp: Decimal) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """Five levels a side around the last price: bids from the LTP down, asks a tick up."""
+        bids, asks = self.depth_levels(x, ltp)
+
+        def level(row: Level) -> dict[str, str]:
+            return {"price": f"{row[0]:.4f}", "quantity": str(row[1]), "orders": str(row[2])}
+
+        return [level(b) for b in bids], [level(a) for a in asks]
+
+    def depth_levels(
+        self, x: Listing, ltp: Decimal, levels: int = DEPTH_LEVELS
+    ) -> tuple[list[Level], list[Level]]:
+        """`levels` bids from the LTP down and as many asks from a tick up (the REST quote shows
+        the first five, the live feed up to twenty)."""
         seed = sum(map(ord, x.token))
 
-        def level(price: Decimal, i: int) -> dict[str, str]:
+        def level(price: Decimal, i: int) -> Level:
             lots = 1 + (seed * (i + 3)) % 17
-            return {
-                "price": f"{price:.4f}",
-                "quantity": str(lots * x.lot_size * (10 if x.lot_size == 1 else 1)),
-                "orders": str(1 + (seed + i) % 9),
-            }
+            return price, lots * x.lot_size * (10 if x.lot_size == 1 else 1), 1 + (seed + i) % 9
 
-        bids = [level(max(ltp - i * x.tick, x.tick), i) for i in range(DEPTH_LEVELS)]
-        asks = [level(ltp + (i + 1) * x.tick, i + DEPTH_LEVELS) for i in range(DEPTH_LEVELS)]
+        # ask i keeps the index it has always had in the five-level quote (i + 5)
+        bids = [level(max(ltp - i * x.tick, x.tick), i) for i in range(levels)]
+        asks = [level(ltp + (i + 1) * x.tick, i + DEPTH_LEVELS) for i in range(levels)]
         return bids, asks
+
+    def picture(self, x: Listing) -> Picture:
+        """Everything the live feed's packets carry for `x`, as the REST quote computes it."""
+        ltp, close = self.ltp(x), self.prev_close(x)
+        op, hi, lo, volume = self._day_range(x)
+        year_low, year_high = self._year_range(x, lo, hi)
+        atp = price_on_tick(float(op + hi + lo + ltp) / 4, x.tick)
+        return Picture(
+            ltp=ltp,
+            close=close,
+            open=op,
+            high=max(hi, ltp),
+            low=min(lo, ltp),
+            volume=volume,
+            atp=atp,
+            year_high=year_high,
+            year_low=year_low,
+            open_interest=self._open_interest(x),
+            at=int(self.now().timestamp()),
+        )
 
     @staticmethod
     def _open_interest(x: Listing) -> int:

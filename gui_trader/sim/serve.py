@@ -14,6 +14,7 @@ import uvicorn
 
 from gui_trader.sim.exchange import Exchange, SimUser
 from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.feeds import DEFAULT_INTERVAL_S
 from gui_trader.sim.server import ConnectionDropped, SimServer
 
 
@@ -42,6 +43,7 @@ def start(
     jitter_ms: float = 0.0,
     seed: int = 7,
     users: list[SimUser] | None = None,
+    feed_interval_s: float = DEFAULT_INTERVAL_S,
     **exchange_kw: Any,
 ) -> ServerThread:
     """A listening simulator on a free loopback port (use as a context manager)."""
@@ -52,6 +54,7 @@ def start(
         jitter_ms=jitter_ms,
         seed=seed,
         users=users,
+        feed_interval_s=feed_interval_s,
         **exchange_kw,
     )
     return ServerThread(app, sock)
@@ -64,10 +67,15 @@ def build(
     jitter_ms: float = 0.0,
     seed: int = 7,
     users: list[SimUser] | None = None,
+    feed_interval_s: float = DEFAULT_INTERVAL_S,
     **exchange_kw: Any,
 ) -> SimServer:
     exchange = Exchange(seed=seed, users=users, base_url=f"http://127.0.0.1:{port}", **exchange_kw)
-    return SimServer(exchange, FaultPlan(latency_ms=latency_ms, jitter_ms=jitter_ms))
+    return SimServer(
+        exchange,
+        FaultPlan(latency_ms=latency_ms, jitter_ms=jitter_ms),
+        feed_interval_s=feed_interval_s,
+    )
 
 
 def uvicorn_config(app: SimServer, port: int) -> uvicorn.Config:
@@ -81,8 +89,10 @@ def uvicorn_config(app: SimServer, port: int) -> uvicorn.Config:
         lifespan="off",
         loop="asyncio",
         http="h11",
+        ws="websockets-sansio",  # the live feeds (sim/feeds.py)
         timeout_keep_alive=30,
-        # Hung and trickling requests are open on purpose: never wait long for them to finish.
+        # Hung and trickling requests are open on purpose: never wait long for them to finish
+        # (open feeds are closed by SimServer.close(), and by uvicorn with 1012).
         timeout_graceful_shutdown=1,
         backlog=4096,
     )

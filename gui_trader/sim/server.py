@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gui_trader.sim.exchange import Exchange, SessionInvalid, SimError
 from gui_trader.sim.faults import FaultPlan
+from gui_trader.sim.feeds import DEFAULT_INTERVAL_S, ORDER_PATH, FeedHub
 from gui_trader.sim.market_data import QUOTE_TYPES
 
 MAX_QUOTES = 50
@@ -48,6 +49,10 @@ ROUTES = {
     "/market-data/1.0/watchlist/option-chain": "option_chain",
 }
 MUTATIONS = ("place", "modify", "cancel")
+MARKET_FEED_PATH = "/apifeed"
+# Where clients learn the feeds' URLs (reference kotak-neo-feeds.md §1): the config service
+# (`<DC>_broadcast_source` and its endpoints), the validate reply (`feedUrl`, `rtUrl`), both, none.
+FEED_DISCOVERY = ("both", "config", "validate", "none")
 HTML_PAGE = "<html><body>Service temporarily unavailable</body></html>"
 # Faults that process the request first and only then misbehave: the order may exist.
 ACCEPTED = frozenset(
@@ -191,12 +196,20 @@ class SimServer:
         faults: FaultPlan | None = None,
         on_mutation: Callable[[], None] | None = None,
         before_reply: Callable[[], None] | None = None,
+        *,
+        feed_interval_s: float = DEFAULT_INTERVAL_S,
+        feed_discovery: str = "both",
     ) -> None:
+        if feed_discovery not in FEED_DISCOVERY:
+            raise ValueError(f"feed_discovery must be one of {', '.join(FEED_DISCOVERY)}")
         self.exchange = exchange
+        self.feed_discovery = feed_discovery
         self.faults = faults or FaultPlan()
         self.on_mutation = on_mutation
         # The paper service commits here: nothing is reported that is not on disk.
         self.before_reply = before_reply
+        # The live feeds (WebSockets on this same port); pushes are committed like replies.
+        self.feeds = FeedHub(exchange, feed_interval_s, self._commit)
         self.requests: dict[str, int] = {}
         self.arrivals: list[tuple[int, str]] = []  # (perf_counter_ns, tag) of every place
         self.app = Starlette(routes=self._routes())
@@ -219,11 +232,32 @@ class SimServer:
         Call it on the server's own loop. Late processing that has not happened yet never will.
         """
         self.closed = True
+        self.feeds.close()
         for stall in self._stalls:
             if not stall.done():
                 stall.set_result(None)
         for task in self._detached:
             task.cancel()
+
+    def _commit(self) -> None:
+        if self.before_reply is not None:
+            self.before_reply()
+
+    def drop_feeds(self) -> int:
+        """Close every feed connection from the server's side (call on the server's loop);
+        clients reconnect and subscribe again. The number closed."""
+        return self.feeds.drop()
+
+    @property
+    def open_feeds(self) -> int:
+        """Feed connections open right now (the paper service does not idle away with one)."""
+        return self.feeds.open_connections
+
+    def feed_urls(self) -> tuple[str, str]:
+        """The market feed's and the order feed's URL, on the exchange's base URL (http://,
+        which clients turn into ws:// as they do the broker's https://)."""
+        base = self.exchange.base_url.rstrip("/")
+        return base + MARKET_FEED_PATH, base + ORDER_PATH
 
     @property
     def stalled(self) -> int:
@@ -237,6 +271,9 @@ class SimServer:
 
     # ---------------------------------------------------------------- ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.feeds.serve(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -273,6 +310,7 @@ class SimServer:
         await self.app(call.scope, _replay(call.body), send)
         if call.kind in MUTATIONS and self.on_mutation:
             self.on_mutation()
+        self.feeds.publish()  # the order feeds hear of what this request changed
 
     @staticmethod
     def _committing(send: Send, commit: Callable[[], None]) -> Send:
@@ -420,6 +458,7 @@ class SimServer:
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
             Route("/_sim/pin", x.admin_pin, methods=["POST"]),
             Route("/_sim/book", x.admin_book, methods=["GET"]),
+            Route("/_sim/drop_feeds", x.admin_drop_feeds, methods=["POST"]),
         ]
 
     def session(
@@ -464,14 +503,20 @@ class SimServer:
             return JSONResponse(
                 {"error": [{"code": "400", "message": "Missing required field 'Mpin'"}]}
             )
-        return JSONResponse(
-            self.exchange.validate(
-                request.headers.get("authorization", ""),
-                request.headers.get("auth", ""),
-                request.headers.get("sid", ""),
-                body,
-            )
+        reply = self.exchange.validate(
+            request.headers.get("authorization", ""),
+            request.headers.get("auth", ""),
+            request.headers.get("sid", ""),
+            body,
         )
+        data = reply.get("data")
+        if isinstance(data, dict):
+            if self.feed_discovery in ("both", "validate"):
+                data["feedUrl"], data["rtUrl"] = self.feed_urls()
+            else:
+                data.pop("feedUrl", None)
+                data.pop("rtUrl", None)
+        return JSONResponse(reply)
 
     async def client_ip(self, request: Request) -> Response:
         host = request.client.host if request.client else "127.0.0.1"
@@ -599,12 +644,26 @@ class SimServer:
             return gateway_fault(err.message)
 
     async def config(self, request: Request) -> Response:
-        # No `<DC>_broadcast_source`: clients must fall back to the validate reply's URLs.
-        return JSONResponse({"data": {"configs": {"E21_feed_version": "2"}}})
+        """The config service: the feeds' endpoints for data centre E21 (source `sh`), unless
+        discovery is by the validate reply only (or off)."""
+        configs: dict[str, str] = {"E21_feed_version": "2"}
+        if self.feed_discovery in ("both", "config"):
+            market, orders = self.feed_urls()
+            configs |= {
+                "E21_broadcast_source": "sh",
+                "E21_sh_broadcast_endpoint": market,
+                "E21_sh_interactive_endpoint": orders,
+            }
+        return JSONResponse({"data": {"configs": configs}})
 
     async def admin_stats(self, request: Request) -> Response:
         return JSONResponse(
-            {**self.exchange.stats, "requests": self.requests, "injected": self.faults.injected}
+            {
+                **self.exchange.stats,
+                "requests": self.requests,
+                "injected": self.faults.injected,
+                "feeds": self.open_feeds,
+            }
         )
 
     async def admin_faults(self, request: Request) -> Response:
@@ -617,6 +676,10 @@ class SimServer:
     async def admin_book(self, request: Request) -> Response:
         """Every order the exchange really holds, to hold the client's reports against."""
         return JSONResponse({"orders": self.exchange.all_orders()})
+
+    async def admin_drop_feeds(self, request: Request) -> Response:
+        """Hang up every feed connection (clients reconnect and subscribe again)."""
+        return JSONResponse({"dropped": self.drop_feeds(), "rounds": self.feeds.rounds})
 
     async def admin_revoke(self, request: Request) -> Response:
         return JSONResponse({"revoked": self.exchange.revoke()})

@@ -159,6 +159,8 @@ class PaperService:
                 self.server.should_exit = True
 
     def _why_leave(self) -> str:
+        if self.app.open_feeds:  # a window with a live feed open is not idle
+            self.last_request = time.monotonic()
         if time.monotonic() - self.last_request > self.idle_s:
             return f"idle for {self.idle_s:g} s"
         if not (self.folder / ADDR).exists():

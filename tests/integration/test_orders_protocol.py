@@ -80,12 +80,13 @@ async def test_exchange_rejections_are_definite() -> None:
 
 @pytest.mark.asyncio
 async def test_feed_discovery_falls_back_to_the_validate_urls() -> None:
-    server = in_process()  # its config service has no `<DC>_broadcast_source`
+    server = in_process()
+    server.feed_discovery = "validate"  # its config service has no `<DC>_broadcast_source`
     c = in_process_client(server)
     try:
         feeds = await c.feed_endpoints()
     finally:
         await c.close()
-    assert feeds.market == "ws://paper.sim/feed"  # http:// rewritten to ws://
+    assert feeds.market == "ws://paper.sim/apifeed"  # http:// rewritten to ws://
     assert feeds.orders == "ws://paper.sim/realtime"
     assert server.requests["other"] >= 1  # the config service was asked first
