@@ -31,6 +31,7 @@ from gui_trader.sim.paper_files import (
     LOG,
     PAPER_HOST,
     PAPER_URL,
+    REVISION,
     SPAWN_LOCK,
 )
 
@@ -68,15 +69,18 @@ def ensure_service(
 
     A held lock is not enough: a service killed a moment ago may not have released it yet, and
     one starting has not listened yet. Only a port that accepts a connection is an answer. A
-    service that keeps other market hours than `market` (the config changed) is replaced: the
-    book is on disk, so nothing is lost."""
+    service that keeps other market hours than `market` (the config changed), or speaks another
+    revision (the app was updated while it ran), is replaced: the book is on disk."""
+
     folder.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     with FileLock(folder / SPAWN_LOCK, timeout=timeout_s):
         child: subprocess.Popen[bytes] | None = None
         while time.monotonic() < deadline:
             addr = _serving(folder)
-            if addr is not None and addr.get("market", ALWAYS_OPEN) != market:
+            if addr is not None and (
+                addr.get("market", ALWAYS_OPEN) != market or addr.get("revision") != REVISION
+            ):
                 stop_service(folder, max(0.1, deadline - time.monotonic()))
                 continue
             if addr is not None and _answers(int(str(addr["port"]))):

@@ -15,6 +15,9 @@ IDLE_ENV = "GUI_TRADER_PAPER_IDLE_S"
 CLOCK_ENV = "GUI_TRADER_PAPER_CLOCK"  # tests: "HH:MM" IST to start the service's clock at
 
 ALWAYS_OPEN = "always"
+# What the service speaks; a client finding a service of another revision (the app was updated
+# while the old one still ran) replaces it. Bump it when the service's protocol changes.
+REVISION = 2  # 2: the live feeds
 
 
 def market_rules(session: bool, holidays: Iterable[date] = ()) -> str:

@@ -44,6 +44,7 @@ from gui_trader.sim.paper_files import (
     IDLE_S,
     LOCK,
     PAPER_URL,
+    REVISION,
     parse_market_rules,
 )
 from gui_trader.sim.serve import listen, uvicorn_config
@@ -177,6 +178,7 @@ class PaperService:
             "port": self.port,
             "url": f"http://127.0.0.1:{self.port}",
             "market": self.market,
+            "revision": REVISION,
         }
         tmp = self.folder / f"{ADDR}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(addr), encoding="utf-8")
