@@ -138,6 +138,10 @@ class Context:
         market = self.config.extra.get("market") or {}
         return bool(market.get("always_open", False))
 
+    @property
+    def live_feeds(self) -> bool:
+        return bool((self.config.extra.get("feeds") or {}).get("enabled", True))
+
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:
             cache = self.paths.cache / ("scrip-paper" if self.paper else "scrip")

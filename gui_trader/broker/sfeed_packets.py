@@ -37,6 +37,7 @@ SEGMENTS = {
     9: "mcx_fo",
     10: "ncd_co",
 }
+CACHE_MAX = 200_000  # distinct prices and depth levels kept (a few MB), then started afresh
 MARKET_STATUS = {1: "open", 2: "closed", 3: "pre-open ending", 4: "pre-open ended"}
 
 
@@ -60,15 +61,21 @@ class PacketReader:
     market_status: str = ""
     _index_keys: dict[str, str] = field(default_factory=dict)  # lower-case name -> key
     _scale: dict[int, int] = field(default_factory=dict)  # divider -> power of ten (or -1)
+    # Prices repeat tick after tick (and across depth levels): one Decimal per raw value.
+    _prices: dict[tuple[int, int], Decimal] = field(default_factory=dict)
+    _levels: dict[tuple[int, int, int, int], DepthLevel] = field(default_factory=dict)
+    _ids: dict[tuple[int, int], tuple[str, str, str]] = field(default_factory=dict)
 
     def watch(self, key: str, symbol: str) -> None:
         self.names[key] = symbol
+        self._ids.clear()
         token = key.partition("|")[2]
         if not token.isdigit():
             self._index_keys[token.lower()] = key
 
     def forget(self, key: str) -> None:
         self.names.pop(key, None)
+        self._ids.clear()
         _, _, token = key.partition("|")
         self._index_keys.pop(token.lower(), None)
 
@@ -116,13 +123,14 @@ class PacketReader:
         token, ltt, ltp, _ltq, close, _pct, _net, _lot, _prec, _mul = MINI.unpack_from(
             view, pos + 9
         )
-        key, symbol = self._known(exchange, str(token))
-        if key is None:
+        known = self._known(exchange, token)
+        if known is None:
             return None
+        segment, tok, symbol = known
         d = self._divider(exchange)
         return Quote(
-            segment=key.partition("|")[0],
-            token=str(token),
+            segment=segment,
+            token=tok,
             symbol=symbol,
             ltp=self._price(ltp, d),
             prev_close=self._price(close, d),
@@ -163,9 +171,10 @@ class PacketReader:
             _prec,
             _mul,
         ) = PICTURE.unpack_from(view, pos + 9)
-        key, symbol = self._known(exchange, str(token))
-        if key is None:
+        known = self._known(exchange, token)
+        if known is None:
             return None
+        segment, tok, symbol = known
         d = self._divider(exchange)
         if level == 4:
             buy_rows = sell_rows = 1
@@ -175,15 +184,11 @@ class PacketReader:
         rows = [
             ROW.unpack_from(view, pos + 144 + i * ROW.size) for i in range(buy_rows + sell_rows)
         ]
-        bids = tuple(
-            DepthLevel(self._price(p, d), q, n) for q, p, n in rows[:buy_rows][:5] if q > 0
-        )
-        asks = tuple(
-            DepthLevel(self._price(p, d), q, n) for q, p, n in rows[buy_rows:][:5] if q > 0
-        )
+        bids = tuple(self._level(p, q, n, d) for q, p, n in rows[:buy_rows][:5] if q > 0)
+        asks = tuple(self._level(p, q, n, d) for q, p, n in rows[buy_rows:][:5] if q > 0)
         return Quote(
-            segment=key.partition("|")[0],
-            token=str(token),
+            segment=segment,
+            token=tok,
             symbol=symbol,
             ltp=self._price(ltp, d),
             prev_close=self._price(close, d),
@@ -208,16 +213,19 @@ class PacketReader:
         )
         name = raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
         key = self._index_keys.get(name.lower())
-        if key is None:
-            key, _ = self._known(exchange, str(token))
-            if key is None:
+        if key is not None:
+            segment, _, tok = key.partition("|")
+            symbol = self.names.get(key, name)
+        else:
+            known = self._known(exchange, token)
+            if known is None:
                 return None
+            segment, tok, symbol = known
         d = self._divider(exchange)
-        segment, _, tok = key.partition("|")
         return Quote(
             segment=segment,
             token=tok,
-            symbol=self.names.get(key, name),
+            symbol=symbol,
             ltp=self._price(value, d),
             prev_close=self._price(close, d),
             open=self._price(open_, d),
@@ -228,19 +236,42 @@ class PacketReader:
         )
 
     # ------------------------------------------------------------------ helpers
-    def _known(self, exchange: int, token: str) -> tuple[str | None, str]:
-        segment = SEGMENTS.get(exchange)
-        if segment is None:
-            return None, ""
-        key = instrument_key(segment, token)
-        symbol = self.names.get(key)
-        return (key, symbol) if symbol is not None else (None, "")
+    def _known(self, exchange: int, token: int) -> tuple[str, str, str] | None:
+        """(segment, token, symbol) of a watched instrument, or None."""
+        found = self._ids.get((exchange, token))
+        if found is None:
+            segment = SEGMENTS.get(exchange)
+            if segment is None:
+                return None
+            symbol = self.names.get(instrument_key(segment, str(token)))
+            if symbol is None:
+                return None
+            found = self._ids[(exchange, token)] = (segment, str(token), symbol)
+        return found
+
+    def _level(self, raw: int, qty: int, orders: int, divider: int) -> DepthLevel:
+        key = (raw, qty, orders, divider)
+        level = self._levels.get(key)
+        if level is None:
+            if len(self._levels) > CACHE_MAX:
+                self._levels.clear()
+            level = self._levels[key] = DepthLevel(self._price(raw, divider), qty, orders)
+        return level
 
     def _divider(self, exchange: int) -> int:
         return self.dividers.get(exchange, 100)
 
     def _price(self, raw: int, divider: int) -> Decimal:
         """Exact: a power-of-ten divider shifts the decimal point, anything else divides."""
+        cached = self._prices.get((raw, divider))
+        if cached is not None:
+            return cached
+        if len(self._prices) > CACHE_MAX:
+            self._prices.clear()
+        value = self._prices[(raw, divider)] = self._exact(raw, divider)
+        return value
+
+    def _exact(self, raw: int, divider: int) -> Decimal:
         power = self._scale.get(divider)
         if power is None:
             text = str(divider)

@@ -134,7 +134,8 @@ class TradingEngine:
         self._refresh_lock = asyncio.Lock()
         self._polls = 0
         self._baseline = True
-        self.feeds_enabled = True  # the live feeds, with polling as reconciliation and fallback
+        # The live feeds, with polling as reconciliation and fallback (`[feeds] enabled`).
+        self.feeds_enabled = ctx.live_feeds
         self.feed: FeedLink | None = None
 
     @property
