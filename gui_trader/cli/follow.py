@@ -67,7 +67,14 @@ async def follow(
     stop = asyncio.Event()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     lines = 0
-    async with engine.follow(instruments) as stream:
+
+    def said(name: str, state: str, failures: int) -> None:
+        wanted = "market" if quotes else "orders"
+        if name == wanted:
+            more = f" ({failures})" if failures else ""
+            print(f"gui-trader: {name} feed {state}{more}", file=sys.stderr, flush=True)
+
+    async with engine.follow(instruments, said) as stream:
         with on_interrupt(stop.set):
             while not stop.is_set():
                 left = None if deadline is None else deadline - time.monotonic()

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from gui_trader.core.market_data import Quote
@@ -127,9 +127,16 @@ class Follow:
     """A headless stream (`quote --follow`, `orders --follow`): feed items into a queue, and
     REST reads every second while the market feed is not live (`source` "poll")."""
 
-    def __init__(self, engine: TradingEngine, keys: dict[str, str], poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: TradingEngine,
+        keys: dict[str, str],
+        poll_s: float = 1.0,
+        on_state: Callable[[str, str, int], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.keys = keys
+        self.on_state = on_state
         self.poll_s = poll_s
         self.queue: asyncio.Queue[Quote | Order] = asyncio.Queue(maxsize=10_000)
         self.states = {"market": "off", "orders": "off"}
@@ -138,6 +145,7 @@ class Follow:
             self._put_many, self._order, lambda: None, self._state
         )
         self._poller: asyncio.Task[None] | None = None
+        self._side: asyncio.Future[None] | None = None
 
     def _put(self, item: Quote | Order) -> None:
         try:
@@ -154,8 +162,20 @@ class Follow:
             self._put(order)
 
     def _state(self, name: str, state: str, failures: int) -> None:
-        self.states[name] = state
+        was, self.states[name] = self.states[name], state
         log.info("%s feed %s%s", name, state, f" ({failures})" if failures else "")
+        if name == "orders" and state == "live" and was != "live":
+            # No replay is promised after a (re)connect: the book says where every order is.
+            self._side = asyncio.ensure_future(self._book())
+        if self.on_state is not None:
+            self.on_state(name, state, failures)
+
+    async def _book(self) -> None:
+        from gui_trader.broker.base import BrokerError
+
+        with contextlib.suppress(BrokerError):
+            for order in await self.engine.ctx.broker.orders():
+                self._put(order)
 
     async def __aenter__(self) -> Follow:
         self.feeds.start()

@@ -12,7 +12,7 @@ import logging
 import statistics
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -234,12 +234,17 @@ class TradingEngine:
             self.feed.sync(depth=[self.depth_key] if self.depth_key else [])
         return inst
 
-    def follow(self, instruments: Iterable[Instrument] = ()) -> Follow:
+    def follow(
+        self,
+        instruments: Iterable[Instrument] = (),
+        on_state: Callable[[str, str, int], None] | None = None,
+    ) -> Follow:
         """A headless stream of ticks for `instruments` and of every order update (use as
-        `async with engine.follow(...) as f:` and read `f.queue`)."""
+        `async with engine.follow(...) as f:` and read `f.queue`); the order book is read
+        each time the order feed (re)connects."""
         from gui_trader.engine.feed_link import Follow
 
-        return Follow(self, {i.key: i.trading_symbol for i in instruments})
+        return Follow(self, {i.key: i.trading_symbol for i in instruments}, on_state=on_state)
 
     def watched(self) -> dict[str, str]:
         """Every instrument the trader looks at, key -> symbol (the feed's subscriptions)."""
