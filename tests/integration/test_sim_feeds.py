@@ -479,6 +479,7 @@ def test_an_open_feed_keeps_the_paper_service_from_idling_away(tmp_path: Path) -
         assert service._why_leave() == ""  # idle counts from the feed's close
         service.last_request -= 10
         assert service._why_leave().startswith("idle")
-    finally:
+    finally:  # the address names this process: the teardown would stop "the service" by it
+        service._remove_addr()
         service.sock.close()
         service.store.close()
