@@ -44,10 +44,13 @@ def run_sim(args: argparse.Namespace) -> int:
     accounts = [
         {k: v for k, v in asdict(u).items() if k != "name"} | {"name": u.name} for u in users
     ]
+    market_feed, order_feed = (u.replace("http://", "ws://", 1) for u in app.feed_urls())
     if args.json:
-        print(json.dumps({"url": url, "accounts": accounts}), flush=True)
+        feeds = {"market": market_feed, "orders": order_feed}
+        print(json.dumps({"url": url, "accounts": accounts, "feeds": feeds}), flush=True)
     else:
         print(f"paper exchange on {url} (latency {args.latency_ms:g} ms)", flush=True)
+        print(f"  live feeds: {market_feed} (market), {order_feed} (orders)", flush=True)
         for a in accounts:
             print(
                 f"  account {a['ucc']}: mobile {a['mobile']}, consumer key {a['consumer_key']}, "

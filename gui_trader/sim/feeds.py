@@ -57,6 +57,7 @@ class FeedHub:
         self.sockets: set[FeedSocket] = set()
         self.closed = False
         self._last: dict[str, Picture] = {}  # the picture each instrument was last pushed at
+        self._minute: dict[str, int] = {}  # the session minute of each one's last full look
         self._open: bool | None = None  # the market status last pushed
         self._ticker: asyncio.Task[None] | None = None
         self.rounds = 0  # ticker rounds run (tests and benchmarks)
@@ -176,9 +177,17 @@ class FeedHub:
         market, universe = self.exchange.market, self.exchange.universe
         wanted = {key for c in self.markets for key, _level in c.subs}
         moved: dict[str, Picture] = {}
+        minute = int(self.exchange.seconds() // 60)
         for key in wanted:
-            now = market.picture(universe.by_key[key])
-            if now.moved(self._last.get(key)):
+            x = universe.by_key[key]
+            last = self._last.get(key)
+            # the last price first (cheap): the rest of a picture only changes with it, or with
+            # the minute (the day's range and volume grow a minute at a time)
+            if last is not None and self._minute.get(key) == minute and market.ltp(x) == last.ltp:
+                continue
+            now = market.picture(x)
+            self._minute[key] = minute
+            if now.moved(last):
                 moved[key] = self._last[key] = now
         status: list[bytes] = []
         if any(c.status for c in self.markets):

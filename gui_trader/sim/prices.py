@@ -27,6 +27,9 @@ class PricePaths:
         self.seed = seed
         self._rel: dict[tuple[str, int, int], np.ndarray] = {}
         self._open: dict[tuple[str, int], float] = {}
+        # (symbol, day) -> (minute, price at its start, price at its end): the live feed asks
+        # for every subscribed price several times a second, mostly within one minute
+        self._pairs: dict[tuple[str, int], tuple[int, float, float]] = {}
 
     def _rng(self, symbol: str, day: int, block: int) -> np.random.Generator:
         entropy = [self.seed, zlib.crc32(symbol.encode()), day + 100_000, block + 10]
@@ -77,9 +80,14 @@ class PricePaths:
 
     def price_at(self, x: Listing, day: int, seconds: float) -> float:
         minute = int(seconds // 60)
-        path = self.minute_path(x, day, minute + 1)
+        key = (x.trading_symbol, day)
+        pair = self._pairs.get(key)
+        if pair is None or pair[0] != minute:
+            path = self.minute_path(x, day, minute + 1)
+            pair = self._pairs[key] = (minute, float(path[minute]), float(path[minute + 1]))
+        _, start, end = pair
         frac = (seconds - minute * 60) / 60.0
-        return float(path[minute] + (path[minute + 1] - path[minute]) * frac)
+        return start + (end - start) * frac
 
     def daily_bar(self, x: Listing, day: int) -> tuple[float, float, float, float, int]:
         path = self.minute_path(x, day, SESSION_MINUTES)

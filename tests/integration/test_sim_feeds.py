@@ -458,3 +458,28 @@ def test_sigterm_closes_open_feeds_and_exits_0(tmp_path: Path) -> None:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+# ------------------------------------------------------------------ the paper service
+def test_an_open_feed_keeps_the_paper_service_from_idling_away(tmp_path: Path) -> None:
+    from gui_trader.sim.feed_socket import FeedSocket
+    from gui_trader.sim.service import PaperService
+
+    async def nothing(*_: Any) -> Any:
+        return None
+
+    service = PaperService(tmp_path, idle_s=1.0)
+    try:
+        service._write_addr()
+        service.last_request -= 10  # no request for longer than idle_s
+        feed = FeedSocket({"type": "websocket", "path": "/apifeed"}, nothing, nothing)
+        service.app.feeds.sockets.add(feed)
+        assert service._why_leave() == ""  # a window with a feed open is not idle
+        service.app.feeds.sockets.clear()
+        assert service._why_leave() == ""  # idle counts from the feed's close
+        service.last_request -= 10
+        assert service._why_leave().startswith("idle")
+    finally:  # the address names this process: the teardown would stop "the service" by it
+        service._remove_addr()
+        service.sock.close()
+        service.store.close()
