@@ -375,3 +375,25 @@ def test_the_ticket_symbol_shows_its_book_and_the_feed_state_is_in_view(
     window.hub.publish(FeedState("reconnecting", "reconnecting", 7))
     window.drain()
     assert window.status.feed.text() == "polling"
+
+
+def test_feed_ticks_reach_the_watchlist_and_the_status_bar(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    """The paper service serves the broker's feeds: the window's rows move on ticks."""
+    engine = window.engine
+    assert engine is not None and engine.feed is not None
+    feed = engine.feed
+    shown(window, qtbot, lambda: feed.market_live and feed.orders_live, timeout=15_000)
+    assert window.status.feed.text() == "feed live"
+    sbin = engine.instrument("SBIN").key
+    row = window.watch_model.row(sbin)
+    assert row is not None
+
+    def fed() -> bool:
+        current = window.watch_model.row(sbin)
+        return current is not None and current.quote is not None and current.quote.source == "feed"
+
+    shown(window, qtbot, fed, timeout=15_000)
+    quote = window.watch_model.row(sbin).quote  # type: ignore[union-attr]
+    assert quote is not None and quote.bid > 0 and quote.ask >= quote.bid
