@@ -10,9 +10,6 @@ tests/support/sdk_feed_driver.py runs in it and prints one JSON result per step.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -38,36 +35,6 @@ sim = base.sim  # `gui-trader sim --port 0 --json`, stopped with SIGTERM: it mus
 
 @pytest.mark.timeout(base.INSTALL_TIMEOUT_S + 300)
 def test_the_official_sdk_uses_the_live_feeds(sim: dict[str, Any], tmp_path: Path) -> None:
-    python = base.sdk_python()
-    account = {
-        k: sim["accounts"][0][k] for k in ("ucc", "mobile", "consumer_key", "mpin", "totp_secret")
-    }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy") and k != "PYTHONPATH"
-    }
-    env |= {
-        "HOME": str(tmp_path),
-        "NEO_SCRIP_CACHE_DIR": str(tmp_path / "scrip-cache"),
-        "NEO_HOLDINGS_CACHE_DIR": str(tmp_path / "holdings-cache"),
-        "NEO_LOG_FILE_ENABLED": "false",
-    }
     started = time.monotonic()
-    run = subprocess.run(
-        [str(python), str(DRIVER), sim["url"], json.dumps(account)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-        env=env,
-    )
-    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    failed = [r for r in results if not r["ok"]]
-    assert not failed, "\n".join(f"{r['call']}: {r['detail']}" for r in failed) + run.stderr[-2000:]
-    assert {r["call"] for r in results} == STEPS, run.stdout[-2000:] + run.stderr[-2000:]
-    assert run.returncode == 0
-    print(
-        f"official SDK feeds: {len(results)} of {len(results)} steps pass in "
-        f"{time.monotonic() - started:.1f} s"
-    )
+    n = base.run_driver(DRIVER, sim, tmp_path, STEPS, timeout=240)
+    print(f"official SDK feeds: {n} of {n} steps pass in {time.monotonic() - started:.1f} s")
