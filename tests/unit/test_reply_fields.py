@@ -194,6 +194,10 @@ def assert_finite_numbers(value: Any) -> None:
             assert f.name == "ok", (f.name, v)
         elif isinstance(v, int):
             assert type(v) is int, (f.name, v)
+        elif isinstance(v, tuple):  # depth levels: each checked the same way
+            for item in v:
+                assert dataclasses.is_dataclass(item), (f.name, item)
+                assert_finite_numbers(item)
         else:
             assert v is None or isinstance(v, str | datetime | Side | OrderStatus), (f.name, v)
 
