@@ -93,7 +93,7 @@ def account_set(args: argparse.Namespace, config: Config) -> Result:
     """Fan-out settings: every value checked (one line, nothing saved) before config.toml."""
     from dataclasses import replace
 
-    from gui_trader.config import FanoutSettings
+    from gui_trader.core.account_settings import FanoutSettings
 
     account = config.accounts.get(args.name)
     if account is None:

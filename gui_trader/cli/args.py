@@ -318,6 +318,9 @@ def build_parser() -> OneLineParser:
         "--include-positions", action="store_true", help="also manage today's long positions"
     )
     mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
+    from gui_trader.cli.signal import add_arguments as signal_arguments
+
+    signal_arguments(cmd("signal", "fire a signal at every eligible account of a group"))
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
     sim.add_argument(
         "--port", type=whole(0, L.MAX_PORT), default=8765, help="0: any free port (see --json)"
