@@ -257,6 +257,8 @@ async def open_fleet(hub: EventHub, names: Iterable[str], *, paths: Paths | None
 
     paths = (paths or Paths.resolve()).ensure()
     wanted = list(dict.fromkeys(names))
+    # The journal's schema is created (or migrated) once, before its connections open at once.
+    await (await Journal(paths.journal).open()).close()
     opened = await asyncio.gather(
         *(open_context(account=n, paths=paths) for n in wanted), return_exceptions=True
     )

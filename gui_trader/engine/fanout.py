@@ -415,24 +415,17 @@ class Fanout:
         try:
             async with self.cap:
                 r.sent_ns = time.perf_counter_ns()
-                outcome = await desk.send(req, marked=True, max_sends=SENDS_WITH_RETRY)
-                if outcome.retryable and outcome.attempts < SENDS_WITH_RETRY:
-                    # A 429: nothing was placed. Same tag, so it can never become two orders.
-                    log.info("%s: %s refused for now; sending it once more", m.name, req.tag)
-                    again = await desk.send(req, max_sends=1)
-                    outcome = _add_attempts(again, outcome.attempts)
+                # At most one resend, same tag: after a 429 (nothing placed), or after an
+                # ambiguous failure once the book proved the tag absent.
+                outcome = await desk.send(
+                    req, marked=True, max_sends=SENDS_WITH_RETRY, resend_refused=True
+                )
         except Exception as exc:  # one account's failure never touches another
             log.exception("%s: fan-out order failed", m.name)
             r.status, r.reason, r.unknown = FAILED, f"unexpected error: {exc}", True
             r.attempts = max(r.attempts, 1)
             return
         _apply(r, outcome)
-
-
-def _add_attempts(outcome: OrderOutcome, earlier: int) -> OrderOutcome:
-    from dataclasses import replace
-
-    return replace(outcome, attempts=outcome.attempts + earlier)
 
 
 def _apply(r: AccountResult, outcome: OrderOutcome) -> None:

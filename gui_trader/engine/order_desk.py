@@ -162,7 +162,12 @@ class OrderDesk:
         return [replace(r, tag=t) for r, t in zip(reqs, tags, strict=True)]
 
     async def send(
-        self, req: OrderRequest, *, marked: bool = False, max_sends: int = MAX_SENDS
+        self,
+        req: OrderRequest,
+        *,
+        marked: bool = False,
+        max_sends: int = MAX_SENDS,
+        resend_refused: bool = False,
     ) -> OrderOutcome:
         """Send a journaled request (also used to resume one after a restart).
 
@@ -172,7 +177,8 @@ class OrderDesk:
         once the first request could no longer land (`Broker.landing_s` after it ended).
         `marked`: the caller already journaled it as sent (a batch marks all its legs in one
         write, so nothing stands between the legs and the wire). `max_sends`: sends in all,
-        resends (each only after the tag was proven absent) included.
+        resends (each only after the tag was proven absent) included. `resend_refused`: a 429
+        (refused, nothing placed) is sent again, same tag, while sends remain.
         """
         assert req.tag, "journal the request first"
         notes: list[str] = []
@@ -193,6 +199,10 @@ class OrderDesk:
             except Rejected as exc:
                 return await self._rejected(req, exc.reason, sends, notes)
             except RateLimited as exc:  # HTTP 429: the broker refused it; nothing happened
+                if resend_refused and sends < max_sends:
+                    notes.append(f"refused for now ({exc}); sent once more with the same tag")
+                    log.info("order %s refused for now (429); sending it once more", tag)
+                    continue
                 return await self._rejected(req, str(exc), sends, notes, retryable=True)
             except Ambiguous as exc:
                 notes.append(f"ambiguous: {exc.detail}")
