@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -37,8 +37,8 @@ from gui_trader.broker.base import BrokerError
 from gui_trader.core.account_settings import FanoutSettings
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderOutcome, OrderRequest, OrderStatus, Product, Side
-from gui_trader.engine.journal import IntentState
 from gui_trader.engine.order_checks import InvalidOrder, check_order
+from gui_trader.engine.order_desk import request_record
 from gui_trader.engine.trading import TradingEngine, explain
 
 log = logging.getLogger(__name__)
@@ -253,19 +253,20 @@ class Fanout:
         books = await asyncio.gather(*(read_book(m.engine) for m in usable))
         self.books = {m.name: b for m, b in zip(usable, books, strict=True)}
 
-    async def price(self, signal: Signal, inst: Instrument) -> Decimal | None:
-        if signal.price is not None:
-            return signal.price
+    async def prices(self, resolved: Sequence[tuple[Signal, Instrument]]) -> dict[str, Decimal]:
+        """Last prices for sizing the signals that carry neither a price nor a qty: one quotes
+        read for the whole run (by the first account that can), before the first signal."""
+        wanted = {i.key: i for s, i in resolved if s.price is None and s.qty is None}
+        if not wanted:
+            return {}
         for m in self.members:
             if m.unusable is None and self.books.get(m.name, AccountBook()).error is None:
                 try:
-                    quotes = await m.engine.read_quotes([inst])
+                    quotes = await m.engine.read_quotes(wanted.values())
                 except BrokerError:
                     continue
-                q = quotes.get(inst.key)
-                if q is not None and q.ltp > 0:
-                    return q.ltp
-        return None
+                return {k: q.ltp for k, q in quotes.items() if q.ltp > 0}
+        return {}
 
     def plan_one(
         self, m: Member, signal: Signal, inst: Instrument, price: Decimal | None
@@ -319,9 +320,10 @@ class Fanout:
         """What each account would do: nothing is sent."""
         resolved = self.resolve(signals)
         await self.prepare()
+        ltp = await self.prices(resolved)
         results = []
         for signal, inst in resolved:
-            price = await self.price(signal, inst)
+            price = signal.price or ltp.get(inst.key)
             rows = []
             for m in self.members:
                 r, _ = self.plan_one(m, signal, inst, price)
@@ -334,10 +336,11 @@ class Fanout:
     async def fire(self, signals: Sequence[Signal]) -> FanoutReport:
         resolved = self.resolve(signals)  # every symbol known before the first send
         await self.prepare()
+        ltp = await self.prices(resolved)
         breaker = Breaker()
         results: list[SignalResult] = []
         for i, (signal, inst) in enumerate(resolved):
-            result = await self.fire_one(signal, inst)
+            result = await self.fire_one(signal, inst, signal.price or ltp.get(inst.key))
             results.append(result)
             share = result.failure_share()
             if share > BREAKER_SHARE:
@@ -359,9 +362,10 @@ class Fanout:
                 break
         return FanoutReport(results, breaker, sent=True)
 
-    async def fire_one(self, signal: Signal, inst: Instrument) -> SignalResult:
+    async def fire_one(
+        self, signal: Signal, inst: Instrument, price: Decimal | None
+    ) -> SignalResult:
         started = time.perf_counter()
-        price = await self.price(signal, inst)
         rows: list[AccountResult] = []
         sends: list[tuple[Member, AccountResult, OrderRequest]] = []
         for m in self.members:
@@ -369,16 +373,7 @@ class Fanout:
             rows.append(r)
             if req is not None:
                 sends.append((m, r, req))
-        # Journal every intent (and mark it sent) before the first request leaves.
-        prepared = await asyncio.gather(
-            *(self._journal(m, r, req) for m, r, req in sends), return_exceptions=True
-        )
-        ready: list[tuple[Member, AccountResult, OrderRequest]] = []
-        for (m, r, _), got in zip(sends, prepared, strict=True):
-            if isinstance(got, OrderRequest):
-                ready.append((m, r, got))
-            else:
-                r.status, r.reason = FAILED, f"not journaled, not sent: {got}"
+        ready = await self._journal(sends)
         # One go: tasks start in priority order and reach the wire in that order.
         await asyncio.gather(*(self._send(m, r, req) for m, r, req in ready))
         for m, r, _ in ready:
@@ -402,12 +397,29 @@ class Fanout:
         )
         return SignalResult(signal, rows, elapsed, spread, sent=bool(ready))
 
-    async def _journal(self, m: Member, r: AccountResult, req: OrderRequest) -> OrderRequest:
-        desk = m.engine.ctx.desk
-        (tagged,) = await desk.prepare([req], feature=FEATURE, group=self.run_id, metas=[None])
-        await desk.journal.mark([tagged.tag or ""], IntentState.SENT)
-        r.tag = tagged.tag
-        return tagged
+    async def _journal(
+        self, sends: list[tuple[Member, AccountResult, OrderRequest]]
+    ) -> list[tuple[Member, AccountResult, OrderRequest]]:
+        """Every intent of the signal journaled (and marked sent) before the first request
+        leaves: one trip per journal file (the accounts of a data folder share one)."""
+        by_file: dict[object, list[tuple[Member, AccountResult, OrderRequest]]] = {}
+        for item in sends:
+            journal = item[0].engine.ctx.journal
+            by_file.setdefault(getattr(journal, "path", id(journal)), []).append(item)
+        ready: list[tuple[Member, AccountResult, OrderRequest]] = []
+        for items in by_file.values():
+            journal = items[0][0].engine.ctx.journal
+            rows = [(m.name, request_record(req)) for m, _, req in items]
+            try:
+                tags = await journal.new_intents_sent(FEATURE, rows, self.run_id)
+            except Exception as exc:  # nothing of these was sent
+                for _, r, _ in items:
+                    r.status, r.reason = FAILED, f"not journaled, not sent: {exc}"
+                continue
+            for (m, r, req), tag in zip(items, tags, strict=True):
+                r.tag = tag
+                ready.append((m, r, replace(req, tag=tag)))
+        return ready
 
     async def _send(self, m: Member, r: AccountResult, req: OrderRequest) -> None:
         """One account's order: never raises (its errors are its own)."""
