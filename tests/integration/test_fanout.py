@@ -40,10 +40,8 @@ class Sim:
         self.home = home
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        with httpx.Client(base_url=self.server.url, timeout=10.0) as c:
-            resp = c.request(method, path, json=body)
-            resp.raise_for_status()
-            return resp.json()
+        url = self.server.url + path
+        return httpx.request(method, url, json=body, timeout=10.0).raise_for_status().json()
 
     def book(self) -> list[dict[str, Any]]:
         return list(self.admin("GET", "/_sim/book")["orders"])
