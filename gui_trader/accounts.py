@@ -131,6 +131,8 @@ def _keep(
     KeyringSessionStore(key).save(session)
     config = Config.load(paths.config)
     account = AccountConfig(new.name, new.mobile, new.ucc, new.login_url)
+    if new.name in config.accounts:  # a replaced account keeps its fan-out settings
+        account.fanout = config.accounts[new.name].fanout
     config.accounts[new.name] = account
     config.save()
     if old_key is not None and old_key.entry("session") != key.entry("session"):  # UCC changed

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from gui_trader.engine.events import EventHub
+    from gui_trader.engine.fleet import Fleet
     from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
@@ -245,3 +246,29 @@ async def open_engine(
 async def reconcile(ctx: Context) -> list[dict[str, Any]]:
     """Settle intents a crash left open (see OrderDesk.reconcile)."""
     return await ctx.desk.reconcile()
+
+
+async def open_fleet(hub: EventHub, names: Iterable[str], *, paths: Paths | None = None) -> Fleet:
+    """One engine per named account, opened concurrently on one hub (each its own session,
+    rate limiter and journal rows); an account that cannot open is listed as unusable, never
+    the reason another one is not used. Log in with `await fleet.login()`."""
+    from gui_trader.engine.fleet import Fleet
+    from gui_trader.engine.trading import TradingEngine
+
+    paths = (paths or Paths.resolve()).ensure()
+    wanted = list(dict.fromkeys(names))
+    # The journal's schema is created (or migrated) once, before its connections open at once.
+    await (await Journal(paths.journal).open()).close()
+    opened = await asyncio.gather(
+        *(open_context(account=n, paths=paths) for n in wanted), return_exceptions=True
+    )
+    fleet = Fleet(hub)
+    for name, ctx in zip(wanted, opened, strict=True):
+        if isinstance(ctx, Context):
+            fleet.engines[name] = TradingEngine(ctx, hub)
+        elif isinstance(ctx, Exception):
+            fleet.unusable[name] = f"cannot open: {str(ctx).strip(chr(39)) or type(ctx).__name__}"
+        else:  # a cancellation: close what opened, then let it through
+            await fleet.close()
+            raise ctx
+    return fleet

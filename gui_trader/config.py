@@ -12,6 +12,8 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from gui_trader.core.account_settings import ALL_GROUP, FanoutSettings
+
 APP = "gui_trader"
 FORBIDDEN_KEYS = frozenset({"consumer_key", "mpin", "totp_secret", "token", "sid", "password"})
 
@@ -71,12 +73,19 @@ class AccountConfig:
     ucc: str
     login_url: str
     paper: bool = False  # an account of this folder's paper exchange (its login lives there)
+    fanout: FanoutSettings = field(default_factory=FanoutSettings)
 
     def to_toml(self) -> dict[str, Any]:
         row: dict[str, Any] = {"mobile": self.mobile, "ucc": self.ucc, "login_url": self.login_url}
         if self.paper:
             row["paper"] = True
+        if self.fanout != FanoutSettings():
+            row["fanout"] = self.fanout.to_toml()
         return row
+
+    def in_group(self, group: str) -> bool:
+        """`all` is every enabled account; any other group is a plain label."""
+        return self.fanout.enabled and (group == ALL_GROUP or group in self.fanout.groups)
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Config:
                 str(a.get("ucc", "")),
                 str(a.get("login_url", "")),
                 a.get("paper") is True,
+                FanoutSettings.from_toml(name, a.get("fanout") or {}),
             )
             for name, a in (data.get("accounts") or {}).items()
         }

@@ -130,6 +130,10 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         from gui_trader.cli.accounts import account_command
 
         return await account_command(args, paths)
+    if command == "signal":
+        from gui_trader.cli.signal import cmd_signal
+
+        return await cmd_signal(args, paths)
     ctx = await open_context(
         account=opt(args, "account"),
         paper=bool(opt(args, "paper")),

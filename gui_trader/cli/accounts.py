@@ -26,11 +26,25 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
                 "login_url": a.login_url,
                 "paper": a.paper,
                 "default": active is not None and a.name == active.name,
+                **a.fanout.to_toml(),
             }
             for a in config.accounts.values()
         ]
         text = table(
-            ["NAME", "MODE", "UCC", "MOBILE", "LOGIN URL", "DEFAULT"],
+            [
+                "NAME",
+                "MODE",
+                "UCC",
+                "MOBILE",
+                "LOGIN URL",
+                "DEFAULT",
+                "ON",
+                "GROUPS",
+                "AMOUNT",
+                "LEV",
+                "MAXPOS",
+                "PRIO",
+            ],
             [
                 [
                     r["name"],
@@ -39,6 +53,12 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
                     r["mobile"],
                     r["login_url"],
                     "*" if r["default"] else "",
+                    "yes" if r["enabled"] else "no",
+                    ",".join(r["groups"]) or "-",
+                    r["amount"],
+                    r["leverage"],
+                    r["max_positions"],
+                    r["priority"],
                 ]
                 for r in rows
             ],
@@ -58,6 +78,8 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
         config.save()
         await asyncio.to_thread(forget, VaultKey(paths.keyring_scope, gone.name, gone.ucc))
         return ok({"removed": args.name}, f"removed {args.name} and its keyring secrets")
+    if sub == "set":
+        return account_set(args, config)
     if sub == "default":
         if args.name not in config.accounts:
             raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
@@ -65,6 +87,37 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
         config.save()
         return ok({"default": args.name}, f"{args.name} is now the default account")
     return await account_add(args, paths, config)
+
+
+def account_set(args: argparse.Namespace, config: Config) -> Result:
+    """Fan-out settings: every value checked (one line, nothing saved) before config.toml."""
+    from dataclasses import replace
+
+    from gui_trader.core.account_settings import FanoutSettings
+
+    account = config.accounts.get(args.name)
+    if account is None:
+        raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
+    changes: dict[str, object] = {}
+    if args.group is not None:
+        changes["groups"] = tuple(dict.fromkeys(g.strip() for g in args.group if g.strip()))
+    if args.notify is not None:
+        changes["notify"] = tuple(dict.fromkeys(u.strip() for u in args.notify if u.strip()))
+    for key in ("amount", "leverage", "max_positions", "priority"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    if args.enabled is not None:
+        changes["enabled"] = args.enabled == "yes"
+    try:
+        settings: FanoutSettings = replace(account.fanout, **changes)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise CommandError(f"account set {args.name}: {exc}", EXIT_BAD_INPUT) from None
+    account.fanout = settings
+    config.save()
+    row = {"account": account.name, **settings.to_toml()}
+    return ok(
+        row, f"{account.name}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "account")
+    )
 
 
 def _mask(mobile: str) -> str:

@@ -198,6 +198,21 @@ def build_parser() -> OneLineParser:
         help="an account of this name exists: log in with the new secrets, then replace it",
     )
     acc_sub.add_parser("list", parents=[common])
+    aset = acc_sub.add_parser("set", parents=[common], help="fan-out settings of an account")
+    aset.add_argument("name")
+    aset.add_argument(
+        "--group", action="append", metavar="G", help="a label (repeat; replaces the groups)"
+    )
+    aset.add_argument(
+        "--amount", type=decimal(L.MIN_AMOUNT, L.MAX_AMOUNT), help="rupees of margin per signal"
+    )
+    aset.add_argument("--leverage", type=decimal(L.MIN_LEVERAGE, L.MAX_LEVERAGE))
+    aset.add_argument("--max-positions", type=whole(1, L.MAX_OPEN_POSITIONS), metavar="N")
+    aset.add_argument("--priority", type=whole(-L.MAX_PRIORITY, L.MAX_PRIORITY), metavar="P")
+    aset.add_argument("--enabled", choices=["yes", "no"])
+    aset.add_argument(
+        "--notify", action="append", metavar="URL", help="an Apprise URL (repeat; replaces)"
+    )
     rm = acc_sub.add_parser("remove", parents=[common])
     rm.add_argument("name")
     df = acc_sub.add_parser("default", parents=[common])
@@ -303,6 +318,9 @@ def build_parser() -> OneLineParser:
         "--include-positions", action="store_true", help="also manage today's long positions"
     )
     mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
+    from gui_trader.cli.signal import add_arguments as signal_arguments
+
+    signal_arguments(cmd("signal", "fire a signal at every eligible account of a group"))
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
     sim.add_argument(
         "--port", type=whole(0, L.MAX_PORT), default=8765, help="0: any free port (see --json)"

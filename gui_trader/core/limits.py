@@ -40,6 +40,19 @@ MAX_FOLLOW_S: Final = 86_400  # `--follow --duration`: a day
 
 TOTP_DIGITS: Final = 6
 
+# Signal fan-out (`gui-trader account set`, `gui-trader signal`).
+MIN_AMOUNT: Final = Decimal(1)  # rupees of margin per signal and account
+MAX_AMOUNT: Final = Decimal(1_000_000_000)
+MIN_LEVERAGE: Final = Decimal("0.01")
+MAX_LEVERAGE: Final = Decimal(100)
+MAX_OPEN_POSITIONS: Final = 1_000
+MAX_PRIORITY: Final = 1_000
+MAX_GROUPS: Final = 32
+MAX_NOTIFY_URLS: Final = 8
+MAX_SIGNALS: Final = 500  # rows of a signals file
+MAX_FANOUT_ACCOUNTS: Final = 500
+MAX_FANOUT_CONCURRENCY: Final = 256
+
 CASH_PRODUCTS: Final[tuple[str, ...]] = ("CNC", "MIS", "MTF")
 DERIVATIVE_PRODUCTS: Final[tuple[str, ...]] = ("NRML", "MIS")
 

@@ -123,6 +123,8 @@ class OrderOutcome:
     error: str = ""
     attempts: int = 1
     notes: list[str] = field(default_factory=list)
+    # Refused for now with nothing placed (HTTP 429): the same tag may be sent again.
+    retryable: bool = False
 
     @property
     def ok(self) -> bool:

@@ -397,6 +397,23 @@ class Journal:
             )
         )
 
+    async def new_intents_sent(
+        self, feature: str, rows: list[tuple[str, dict[str, Any]]], group: str | None
+    ) -> list[str]:
+        """One intent per (account, request), already marked sent, in one trip to the journal
+        thread: a fan-out journals every account's order before the first one leaves."""
+
+        def write() -> list[str]:
+            day = today_ist()
+            tags = [
+                self._new_many(account, "place", feature, [request], group, day, [None])[0]
+                for account, request in rows
+            ]
+            self._update_many(tags, IntentState.SENT)
+            return tags
+
+        return list(await self._run(write))
+
     async def mark(self, tags: list[str], state: IntentState) -> None:
         await self._run(self._update_many, tags, state)
 

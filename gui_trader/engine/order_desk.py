@@ -132,13 +132,18 @@ class OrderDesk:
         return found.order
 
     async def place(
-        self, req: OrderRequest, *, feature: str = "O", group: str | None = None
+        self,
+        req: OrderRequest,
+        *,
+        feature: str = "O",
+        group: str | None = None,
+        max_sends: int = MAX_SENDS,
     ) -> OrderOutcome:
         check_order(req)
         tag = await self.journal.new_intent(
             self.account, "place", feature, request_record(req), group
         )
-        return await self.send(replace(req, tag=tag))
+        return await self.send(replace(req, tag=tag), max_sends=max_sends)
 
     async def prepare(
         self,
@@ -156,7 +161,14 @@ class OrderDesk:
         )
         return [replace(r, tag=t) for r, t in zip(reqs, tags, strict=True)]
 
-    async def send(self, req: OrderRequest, *, marked: bool = False) -> OrderOutcome:
+    async def send(
+        self,
+        req: OrderRequest,
+        *,
+        marked: bool = False,
+        max_sends: int = MAX_SENDS,
+        resend_refused: bool = False,
+    ) -> OrderOutcome:
         """Send a journaled request (also used to resume one after a restart).
 
         Outcomes are what is known: placed (an order id the broker gave, or found by a tag
@@ -164,7 +176,9 @@ class OrderDesk:
         unknown (the tag, and what to check). A resend happens only after a look-up that ran
         once the first request could no longer land (`Broker.landing_s` after it ended).
         `marked`: the caller already journaled it as sent (a batch marks all its legs in one
-        write, so nothing stands between the legs and the wire).
+        write, so nothing stands between the legs and the wire). `max_sends`: sends in all,
+        resends (each only after the tag was proven absent) included. `resend_refused`: a 429
+        (refused, nothing placed) is sent again, same tag, while sends remain.
         """
         assert req.tag, "journal the request first"
         notes: list[str] = []
@@ -185,7 +199,11 @@ class OrderDesk:
             except Rejected as exc:
                 return await self._rejected(req, exc.reason, sends, notes)
             except RateLimited as exc:  # HTTP 429: the broker refused it; nothing happened
-                return await self._rejected(req, str(exc), sends, notes)
+                if resend_refused and sends < max_sends:
+                    notes.append(f"refused for now ({exc}); sent once more with the same tag")
+                    log.info("order %s refused for now (429); sending it once more", tag)
+                    continue
+                return await self._rejected(req, str(exc), sends, notes, retryable=True)
             except Ambiguous as exc:
                 notes.append(f"ambiguous: {exc.detail}")
                 outcome = await self._settle(req, record, notes, sends)
@@ -210,7 +228,7 @@ class OrderDesk:
                 notes.append(f"tag {tag} collided with another order: sending as {new_tag}")
                 req = replace(req, tag=new_tag)
                 continue
-            if sends >= MAX_SENDS:
+            if sends >= max_sends:
                 detail = (
                     f"not placed: {sends} sends failed ({notes[-1] if notes else 'no reply'}), and"
                     f" the broker had no order with tag {tag} {self.broker.landing_s:g} s after"
@@ -226,6 +244,8 @@ class OrderDesk:
         sends: int,
         notes: list[str],
         state: IntentState = IntentState.REJECTED,
+        *,
+        retryable: bool = False,
     ) -> OrderOutcome:
         tag = req.tag or ""
         log.warning(
@@ -237,7 +257,9 @@ class OrderDesk:
             tag,
         )
         await self.journal.update(tag, state, detail=reason)
-        return OrderOutcome(tag, req, None, OrderStatus.REJECTED, reason, sends, notes)
+        return OrderOutcome(
+            tag, req, None, OrderStatus.REJECTED, reason, sends, notes, retryable=retryable
+        )
 
     async def _settle(
         self,
