@@ -27,9 +27,11 @@ from gui_trader.market.instruments import InstrumentStore, load_instruments
 from gui_trader.sim.paper_files import PAPER_URL
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+    from decimal import Decimal
 
     from gui_trader.engine.events import EventHub
+    from gui_trader.engine.fanout import FanoutReport, Signal
     from gui_trader.engine.fleet import Fleet
     from gui_trader.engine.trading import TradingEngine
 
@@ -272,3 +274,51 @@ async def open_fleet(hub: EventHub, names: Iterable[str], *, paths: Paths | None
             await fleet.close()
             raise ctx
     return fleet
+
+
+async def signal_run(
+    signals: Sequence[Signal],
+    names: Iterable[str],
+    *,
+    fire: bool,
+    concurrency: int | None = None,
+    amount: Decimal | None = None,
+    paths: Paths | None = None,
+) -> FanoutReport:
+    """One fan-out run for the CLI, the window and the webhook alike: the named accounts opened
+    and logged in together, planned (`fire=False`, nothing sent) or fired, then closed. An
+    account that cannot open is in the report as skipped, with the reason."""
+    from gui_trader.engine.events import EventHub as Hub
+    from gui_trader.engine.fanout import (
+        DEFAULT_CONCURRENCY,
+        SKIPPED,
+        AccountResult,
+        Fanout,
+        Member,
+    )
+
+    paths = (paths or Paths.resolve()).ensure()
+    config = Config.load(paths.config)
+    fleet = await open_fleet(Hub(), names, paths=paths)
+    try:
+        await fleet.login()
+        members = [
+            Member(e, config.accounts[e.account].fanout, fleet.unusable.get(e.account))
+            for e in fleet
+        ]
+        if not members:
+            reasons = "; ".join(f"{n}: {r}" for n, r in fleet.unusable.items())
+            raise NoAccount(f"no account could be opened ({reasons})")
+        fanout = Fanout(members, concurrency=concurrency or DEFAULT_CONCURRENCY, amount=amount)
+        report = await (fanout.fire(signals) if fire else fanout.plan(signals))
+        for name, reason in fleet.unusable.items():
+            if name not in fleet.engines:  # never opened: still in the report, skipped
+                for sig in report.signals:
+                    sig.accounts.append(AccountResult(name, SKIPPED, reason))
+        return report
+    finally:
+        await fleet.close()
+
+
+class NoAccount(LookupError):
+    """None of the accounts a signal run asked for could be opened."""

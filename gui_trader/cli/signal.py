@@ -112,36 +112,24 @@ def chosen_accounts(args: argparse.Namespace, config: Config) -> list[str]:
 
 
 async def cmd_signal(args: argparse.Namespace, paths: Paths) -> Result:
-    from gui_trader.app import open_fleet
-    from gui_trader.engine.events import EventHub
-    from gui_trader.engine.fanout import Fanout, Member
+    from gui_trader.app import NoAccount, signal_run
 
     signals = read_signals(args)
     config = Config.load(paths.config)
     names = chosen_accounts(args, config)
-    fleet = await open_fleet(EventHub(), names, paths=paths)
     try:
-        await fleet.login()
-        members = [
-            Member(e, config.accounts[e.account].fanout, fleet.unusable.get(e.account))
-            for e in fleet
-        ]
-        if not members:
-            reasons = "; ".join(f"{n}: {r}" for n, r in fleet.unusable.items())
-            raise CommandError(f"no account could be opened ({reasons})", EXIT_FAILED)
-        fanout = Fanout(members, concurrency=args.concurrency, amount=args.amount)
-        try:
-            report = await (fanout.fire(signals) if args.yes else fanout.plan(signals))
-        except LookupError as exc:
-            raise CommandError(str(exc).strip("'\""), EXIT_BAD_INPUT) from None
-        for name, reason in fleet.unusable.items():
-            if name not in fleet.engines:  # never opened: still in the report, skipped
-                for sig in report.signals:
-                    from gui_trader.engine.fanout import SKIPPED, AccountResult
-
-                    sig.accounts.append(AccountResult(name, SKIPPED, reason))
-    finally:
-        await fleet.close()
+        report = await signal_run(
+            signals,
+            names,
+            fire=bool(args.yes),
+            concurrency=args.concurrency,
+            amount=args.amount,
+            paths=paths,
+        )
+    except NoAccount as exc:
+        raise CommandError(str(exc), EXIT_FAILED) from None
+    except LookupError as exc:
+        raise CommandError(str(exc).strip("'\""), EXIT_BAD_INPUT) from None
     return outcome(report)
 
 
