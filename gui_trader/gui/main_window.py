@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,11 +66,13 @@ from gui_trader.gui.panes import (
     PositionsPane,
     WatchlistPane,
 )
+from gui_trader.gui.signals_panel import SignalsPanel
 from gui_trader.gui.status_bar import TradingStatusBar
 from gui_trader.gui.straddle_panel import StraddlePanel
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
+    from gui_trader.engine.fanout import FanoutReport, Signal
     from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,9 @@ class MainWindow(QMainWindow):
         self.ticket = OrderTicket(self.submit_order)
         self.ticket.symbol.editingFinished.connect(self._ticket_symbol)
         self.straddle = StraddlePanel(self.spawn, lambda t, x: self.confirm(t, x))
+        self.signals = SignalsPanel(
+            self.spawn, lambda t, x: self.confirm(t, x), self._signal_run, self._groups
+        )
         self.watchlist = WatchlistPane(self.watch_model, self)
         self.positions = PositionsPane(self.positions_model, self)
         self.holdings = HoldingsPane(self.holdings_model, self)
@@ -174,6 +179,7 @@ class MainWindow(QMainWindow):
         scroller.setWidgetResizable(True)
         scroller.setFrameShape(QScrollArea.Shape.NoFrame)
         self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", scroller, right))
+        self.tabifyDockWidget(ticket, self._dock("signals", "Signals", self.signals, right))
         ticket.raise_()
         positions = self._dock("positions", "Positions", self.positions, bottom)
         for name, title, widget in (
@@ -619,6 +625,24 @@ class MainWindow(QMainWindow):
                 self.ticket.say(f"not placed: {outcome.error}", error=True)
 
         self.spawn(go(), "order")
+
+    async def _signal_run(
+        self, signals: Sequence[Signal], group: str, fire: bool, amount: Decimal | None
+    ) -> FanoutReport:
+        """The Signals panel's run: the same path as `gui-trader signal` (app.signal_run)."""
+        from gui_trader.app import signal_run
+
+        config = Config.load(self.paths.config)
+        names = [a.name for a in config.accounts.values() if a.in_group(group)]
+        if not names:
+            raise LookupError(
+                f"no enabled account in {group!r}: add accounts, then `gui-trader account set`"
+            )
+        return await signal_run(signals, names, fire=fire, amount=amount, paths=self.paths)
+
+    def _groups(self) -> list[str]:
+        config = Config.load(self.paths.config)
+        return sorted({g for a in config.accounts.values() for g in a.fanout.groups})
 
     def pick_symbol(self, symbol: str) -> None:
         self.ticket.symbol.setText(symbol)

@@ -397,3 +397,47 @@ def test_feed_ticks_reach_the_watchlist_and_the_status_bar(
     shown(window, qtbot, fed, timeout=15_000)
     quote = window.watch_model.row(sbin).quote  # type: ignore[union-attr]
     assert quote is not None and quote.bid > 0 and quote.ask >= quote.bid
+
+
+def test_signals_panel_plans_then_fires_to_every_account_of_a_group(
+    window: MainWindow, qtbot: QtBot, run: Runner, home: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GUI_TRADER_HOME": str(home)}
+    for name, amount in (("a1", "50000"), ("a2", "20000")):
+        for args in (
+            ["account", "add", name, "--paper"],
+            ["account", "set", name, "--group", "g", "--amount", amount],
+        ):
+            subprocess.run(
+                [sys.executable, "-m", "gui_trader", *args], env=env, check=True, timeout=120
+            )
+    panel = window.signals
+    panel.refresh_groups()
+    panel.group.setCurrentIndex(panel.group.findData("g"))
+    panel.symbol.setText("HDFCBANK")
+    assert not panel.fire_button.isEnabled()  # nothing to fire before a plan
+    panel.plan()
+    qtbot.waitUntil(lambda: panel.fire_button.isEnabled(), timeout=30_000)
+    planned = {cell(panel.grid.model(), r, 0): cell(panel.grid.model(), r, 1) for r in range(2)}
+    assert planned == {"a1": "planned", "a2": "planned"}
+    panel.symbol.setText("HDFCBANK ")  # any change after the plan: plan again first
+    assert not panel.fire_button.isEnabled()
+    panel.symbol.setText("HDFCBANK")
+    panel.plan()
+    qtbot.waitUntil(lambda: panel.fire_button.isEnabled(), timeout=30_000)
+    panel.fire()
+    qtbot.waitUntil(lambda: panel.summary.text().startswith("Placed"), timeout=30_000)
+    rows = {
+        cell(panel.grid.model(), r, 0): (
+            cell(panel.grid.model(), r, 1),
+            cell(panel.grid.model(), r, 3),
+        )
+        for r in range(2)
+    }
+    assert {k: v[0] for k, v in rows.items()} == {"a1": "placed", "a2": "placed"}
+    assert all(v[1] for v in rows.values())  # order numbers shown
+    assert panel.summary.text().startswith("Placed 2, skipped 0, failed 0")
