@@ -87,9 +87,10 @@ class SignalsPanel(QWidget):
         self.grid.setHorizontalHeaderLabels(COLUMNS)
         self.grid.verticalHeader().setVisible(False)
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.grid.horizontalHeader().setSectionResizeMode(
-            len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch
-        )
+        header = self.grid.horizontalHeader()
+        for column in range(len(COLUMNS) - 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.summary = QLabel("Plan first: nothing is sent until Fire.")
         self.summary.setWordWrap(True)
 
@@ -167,13 +168,19 @@ class SignalsPanel(QWidget):
         finally:
             self.plan_button.setEnabled(True)
         self.show_report(report)
-        planned = [a for s in report.signals for a in s.accounts if a.status == "planned"]
+        rows = [a for s in report.signals for a in s.accounts]
+        planned = [a for a in rows if a.status == "planned"]
         self._planned = form if planned else None
         self.fire_button.setEnabled(bool(planned))
+        skipped = len(rows) - len(planned)
         self.summary.setText(
-            f"{len(planned)} account(s) would send; the rest are skipped (see why). Nothing sent."
+            (
+                f"{len(planned)} of {len(rows)} accounts would send"
+                + (f", {skipped} skipped (see why)" if skipped else "")
+                + ". Nothing sent yet."
+            )
             if planned
-            else "No account would send anything."
+            else "No account would send anything (see why)."
         )
 
     def fire(self) -> None:
@@ -245,4 +252,3 @@ class SignalsPanel(QWidget):
                 if c == len(cells) - 1:
                     item.setToolTip(text)
                 self.grid.setItem(r, c, item)
-        self.grid.resizeColumnsToContents()
