@@ -39,6 +39,7 @@ from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderOutcome, OrderRequest, OrderStatus, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_desk import request_record
+from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
 from gui_trader.engine.trading import TradingEngine, explain
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,31 @@ class Fanout:
         return FanoutReport(results, Breaker(), sent=False)
 
     async def fire(self, signals: Sequence[Signal]) -> FanoutReport:
+        """Send, holding each account's signal-run lock: two runs at once (two windows, a
+        script and the webhook) would both read a book without the symbol and both buy; the
+        second finds the account taken and skips it, saying by whom."""
+        owners = self._own()
+        try:
+            return await self._fire(signals)
+        finally:
+            for owner in owners:
+                owner.release()
+
+    def _own(self) -> list[RunOwner]:
+        held: list[RunOwner] = []
+        for i, m in enumerate(self.members):
+            if m.unusable is not None:
+                continue
+            owner = m.engine.ctx.journal.owner(f"signal-{m.name}", f"account {m.name}")
+            try:
+                owner.acquire()
+            except OwnedElsewhere as exc:
+                self.members[i] = replace(m, unusable=f"another signal run: {exc}")
+                continue
+            held.append(owner)
+        return held
+
+    async def _fire(self, signals: Sequence[Signal]) -> FanoutReport:
         resolved = self.resolve(signals)  # every symbol known before the first send
         await self.prepare()
         ltp = await self.prices(resolved)

@@ -112,6 +112,29 @@ def test_every_account_gets_its_order_once_and_a_held_symbol_is_skipped(
     assert len(sim.book()) == 4
 
 
+def test_an_account_another_signal_run_drives_is_skipped_not_doubled(
+    sim: Sim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs at once would both read a book without the symbol and both buy: the second
+    finds the account's signal lock taken (here by this test, as another process would) and
+    skips it, saying so; the others go ahead."""
+    from gui_trader.engine.ownership import RunOwner
+
+    other = RunOwner(sim.home / "locks", "signal-a2", "account a2")
+    other.acquire()
+    try:
+        code, doc = run_json(capsys, "signal", "TCS", "--side", "buy", "--qty", "1", "--yes")
+    finally:
+        other.release()
+    rows = by_account(doc)
+    assert rows["a2"]["status"] == "skipped" and "another signal run" in rows["a2"]["reason"]
+    assert {rows[a]["status"] for a in ("a1", "a3", "a4")} == {"placed"}
+    assert code == 0  # a skip is not a failure
+    assert sorted(o["ucc"] for o in sim.book()) == sorted(
+        u.ucc for i, u in enumerate(numbered_users(4)) if i != 1
+    )
+
+
 def test_eligibility_disabled_and_max_positions(
     sim: Sim, capsys: pytest.CaptureFixture[str]
 ) -> None:
