@@ -284,10 +284,13 @@ async def signal_run(
     concurrency: int | None = None,
     amount: Decimal | None = None,
     paths: Paths | None = None,
+    notify: tuple[str, ...] = (),
 ) -> FanoutReport:
     """One fan-out run for the CLI, the window and the webhook alike: the named accounts opened
-    and logged in together, planned (`fire=False`, nothing sent) or fired, then closed. An
-    account that cannot open is in the report as skipped, with the reason."""
+    and logged in together, planned (`fire=False`, nothing sent) or fired, then closed; after a
+    fired run, one message per account to its notify URLs and `notify` (after trading,
+    bounded: a failing notifier only says so). An account that cannot open is in the report as
+    skipped, with the reason."""
     from gui_trader.engine.events import EventHub as Hub
     from gui_trader.engine.fanout import (
         DEFAULT_CONCURRENCY,
@@ -296,6 +299,7 @@ async def signal_run(
         Fanout,
         Member,
     )
+    from gui_trader.engine.run_messages import notify_run, read_fills
 
     paths = (paths or Paths.resolve()).ensure()
     config = Config.load(paths.config)
@@ -315,9 +319,16 @@ async def signal_run(
             if name not in fleet.engines:  # never opened: still in the report, skipped
                 for sig in report.signals:
                     sig.accounts.append(AccountResult(name, SKIPPED, reason))
-        return report
+        fills = await read_fills(fleet, report) if report.sent else {}
     finally:
         await fleet.close()
+    if report.sent:  # trading is over: the messages cannot delay it
+        urls = {
+            n: (*(config.accounts[n].fanout.notify if n in config.accounts else ()), *notify)
+            for n in report.totals()
+        }
+        await notify_run(report, urls, fills)
+    return report
 
 
 class NoAccount(LookupError):

@@ -78,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if command == "sim":
             return run_sim(args)
+        if command == "webhook":
+            from gui_trader.cli.webhook import run_webhook
+
+            return run_webhook(args)
         result = asyncio.run(dispatch(command, args))
     except CommandError as exc:
         return fail(str(exc), exc.code, as_json)

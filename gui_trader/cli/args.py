@@ -321,6 +321,9 @@ def build_parser() -> OneLineParser:
     from gui_trader.cli.signal import add_arguments as signal_arguments
 
     signal_arguments(cmd("signal", "fire a signal at every eligible account of a group"))
+    from gui_trader.cli.webhook import add_arguments as webhook_arguments
+
+    webhook_arguments(cmd("webhook", "take charting alerts on 127.0.0.1 and fire them as signals"))
     sim = cmd("sim", "serve the paper exchange on 127.0.0.1")
     sim.add_argument(
         "--port", type=whole(0, L.MAX_PORT), default=8765, help="0: any free port (see --json)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from gui_trader.core.order import Product, Side
 if TYPE_CHECKING:
     from gui_trader.engine.fanout import FanoutReport, Signal
 
+DEFAULT_CONCURRENCY = 32
 SIDES = {"buy": Side.BUY, "sell": Side.SELL, "b": Side.BUY, "s": Side.SELL}
 MAX_FILE_BYTES = 1_000_000
 
@@ -112,25 +114,72 @@ def chosen_accounts(args: argparse.Namespace, config: Config) -> list[str]:
 
 
 async def cmd_signal(args: argparse.Namespace, paths: Paths) -> Result:
-    from gui_trader.app import NoAccount, signal_run
-
     signals = read_signals(args)
+    notify = notify_urls(args.notify)
     config = Config.load(paths.config)
     names = chosen_accounts(args, config)
+    report = await run_signals(
+        signals,
+        names,
+        config,
+        paths,
+        send=args.yes,
+        concurrency=args.concurrency,
+        amount=args.amount,
+        notify=notify,
+    )
+    return outcome(report)
+
+
+async def run_signals(
+    signals: list[Signal],
+    names: list[str],
+    config: Config,
+    paths: Paths,
+    *,
+    send: bool,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    amount: Decimal | None = None,
+    notify: tuple[str, ...] = (),
+) -> FanoutReport:
+    """The one engine path of every signal source (this command, the webhook; the window calls
+    app.signal_run itself): the plan, or with `send` the fan-out, then one message per account
+    (after trading, bounded). Failures as one-line command errors."""
+    from gui_trader.app import NoAccount, signal_run
+
+    del config  # signal_run reads the folder's config itself
     try:
-        report = await signal_run(
+        return await signal_run(
             signals,
             names,
-            fire=bool(args.yes),
-            concurrency=args.concurrency,
-            amount=args.amount,
+            fire=send,
+            concurrency=concurrency,
+            amount=amount,
             paths=paths,
+            notify=notify,
         )
     except NoAccount as exc:
         raise CommandError(str(exc), EXIT_FAILED) from None
     except LookupError as exc:
         raise CommandError(str(exc).strip("'\""), EXIT_BAD_INPUT) from None
-    return outcome(report)
+
+
+def notify_urls(given: list[str] | None) -> tuple[str, ...]:
+    urls = tuple(dict.fromkeys(given or ()))
+    if len(urls) > L.MAX_NOTIFY_URLS:
+        raise CommandError(f"at most {L.MAX_NOTIFY_URLS} --notify URLs", EXIT_BAD_INPUT)
+    return urls
+
+
+def notify_url(text: str) -> str:
+    """An Apprise URL, checked for shape only; never echoed past its scheme (tokens)."""
+    from gui_trader.engine.run_messages import mask_url
+
+    if "://" not in text or len(text) > 2000 or not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"notify URL {mask_url(text)!r}: expected an Apprise URL like json://host/path"
+        )
+    return text
 
 
 def outcome(report: FanoutReport) -> Result:
@@ -154,6 +203,12 @@ def outcome(report: FanoutReport) -> Result:
         )
     if not report.sent:
         lines.append("plan only: nothing sent (add --yes to send)")
+    missed = sorted(n for n, ok in report.notified.items() if not ok)
+    if report.notified:
+        lines.append(
+            f"notified: {len(report.notified) - len(missed)} of {len(report.notified)} accounts"
+            + (f"; NOT notified: {', '.join(missed)} (see the warnings)" if missed else "")
+        )
     status: bool | int = report.ok
     if not report.ok:
         status = EXIT_UNKNOWN if report.unknown else EXIT_FAILED
@@ -179,10 +234,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--concurrency",
         type=whole(1, L.MAX_FANOUT_CONCURRENCY),
-        default=32,
+        default=DEFAULT_CONCURRENCY,
         help="orders in flight at once across accounts",
     )
     p.add_argument("--yes", action="store_true", help="send (otherwise: the plan per account)")
+    p.add_argument(
+        "--notify",
+        action="append",
+        type=notify_url,
+        metavar="URL",
+        help="an Apprise URL for every account's message after the run (repeatable)",
+    )
 
 
-__all__ = ["add_arguments", "cmd_signal"]
+__all__ = ["add_arguments", "cmd_signal", "run_signals"]
