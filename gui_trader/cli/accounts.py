@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import Any
 
 from gui_trader.cli.args import ENV_SECRETS, EXIT_BAD_INPUT, CommandError
 from gui_trader.cli.output import Result, ok, table
@@ -26,7 +27,7 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
                 "login_url": a.login_url,
                 "paper": a.paper,
                 "default": active is not None and a.name == active.name,
-                **a.fanout.to_toml(),
+                **_shown(a.fanout.to_toml()),
             }
             for a in config.accounts.values()
         ]
@@ -114,10 +115,16 @@ def account_set(args: argparse.Namespace, config: Config) -> Result:
         raise CommandError(f"account set {args.name}: {exc}", EXIT_BAD_INPUT) from None
     account.fanout = settings
     config.save()
-    row = {"account": account.name, **settings.to_toml()}
+    row = {"account": account.name, **_shown(settings.to_toml())}
     return ok(
         row, f"{account.name}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "account")
     )
+
+
+def _shown(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as printed: notify URLs only by their scheme (the rest may be a token)."""
+    urls = settings.get("notify") or []
+    return settings | {"notify": [u.partition("://")[0] + "://***" for u in urls]}
 
 
 def _mask(mobile: str) -> str:

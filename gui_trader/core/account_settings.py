@@ -82,8 +82,9 @@ def check_settings(s: FanoutSettings) -> None:
         raise ValueError(f"at most {L.MAX_NOTIFY_URLS} notify URLs per account")
     for url in s.notify:
         if "://" not in url or len(url) > 2000 or not url.isprintable():
-            raise ValueError(
-                f"notify URL {url[:40]!r}: expected an Apprise URL like json://host/path"
+            shown = url.partition("://")[0][:20] + "://***" if "://" in url else "***"
+            raise ValueError(  # never the rest: it may be a token
+                f"notify URL {shown!r}: expected an Apprise URL like json://host/path"
             )
 
 
