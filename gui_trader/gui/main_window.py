@@ -638,7 +638,13 @@ class MainWindow(QMainWindow):
             raise LookupError(
                 f"no enabled account in {group!r}: add accounts, then `gui-trader account set`"
             )
-        return await signal_run(signals, names, fire=fire, amount=amount, paths=self.paths)
+        report = await signal_run(signals, names, fire=fire, amount=amount, paths=self.paths)
+        if report.sent:  # the desktop's copy of each account's run message (tray + status)
+            from gui_trader.engine.run_messages import compose
+
+            for msg in compose(report).values():
+                self.hub.publish(Notice("signal", msg.title, "; ".join(msg.lines)))
+        return report
 
     def _groups(self) -> list[str]:
         config = Config.load(self.paths.config)

@@ -441,3 +441,5 @@ def test_signals_panel_plans_then_fires_to_every_account_of_a_group(
     assert {k: v[0] for k, v in rows.items()} == {"a1": "placed", "a2": "placed"}
     assert all(v[1] for v in rows.values())  # order numbers shown
     assert panel.summary.text().startswith("Placed 2, skipped 0, failed 0")
+    window.drain()  # each account's run message on the desktop: the status bar (and tray)
+    assert "a2: 1 placed, 0 skipped, 0 failed" in window.status.notice.text()
