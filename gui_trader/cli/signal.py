@@ -121,7 +121,6 @@ async def cmd_signal(args: argparse.Namespace, paths: Paths) -> Result:
     report = await run_signals(
         signals,
         names,
-        config,
         paths,
         send=args.yes,
         concurrency=args.concurrency,
@@ -134,7 +133,6 @@ async def cmd_signal(args: argparse.Namespace, paths: Paths) -> Result:
 async def run_signals(
     signals: list[Signal],
     names: list[str],
-    config: Config,
     paths: Paths,
     *,
     send: bool,
@@ -147,7 +145,6 @@ async def run_signals(
     (after trading, bounded). Failures as one-line command errors."""
     from gui_trader.app import NoAccount, signal_run
 
-    del config  # signal_run reads the folder's config itself
     try:
         return await signal_run(
             signals,

@@ -257,9 +257,8 @@ class Webhook:
         while True:
             job = await self.queue.get()
             try:
-                config = Config.load(self.paths.config)
                 report = await run_signals(
-                    [job.alert.signal], job.names, config, self.paths, send=True, notify=self.notify
+                    [job.alert.signal], job.names, self.paths, send=True, notify=self.notify
                 )
                 status, payload, text = outcome(report)
                 code = 0 if status is True else (EXIT_FAILED if status is False else int(status))

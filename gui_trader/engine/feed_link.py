@@ -35,6 +35,8 @@ class FeedLink:
         self._failures = {"market": 0, "orders": 0}
         self._seen_live: set[str] = set()
         self._refresh_task: asyncio.Task[None] | None = None
+        self._again = False  # a message came since the last book read began
+        self._full_wanted = False
         self.last_full = time.monotonic()
         self._wanted: tuple[dict[str, str], set[str]] | None = None
         self.feeds: Feeds = engine.ctx.broker.live_feeds(
@@ -108,16 +110,22 @@ class FeedLink:
         )
 
     def refresh_soon(self, full: bool = False) -> None:
-        """One book read for a burst of messages (a fill brings order + position pushes)."""
-        if self._refresh_task is not None and not self._refresh_task.done():
-            return
-        self._refresh_task = asyncio.ensure_future(self._refresh(full))
+        """One book read for a burst of messages (a fill brings order + position pushes). A
+        message that comes while a read runs asks for one more: that read may have taken the
+        positions before the fill."""
+        self._again = True
+        self._full_wanted |= full
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.ensure_future(self._refresh())
 
-    async def _refresh(self, full: bool) -> None:
+    async def _refresh(self) -> None:
         from gui_trader.broker.base import BrokerError
 
-        with contextlib.suppress(BrokerError):
-            await self.engine.refresh(full=full)
+        while self._again:
+            self._again = False
+            full, self._full_wanted = self._full_wanted, False
+            with contextlib.suppress(BrokerError):
+                await self.engine.refresh(full=full)
 
 
 __all__ = ["RECONCILE_S", "FeedLink", "Follow"]
