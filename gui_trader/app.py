@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from gui_trader.broker.neo import ClientLimits, NeoClient
 from gui_trader.broker.redact import install as install_redaction
 from gui_trader.broker.session import MemorySessionStore
-from gui_trader.broker.vault import Credentials, KeyringSessionStore, VaultKey, load_credentials
+from gui_trader.broker.vault import (
+    Credentials,
+    KeyringSessionStore,
+    VaultKey,
+    load_credentials,
+    load_notify,
+)
 from gui_trader.config import Config, Paths
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
@@ -176,10 +182,12 @@ async def open_context(
     paper: bool = False,
     login_url: str | None = None,
     paths: Paths | None = None,
+    journal: Journal | None = None,
 ) -> Context:
+    """`journal`: an open journal of this data folder to share (the context closes its share)."""
     paths = (paths or Paths.resolve()).ensure()
     config = Config.load(paths.config)
-    journal = await Journal(paths.journal).open()
+    journal = journal.share() if journal is not None else await Journal(paths.journal).open()
     acct = None if paper else (config.accounts.get(account) if account else config.active_account())
     if account and not paper and acct is None:
         await journal.close()
@@ -259,11 +267,16 @@ async def open_fleet(hub: EventHub, names: Iterable[str], *, paths: Paths | None
 
     paths = (paths or Paths.resolve()).ensure()
     wanted = list(dict.fromkeys(names))
-    # The journal's schema is created (or migrated) once, before its connections open at once.
-    await (await Journal(paths.journal).open()).close()
-    opened = await asyncio.gather(
-        *(open_context(account=n, paths=paths) for n in wanted), return_exceptions=True
-    )
+    # One journal connection for every account of the folder (see Journal.share); each
+    # context closes its share, this function its own.
+    journal = await Journal(paths.journal).open()
+    try:
+        opened = await asyncio.gather(
+            *(open_context(account=n, paths=paths, journal=journal) for n in wanted),
+            return_exceptions=True,
+        )
+    finally:
+        await journal.close()
     fleet = Fleet(hub)
     for name, ctx in zip(wanted, opened, strict=True):
         if isinstance(ctx, Context):
@@ -323,12 +336,18 @@ async def signal_run(
     finally:
         await fleet.close()
     if report.sent:  # trading is over: the messages cannot delay it
-        urls = {
-            n: (*(config.accounts[n].fanout.notify if n in config.accounts else ()), *notify)
-            for n in report.totals()
-        }
+        urls = {n: (*await account_notify(paths, config, n), *notify) for n in report.totals()}
         await notify_run(report, urls, fills)
     return report
+
+
+async def account_notify(paths: Paths, config: Config, name: str) -> tuple[str, ...]:
+    """An account's notify URLs: the keyring's, and any an older config.toml still has."""
+    acct = config.accounts.get(name)
+    if acct is None:
+        return ()
+    stored = await asyncio.to_thread(load_notify, VaultKey(paths.keyring_scope, name, acct.ucc))
+    return tuple(dict.fromkeys((*stored, *acct.fanout.notify)))
 
 
 class NoAccount(LookupError):

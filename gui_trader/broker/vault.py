@@ -159,8 +159,37 @@ def load_credentials(key: VaultKey, mobile: str) -> Credentials:
     return Credentials(mobile=mobile, ucc=key.ucc, **{k: str(v) for k, v in values.items()})
 
 
+def store_notify(key: VaultKey, urls: tuple[str, ...]) -> None:
+    """An account's notify URLs: they carry tokens (a chat bot's, a webhook's), so they live
+    here, never in config.toml."""
+    if not urls:
+        _delete(key.entry("notify"))
+        return
+    check_keyring()
+    for url in urls:
+        register_secret(url)
+    _set(key.entry("notify"), json.dumps(list(urls)))
+
+
+def load_notify(key: VaultKey) -> tuple[str, ...]:
+    """The account's notify URLs; none when the keyring is unavailable or holds none (the
+    run's messages are not worth refusing to trade over)."""
+    try:
+        raw = _get(key.entry("notify"))
+    except KeyringUnavailable:
+        return ()
+    try:
+        urls = json.loads(raw) if raw else []
+    except ValueError:
+        return ()
+    out = tuple(str(u) for u in urls if isinstance(u, str)) if isinstance(urls, list) else ()
+    for url in out:
+        register_secret(url)
+    return out
+
+
 def forget(key: VaultKey) -> None:
-    for name in (*SECRET_FIELDS, "session"):
+    for name in (*SECRET_FIELDS, "session", "notify"):
         _delete(key.entry(name))
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from gui_trader.app import account_notify
 from gui_trader.cli.args import ENV_SECRETS, EXIT_BAD_INPUT, CommandError
 from gui_trader.cli.output import Result, ok, table
 from gui_trader.config import Config, Paths
@@ -27,7 +28,7 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
                 "login_url": a.login_url,
                 "paper": a.paper,
                 "default": active is not None and a.name == active.name,
-                **_shown(a.fanout.to_toml()),
+                **_shown(a.fanout.to_toml(), await account_notify(paths, config, a.name)),
             }
             for a in config.accounts.values()
         ]
@@ -80,7 +81,7 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
         await asyncio.to_thread(forget, VaultKey(paths.keyring_scope, gone.name, gone.ucc))
         return ok({"removed": args.name}, f"removed {args.name} and its keyring secrets")
     if sub == "set":
-        return account_set(args, config)
+        return await account_set(args, paths, config)
     if sub == "default":
         if args.name not in config.accounts:
             raise CommandError(f"no account named {args.name!r}", EXIT_BAD_INPUT)
@@ -90,10 +91,12 @@ async def account_command(args: argparse.Namespace, paths: Paths) -> Result:
     return await account_add(args, paths, config)
 
 
-def account_set(args: argparse.Namespace, config: Config) -> Result:
-    """Fan-out settings: every value checked (one line, nothing saved) before config.toml."""
+async def account_set(args: argparse.Namespace, paths: Paths, config: Config) -> Result:
+    """Fan-out settings: every value checked (one line, nothing saved) before config.toml;
+    notify URLs (and any an older config.toml still had) go to the keyring."""
     from dataclasses import replace
 
+    from gui_trader.broker.vault import KeyringUnavailable, VaultKey, store_notify
     from gui_trader.core.account_settings import FanoutSettings
 
     account = config.accounts.get(args.name)
@@ -113,17 +116,34 @@ def account_set(args: argparse.Namespace, config: Config) -> Result:
         settings: FanoutSettings = replace(account.fanout, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise CommandError(f"account set {args.name}: {exc}", EXIT_BAD_INPUT) from None
+    if "notify" in changes or settings.notify:
+        vault_key = VaultKey(paths.keyring_scope, account.name, account.ucc)
+        # Replaced by --notify, or (moving an older config.toml's) the keyring's and those.
+        keep = (
+            settings.notify
+            if "notify" in changes
+            else await account_notify(paths, config, account.name)
+        )
+        try:
+            await asyncio.to_thread(store_notify, vault_key, keep)
+        except KeyringUnavailable as exc:
+            raise CommandError(
+                f"account set {args.name}: notify URLs may hold tokens and are kept only in the"
+                f" keyring: {exc}",
+                EXIT_BAD_INPUT,
+            ) from None
+        settings = replace(settings, notify=())
     account.fanout = settings
     config.save()
-    row = {"account": account.name, **_shown(settings.to_toml())}
+    urls = await account_notify(paths, config, account.name)
+    row = {"account": account.name, **_shown(settings.to_toml(), urls)}
     return ok(
         row, f"{account.name}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "account")
     )
 
 
-def _shown(settings: dict[str, Any]) -> dict[str, Any]:
+def _shown(settings: dict[str, Any], urls: tuple[str, ...]) -> dict[str, Any]:
     """Settings as printed: notify URLs only by their scheme (the rest may be a token)."""
-    urls = settings.get("notify") or []
     return settings | {"notify": [u.partition("://")[0] + "://***" for u in urls]}
 
 

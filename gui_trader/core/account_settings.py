@@ -1,5 +1,5 @@
 """An account's fan-out settings (`gui-trader account set`): plain, typed, bounded data that
-config.toml stores and the engine's fan-out reads."""
+config.toml stores (all but the notify URLs: the keyring) and the engine's fan-out reads."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ class FanoutSettings:
     max_positions: int = 10  # open positions (and working entry orders) at most
     priority: int = 0  # higher tiers dispatch first
     enabled: bool = True
-    notify: tuple[str, ...] = ()  # Apprise URLs: one consolidated message per run
+    # Apprise URLs (one consolidated message per run). They may hold tokens: kept in the
+    # keyring, never written to config.toml; here only while read from an older config.toml
+    # that still had them (`account set` moves them to the keyring).
+    notify: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -38,7 +41,8 @@ class FanoutSettings:
             "max_positions": self.max_positions,
             "priority": self.priority,
             "enabled": self.enabled,
-            "notify": list(self.notify),
+            # Only URLs an older config.toml had (kept until `account set` moves them).
+            **({"notify": list(self.notify)} if self.notify else {}),
         }
 
     @classmethod

@@ -36,7 +36,14 @@ from typing import Any
 from gui_trader.broker.base import BrokerError
 from gui_trader.core.account_settings import FanoutSettings
 from gui_trader.core.instrument import Instrument
-from gui_trader.core.order import OrderOutcome, OrderRequest, OrderStatus, Product, Side
+from gui_trader.core.order import (
+    OrderOutcome,
+    OrderRequest,
+    OrderStatus,
+    Product,
+    Side,
+    default_product,
+)
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_desk import request_record
 from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
@@ -87,6 +94,7 @@ class AccountResult:
     attempts: int = 0
     priority: int = 0
     unknown: bool = False  # the order may exist: check the book for the tag
+    exit: bool = False  # it closes what the account holds (no new position)
     sent_ns: int | None = None  # perf_counter_ns when its first request left
 
     def to_json(self) -> dict[str, Any]:
@@ -98,6 +106,7 @@ class AccountResult:
             "order_id": self.order_id,
             "tag": self.tag,
             "attempts": self.attempts,
+            "exit": self.exit,
         }
 
 
@@ -196,9 +205,19 @@ class FanoutReport:
 class AccountBook:
     """What one account holds for this run: read once, then kept current from our own sends."""
 
-    symbols: set[str] = field(default_factory=set)  # held, or with a working order
+    long: dict[str, tuple[int, Product]] = field(default_factory=dict)  # symbol -> qty, product
+    short: dict[str, tuple[int, Product]] = field(default_factory=dict)
+    working: set[str] = field(default_factory=set)  # a working order at the broker
+    this_run: set[str] = field(default_factory=set)  # symbols this run sent an order for
     open_positions: int = 0
     error: str | None = None
+
+
+def _product(text: str, default: Product) -> Product:
+    try:
+        return Product(text.upper())
+    except ValueError:
+        return default
 
 
 async def read_book(engine: TradingEngine) -> AccountBook:
@@ -209,11 +228,19 @@ async def read_book(engine: TradingEngine) -> AccountBook:
         )
     except (BrokerError, OSError) as exc:
         return AccountBook(error=f"book unreadable: {explain(exc)}")
-    positions = [p for p in all_positions if p.net_qty != 0]
-    held = {p.trading_symbol for p in positions}
-    held |= {h.trading_symbol for h in holdings if h.qty > 0}
-    working = {o.trading_symbol for o in orders if o.status.working}
-    return AccountBook(held | working, len({p.trading_symbol for p in positions} | working))
+    book = AccountBook()
+    for p in all_positions:
+        side = book.long if p.net_qty > 0 else book.short if p.net_qty < 0 else None
+        if side is not None:
+            qty, _ = side.get(p.trading_symbol, (0, Product.NRML))
+            side[p.trading_symbol] = (qty + abs(p.net_qty), _product(p.product, Product.NRML))
+    for h in holdings:
+        if h.sellable_qty > 0 and h.trading_symbol not in book.long:
+            book.long[h.trading_symbol] = (h.sellable_qty, Product.CNC)
+    book.working = {o.trading_symbol for o in orders if o.status.working}
+    open_symbols = {p.trading_symbol for p in all_positions if p.net_qty != 0}
+    book.open_positions = len(open_symbols | book.working)
+    return book
 
 
 def size(settings: FanoutSettings, price: Decimal, lot: int) -> int:
@@ -272,50 +299,81 @@ class Fanout:
     def plan_one(
         self, m: Member, signal: Signal, inst: Instrument, price: Decimal | None
     ) -> tuple[AccountResult, OrderRequest | None]:
+        """One account's order for a signal, or why none. A signal against what the account
+        holds (a sell of a long, a buy of a short) is an exit: the held quantity (at most the
+        signal's qty), in the position's product, not counted against max positions. A signal
+        in the direction it already holds is a duplicate and skipped, as is any symbol with a
+        working order."""
         r = AccountResult(m.name, SKIPPED, priority=m.settings.priority)
         s = m.settings
         book = self.books.get(m.name)
         symbol = inst.trading_symbol
         if not s.enabled:
             r.reason = "disabled"
-        elif m.unusable is not None:
+            return r, None
+        if m.unusable is not None:
             r.reason = m.unusable
-        elif book is None or book.error is not None:
+            return r, None
+        if book is None or book.error is not None:
             r.status, r.reason = FAILED, (book.error or "" if book else "book not read")
-        elif symbol in book.symbols:
-            r.reason = f"already holds or has an open order in {symbol}"
+            return r, None
+        same, other = (
+            (book.long, book.short) if signal.side is Side.BUY else (book.short, book.long)
+        )
+        if symbol in book.this_run:
+            r.reason = f"this run already sent an order for {symbol}"
+            return r, None
+        if symbol in book.working:
+            r.reason = f"has an open order in {symbol}"
+            return r, None
+        if symbol in same:
+            r.reason = f"already holds {symbol}"
+            return r, None
+        product = signal.product
+        if symbol in other:  # an exit
+            held, held_product = other[symbol]
+            product = product or held_product
+            qty = held if signal.qty is None else min(held, signal.qty)
+            qty = qty // inst.lot_size * inst.lot_size
+            why = f"holds {held} {symbol}, less than one lot ({inst.lot_size})"
         elif book.open_positions >= s.max_positions:
             r.reason = f"max open positions reached ({book.open_positions}/{s.max_positions})"
+            return r, None
+        elif signal.side is Side.SELL and (product or default_product(inst)) is Product.CNC:
+            r.reason = f"holds no {symbol} to sell (a short entry needs --product MIS or NRML)"
+            return r, None
+        elif signal.qty is not None:
+            qty = signal.qty // inst.lot_size * inst.lot_size
+            why = f"qty {signal.qty} is less than one lot ({inst.lot_size})"
+        elif price is None:
+            qty, why = 0, f"no price for {symbol} to size the order (give --price or --qty)"
         else:
-            if signal.qty is not None:
-                qty = signal.qty // inst.lot_size * inst.lot_size
-                why = f"qty {signal.qty} is less than one lot ({inst.lot_size})"
-            elif price is None:
-                qty, why = 0, f"no price for {symbol} to size the order (give --price or --qty)"
-            else:
-                amount = self.amount if self.amount is not None else s.amount
-                sized = FanoutSettings(amount=amount, leverage=s.leverage)
-                qty = size(sized, price, inst.lot_size)
-                why = f"{amount} x {s.leverage} at {price} is less than one lot ({inst.lot_size})"
-            if qty <= 0:
-                r.reason = why
-                return r, None
-            r.qty = qty
-            req = m.engine.request(symbol, signal.side, qty, signal.price, signal.product)
-            try:
-                check_order(req)
-            except InvalidOrder as exc:
-                r.status, r.reason = FAILED, str(exc)
-                return r, None
-            r.status = PLANNED
-            return r, req
-        return r, None
+            amount = self.amount if self.amount is not None else s.amount
+            sized = FanoutSettings(amount=amount, leverage=s.leverage)
+            qty = size(sized, price, inst.lot_size)
+            why = f"{amount} x {s.leverage} at {price} is less than one lot ({inst.lot_size})"
+        if qty <= 0:
+            r.reason = why
+            return r, None
+        r.qty = qty
+        req = m.engine.request(symbol, signal.side, qty, signal.price, product)
+        try:
+            check_order(req)
+        except InvalidOrder as exc:
+            r.status, r.reason = FAILED, str(exc)
+            return r, None
+        r.status = PLANNED
+        r.exit = symbol in other
+        return r, req
 
-    def record(self, name: str, symbol: str) -> None:
-        book = self.books.get(name)
+    def record(self, r: AccountResult, symbol: str) -> None:
+        """A later signal of this run on the symbol skips the account; an entry also takes one
+        of the account's open positions."""
+        book = self.books.get(r.account)
         if book is not None:
-            book.symbols.add(symbol)
-            book.open_positions += 1
+            book.this_run.add(symbol)
+            if not r.exit:
+                book.open_positions += 1
 
     async def plan(self, signals: Sequence[Signal]) -> FanoutReport:
         """What each account would do: nothing is sent."""
@@ -329,7 +387,7 @@ class Fanout:
             for m in self.members:
                 r, _ = self.plan_one(m, signal, inst, price)
                 if r.status == PLANNED:
-                    self.record(m.name, inst.trading_symbol)
+                    self.record(r, inst.trading_symbol)
                 rows.append(r)
             results.append(SignalResult(signal, rows))
         return FanoutReport(results, Breaker(), sent=False)
@@ -402,9 +460,9 @@ class Fanout:
         ready = await self._journal(sends)
         # One go: tasks start in priority order and reach the wire in that order.
         await asyncio.gather(*(self._send(m, r, req) for m, r, req in ready))
-        for m, r, _ in ready:
+        for _, r, _ in ready:
             if r.status == PLACED or r.unknown:
-                self.record(m.name, inst.trading_symbol)
+                self.record(r, inst.trading_symbol)
         stamps = [r.sent_ns for _, r, _ in ready if r.sent_ns is not None]
         spread = (max(stamps) - min(stamps)) / 1e6 if stamps else 0.0
         elapsed = time.perf_counter() - started

@@ -112,6 +112,33 @@ def test_every_account_gets_its_order_once_and_a_held_symbol_is_skipped(
     assert len(sim.book()) == 4
 
 
+def test_a_signal_against_what_an_account_holds_exits_it(
+    sim: Sim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every simulated account holds 40 RELIANCE (CNC): a sell signal sells those 40 (an exit,
+    not a duplicate); a sell of a stock it does not hold is no CNC short; with MIS it is a short
+    entry, and the buy signal after it covers exactly the short."""
+    code, doc = run_json(capsys, "signal", "RELIANCE", "--side", "sell", "--yes")
+    assert code == 0, doc
+    rows = by_account(doc)
+    assert {(r["status"], r["qty"], r["exit"]) for r in rows.values()} == {("placed", 40, True)}
+    assert {(o["tt"], o["qty"], o["prod"]) for o in sim.book()} == {("S", 40, "CNC")}
+    code, doc = run_json(capsys, "signal", "TCS", "--side", "sell", "--qty", "5", "--yes")
+    assert code == 0
+    assert {r["reason"] for r in by_account(doc).values()} == {
+        "holds no TCS-EQ to sell (a short entry needs --product MIS or NRML)"
+    }
+    args = ("--qty", "5", "--product", "MIS", "--yes")
+    code, doc = run_json(capsys, "signal", "TCS", "--side", "sell", *args)
+    assert code == 0, doc
+    assert {(r["status"], r["exit"]) for r in by_account(doc).values()} == {("placed", False)}
+    code, doc = run_json(capsys, "signal", "TCS", "--side", "buy", "--qty", "9", "--yes")
+    assert code == 0, doc
+    assert {(r["qty"], r["exit"]) for r in by_account(doc).values()} == {(5, True)}
+    covers = [o for o in sim.book() if o["ts"] == "TCS-EQ" and o["tt"] == "B"]
+    assert len(covers) == 4 and {(o["qty"], o["prod"]) for o in covers} == {(5, "MIS")}
+
+
 def test_an_account_another_signal_run_drives_is_skipped_not_doubled(
     sim: Sim, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -52,7 +52,9 @@ def test_one_message_per_account_and_a_dead_notifier_changes_nothing(
         assert lines[0].startswith(
             f"BUY BHARTIARTL: placed qty 2, order {placed['p1']['order_id']}"
         )
-        assert lines[1].startswith("BUY BHARTIARTL: skipped: already holds or has an open order")
+        assert lines[1].startswith(
+            "BUY BHARTIARTL: skipped: this run already sent an order for BHARTIARTL-EQ"
+        )
         everyone = sink.at("/all")
         assert sorted(m["title"].split(":")[0] for m in everyone) == [
             "gui-trader p1",
@@ -85,3 +87,41 @@ def test_notify_urls_are_checked_and_bounded(capsys: pytest.CaptureFixture[str])
     many = [arg for n in range(9) for arg in ("--notify", f"json://127.0.0.1/{n}")]
     assert main(["signal", "TCS", "--side", "buy", *many]) == 2
     assert "at most 8 --notify URLs" in capsys.readouterr().err
+
+
+def test_notify_urls_live_in_the_keyring_not_in_config(
+    home: Path, capsys: pytest.CaptureFixture[str], memory_keyring: Any
+) -> None:
+    """A notify URL may hold a bot's token: config.toml never has it; an older config.toml that
+    still does has them moved on the next `account set`, none lost."""
+    import keyring
+    from keyring.backends.fail import Keyring as FailKeyring
+
+    from gui_trader.config import Config, Paths
+
+    assert main(["account", "add", "p1", "--paper"]) == 0
+    url = f"json://127.0.0.1:9/hook/{SECRET}"
+    assert main(["account", "set", "p1", "--notify", url, "--amount", "15000"]) == 0
+    config_path = Paths(home).config
+    assert SECRET not in config_path.read_text()
+    assert any(SECRET in v for v in memory_keyring.items.values())
+    code, doc, _ = run_json(capsys, "account", "list")
+    assert code == 0 and doc["accounts"][0]["notify"] == ["json://***"]
+    # An older config.toml with the URL in it: used, then moved by the next `account set`.
+    older = f"json://127.0.0.1:9/older/{SECRET}"
+    text = config_path.read_text().replace(
+        "enabled = true", f'enabled = true\nnotify = ["{older}"]'
+    )
+    config_path.write_text(text)
+    assert Config.load(config_path).accounts["p1"].fanout.notify == (older,)
+    assert main(["account", "set", "p1", "--amount", "20000"]) == 0
+    assert SECRET not in config_path.read_text()
+    assert any(older in v and url in v for v in memory_keyring.items.values())
+    # No keyring: refused in one line, nothing saved.
+    keyring.set_keyring(FailKeyring())
+    before = config_path.read_text()
+    capsys.readouterr()
+    assert main(["account", "set", "p1", "--notify", url, "--amount", "30000"]) == 2
+    err = capsys.readouterr().err
+    assert "kept only in the keyring" in err and SECRET not in err
+    assert config_path.read_text() == before
