@@ -4,11 +4,12 @@ A loopback HTTP endpoint (127.0.0.1 unless --host says otherwise) takes the JSON
 services post, `{"symbol", "side", "price"?, "product"?, "qty"?, "group"? | "accounts"?,
 "token"?}`, after a secret token (header `X-Token`, query `?token=` or the body's "token",
 compared in constant time). Each accepted alert is queued (bounded) and run one at a time by
-one worker through `run_signals`, the CLI's own path; the answer is 202 with the outcome (or
-with "queued" when the run takes longer than the answer may wait). Refused before anything is
-sent: 401 bad or missing token (nothing else said), 413 body too large, 400 not JSON, 422 bad
-fields, 503 queue full. SIGTERM or Ctrl-C: the running alert finishes, queued ones are not
-sent, exit 0.
+one worker through `run_signals`, the CLI's own path; the answer is 202 with the outcome, or
+with "queued" and where to ask (`GET /alerts/<id>`, same token) when the run takes longer than
+the answer may wait (2.5 s by default: alert services give up after about 3 s). Refused before
+anything is sent: 401 bad or missing token (nothing else said), 413 body too large, 400 not
+JSON, 422 bad fields, 503 queue full. SIGTERM or Ctrl-C: the running alert finishes, queued
+ones are not sent, exit 0.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, whole
+from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, seconds, whole
 from gui_trader.cli.output import EXIT_UNKNOWN
 from gui_trader.config import Config, Paths
 from gui_trader.core import limits as L
@@ -48,7 +49,9 @@ KEYRING_ENTRY = "webhook-token"
 MIN_TOKEN_CHARS = 16
 MAX_BODY_BYTES = 16_384
 QUEUE_SIZE = 16
-ANSWER_WAIT_S = 20.0  # how long an answer waits for its alert's outcome
+ANSWER_WAIT_S = 2.5  # how long an answer waits for its outcome (alert services wait ~3 s)
+MAX_ANSWER_WAIT_S = 60.0
+KEPT_OUTCOMES = 256  # alerts whose outcome `GET /alerts/<id>` can still tell
 SHUTDOWN_WAIT_S = 60.0  # how long a stop waits for the running alert to finish
 FIELDS = {"symbol", "side", "price", "product", "qty", "group", "accounts", "token"}
 SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
@@ -166,6 +169,7 @@ class Job:
     alert: Alert
     names: list[str]
     done: asyncio.Future[dict[str, Any]]
+    state: str = "queued"  # queued | running | done
 
 
 @dataclass
@@ -179,6 +183,7 @@ class Webhook:
     queue: asyncio.Queue[Job] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     accepted: int = 0  # alerts queued to be sent
     closing: bool = False
+    jobs: dict[str, Job] = field(default_factory=dict)  # the latest KEPT_OUTCOMES, by id
 
     def authorized(self, given: object) -> bool:
         return isinstance(given, str) and hmac.compare_digest(
@@ -199,13 +204,37 @@ class Webhook:
                 log.warning("webhook: refused an alert (%d): %s", exc.status, exc.reason)
             return JSONResponse({"accepted": False, "error": exc.reason}, exc.status)
         log.info("webhook: alert %s queued: %s", job.id, job.alert.signal)
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(job.done), self.answer_wait_s)
-        except TimeoutError:
-            return JSONResponse({"accepted": True, "id": job.id, "queued": True}, 202)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(job.done), self.answer_wait_s)
+        return self.answer(job)
+
+    def answer(self, job: Job) -> JSONResponse:
+        from starlette.responses import JSONResponse
+
+        if not job.done.done():
+            where = f"/alerts/{job.id}"
+            return JSONResponse(
+                {"accepted": True, "id": job.id, "queued": True, "state": job.state, "at": where},
+                202,
+            )
+        outcome = job.done.result()
         if outcome.get("bad_input"):  # e.g. an unknown symbol: nothing was sent
             return JSONResponse({"accepted": False, "id": job.id, "error": outcome["error"]}, 422)
-        return JSONResponse({"accepted": True, "id": job.id, **outcome}, 202)
+        return JSONResponse({"accepted": True, "id": job.id, "state": job.state, **outcome}, 202)
+
+    async def status(self, request: Request) -> JSONResponse:
+        """`GET /alerts/<id>`: an alert's state and, once done, its outcome (same token)."""
+        from starlette.responses import JSONResponse
+
+        given = request.headers.get("x-token") or request.query_params.get("token")
+        if not self.authorized(given):
+            return JSONResponse({"error": "bad or missing token"}, 401)
+        job = self.jobs.get(str(request.path_params.get("id", "")))
+        if job is None:
+            return JSONResponse({"error": "no such alert (or an old one)"}, 404)
+        response = self.answer(job)
+        response.status_code = 200
+        return response
 
     async def admit(self, request: Request) -> Job:
         """Checked in this order: size, token, JSON, fields, accounts, room in the queue."""
@@ -238,6 +267,9 @@ class Webhook:
         except asyncio.QueueFull:
             raise Refused(503, f"{QUEUE_SIZE} alerts already waiting: not sent") from None
         self.accepted += 1
+        self.jobs[job.id] = job
+        while len(self.jobs) > KEPT_OUTCOMES:  # the oldest go first (dicts keep order)
+            del self.jobs[next(iter(self.jobs))]
         return job
 
     def accounts_for(self, alert: Alert) -> list[str]:
@@ -256,6 +288,7 @@ class Webhook:
 
         while True:
             job = await self.queue.get()
+            job.state = "running"
             try:
                 report = await run_signals(
                     [job.alert.signal], job.names, self.paths, send=True, notify=self.notify
@@ -277,6 +310,7 @@ class Webhook:
                 result = {"ok": False, "exit": EXIT_UNKNOWN, "error": f"{type(exc).__name__}"}
             finally:
                 self.queue.task_done()
+            job.state = "done"
             if not job.done.done():
                 job.done.set_result(result)
 
@@ -292,6 +326,7 @@ class Webhook:
                 job = self.queue.get_nowait()
                 self.queue.task_done()
                 dropped += 1
+                job.state = "done"
                 if not job.done.done():
                     job.done.set_result({"ok": False, "error": "shutting down: not sent"})
             if dropped:
@@ -307,7 +342,11 @@ class Webhook:
         from starlette.routing import Route
 
         return Starlette(
-            routes=[Route("/", self.receive, methods=["POST"])], lifespan=self.lifespan
+            routes=[
+                Route("/", self.receive, methods=["POST"]),
+                Route("/alerts/{id}", self.status, methods=["GET"]),
+            ],
+            lifespan=self.lifespan,
         )
 
 
@@ -362,7 +401,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("webhook: listening on %s, beyond this machine: keep the token secret", host)
-    hook = Webhook(token, paths, notify)
+    hook = Webhook(token, paths, notify, answer_wait_s=args.answer_wait)
     server = uvicorn.Server(uvicorn_config(hook.app(), sock))
 
     def stop(*_: object) -> None:
@@ -382,6 +421,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--port", type=whole(0, 65535), required=True, help="0: any free port")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (loopback)")
+    p.add_argument(
+        "--answer-wait",
+        type=seconds(0, MAX_ANSWER_WAIT_S),
+        default=ANSWER_WAIT_S,
+        metavar="S",
+        help=f"how long an answer waits for the alert's outcome (default {ANSWER_WAIT_S:g} s;"
+        " later, GET /alerts/<id> tells it)",
+    )
     p.add_argument(
         "--token-env",
         metavar="VAR",

@@ -74,13 +74,15 @@ class InstrumentStore:
         return self.by_key.get(instrument_key(segment, token))
 
     def resolve(self, text: str) -> Instrument:
-        """RELIANCE, RELIANCE-EQ, nse_cm:RELIANCE-EQ, nse_cm|2885, or a full option symbol."""
+        """RELIANCE, RELIANCE-EQ, nse_cm:RELIANCE-EQ, nse_cm|2885, or a full option symbol;
+        also the exchange prefixes charting sites use (NSE:RELIANCE, NFO:NIFTY...CE)."""
         raw = text.strip()
         if "|" in raw and raw in self.by_key:
             return self.by_key[raw]
         segment = ""
         if ":" in raw:
             segment, raw = raw.split(":", 1)
+            segment = EXCHANGE_SEGMENTS.get(segment.upper(), segment)
         key = raw.upper()
         candidates = self.by_symbol.get(key) or self.by_symbol.get(f"{key}-EQ") or []
         if segment:
@@ -104,6 +106,9 @@ class InstrumentStore:
             raise UnknownSymbol(f"no {underlying} {expiry} {strike} {kind} in the instrument file")
         return found
 
+
+# A charting site's exchange prefix -> the broker's segment (TradingView: {{exchange}}:{{ticker}}).
+EXCHANGE_SEGMENTS = {"NSE": "nse_cm", "NFO": "nse_fo", "BSE": "bse_cm", "BFO": "bse_fo"}
 
 DOWNLOAD_ATTEMPTS = 3
 RETRY_BACKOFF_S = 0.2  # times the attempt number

@@ -130,7 +130,7 @@ async def run(args: argparse.Namespace, banner: dict[str, Any], names: list[str]
     from gui_trader.config import Config, Paths
     from gui_trader.core.order import Side
     from gui_trader.engine.events import EventHub
-    from gui_trader.engine.fanout import Fanout, Member, Signal
+    from gui_trader.engine.fanout import Fanout, Member
 
     config = Config.load(Paths.resolve().config)
     rtt = args.latency_ms / 1000

@@ -128,6 +128,30 @@ def test_a_good_alert_places_orders_on_both_paper_accounts(
     assert webhook.hook.accepted == 2
 
 
+def test_a_slow_run_answers_queued_and_its_outcome_is_asked_for_later(
+    webhook: Hook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alert services give up after ~3 s: the answer does not wait for a long run; the outcome
+    is at GET /alerts/<id>, behind the same token."""
+    webhook.hook.answer_wait_s = 0.0
+    r = webhook.post(ALERT | {"token": TOKEN})
+    assert r.status_code == 202, r.text
+    first = r.json()
+    assert first["accepted"] is True and first["queued"] is True
+    assert first["at"] == f"/alerts/{first['id']}"
+    # One worker, alerts in order: once a second alert is answered, the first is done.
+    webhook.hook.answer_wait_s = 60.0
+    second = webhook.post(ALERT | {"token": TOKEN}).json()
+    assert {a["status"] for a in second["report"]["signals"][0]["accounts"]} == {"skipped"}
+    status_url = webhook.url.rstrip("/") + first["at"]
+    assert httpx.get(status_url, timeout=10).status_code == 401
+    doc = httpx.get(status_url, headers={"X-Token": TOKEN}, timeout=10).json()
+    assert doc["state"] == "done" and doc["ok"] is True
+    assert {a["status"] for a in doc["report"]["signals"][0]["accounts"]} == {"placed"}
+    missing = httpx.get(webhook.url + "alerts/nope", params={"token": TOKEN}, timeout=10)
+    assert missing.status_code == 404
+
+
 def test_it_will_not_start_without_a_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

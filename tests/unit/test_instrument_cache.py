@@ -137,3 +137,18 @@ async def test_earlier_days_files_are_dropped(tmp_path: Path, good: dict[str, by
     source = FileSource({"nse_cm": [good["nse_cm"]]})
     await load_instruments(source, cache, segments=("nse_cm",), day=DAY)
     assert list(cached(cache)) == [f"nse_cm_{DAY}.csv"]
+
+
+@pytest.mark.asyncio
+async def test_charting_sites_exchange_prefixes_resolve(
+    tmp_path: Path, good: dict[str, bytes]
+) -> None:
+    """TradingView alerts say NSE:RELIANCE ({{exchange}}:{{ticker}}) and NFO:<option>."""
+    source = FileSource({"nse_cm": [good["nse_cm"]], "nse_fo": [good["nse_fo"]]})
+    store = await load_instruments(source, tmp_path / "cache", day=DAY)
+    assert store.resolve("NSE:RELIANCE").key == store.resolve("RELIANCE").key
+    assert store.resolve("nse:reliance-eq").key == store.resolve("RELIANCE").key
+    option = next(i for i in store.all if i.is_option)
+    assert store.resolve(f"NFO:{option.trading_symbol}") == option
+    with pytest.raises(LookupError):
+        store.resolve(f"NSE:{option.trading_symbol}")  # not a cash symbol
