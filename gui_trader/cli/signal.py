@@ -188,7 +188,14 @@ def outcome(report: FanoutReport) -> Result:
             head += f"  ({sig.elapsed_s:.2f} s, spread {sig.spread_ms:.1f} ms)"
         lines.append(head)
         rows = [
-            [a.account, a.status.upper(), a.qty or "", a.order_id or "", a.attempts or "", a.reason]
+            [
+                a.account,
+                a.status.upper() + (" (EXIT)" if a.exit else ""),
+                a.qty or "",
+                a.order_id or "",
+                a.attempts or "",
+                a.reason,
+            ]
             for a in sig.accounts
         ]
         lines.append(table(["ACCOUNT", "STATUS", "QTY", "ORDER", "TRIES", "REASON"], rows))

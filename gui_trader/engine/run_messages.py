@@ -108,7 +108,9 @@ def compose(
             n = counts.setdefault(a.account, {PLACED: 0, SKIPPED: 0, FAILED: 0})
             n[a.status] = n.get(a.status, 0) + 1
             if a.status == PLACED:
-                line = f"{what}: placed qty {a.qty}, order {a.order_id}"
+                line = (
+                    f"{what}: placed qty {a.qty}{' (exit)' if a.exit else ''}, order {a.order_id}"
+                )
                 order = fills.get((a.account, a.order_id or ""))
                 if order is not None:
                     line += f", {fill_text(order)}"

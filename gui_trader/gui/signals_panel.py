@@ -235,7 +235,7 @@ class SignalsPanel(QWidget):
         for r, a in enumerate(rows):
             cells = [
                 a.account,
-                a.status,
+                f"{a.status} (exit)" if a.exit else a.status,
                 f"{a.qty:,}" if a.qty else "",
                 a.order_id or "",
                 str(a.attempts or ""),
