@@ -438,15 +438,21 @@ class NeoClient:
         return order_id
 
     async def modify(
-        self, order: Order, *, price: Decimal | None = None, qty: int | None = None
+        self,
+        order: Order,
+        *,
+        price: Decimal | None = None,
+        qty: int | None = None,
+        trigger: Decimal | None = None,
     ) -> str:
         pt = order.order_type or "L"
+        trigger = trigger if trigger is not None else order.trigger_price
         form = {
             "no": order.order_id,
             "pt": pt,
             "qt": str(qty if qty is not None else order.qty),
             "pr": wire_price(price if price is not None else order.price),
-            "tp": wire_price(order.trigger_price if pt in ("SL", "SL-M") else None),
+            "tp": wire_price(trigger if pt in ("SL", "SL-M") else None),
             "vd": order.validity or "DAY",
             "dq": "0",
             "am": "NO",

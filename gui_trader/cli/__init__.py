@@ -26,6 +26,7 @@ from gui_trader.cli.monitor import cmd_monitor
 from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
 from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result, Streamed
 from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_pnl, cmd_positions
+from gui_trader.cli.protect import cmd_protect
 from gui_trader.cli.session import cmd_login, cmd_logout
 from gui_trader.cli.sim import run_sim
 from gui_trader.cli.straddle import cmd_straddle
@@ -55,6 +56,7 @@ COMMANDS: dict[str, Command] = {
     "cancel": cmd_cancel,
     "straddle": cmd_straddle,
     "monitor": cmd_monitor,
+    "protect": cmd_protect,
 }
 
 

@@ -159,6 +159,19 @@ def follow_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def protect_arguments(p: argparse.ArgumentParser) -> None:
+    price = decimal(ZERO, L.MAX_PRICE, above_lo=True)
+    p.add_argument("--sl", type=price, metavar="PRICE", help="stop-loss price")
+    p.add_argument("--target", type=price, metavar="PRICE", help="target price (a resting LIMIT)")
+    p.add_argument("--trail", metavar="X|X%%", help="trailing stop: points, or percent like 1.5%%")
+    p.add_argument(
+        "--stop-at",
+        choices=["engine", "broker"],
+        default="engine",
+        help="the stop watched here on ticks (default), or an SL order resting at the broker",
+    )
+
+
 def build_parser() -> OneLineParser:
     common = OneLineParser(add_help=False)
     S = argparse.SUPPRESS
@@ -254,6 +267,19 @@ def build_parser() -> OneLineParser:
             action="store_true",
             help="after-market order: taken while the market is closed, sent at the open",
         )
+        protect_arguments(o)
+    pr = cmd("protect", "stop-loss, target and trailing stop on an open position, watched")
+    pr.add_argument("symbol")
+    protect_arguments(pr)
+    pr.add_argument("--qty", type=whole(1, L.MAX_QTY), help="units to protect (default: all)")
+    pr.add_argument(
+        "--remove", action="store_true", help="take the protection off (its orders cancelled)"
+    )
+    pr.add_argument(
+        "--detach",
+        action="store_true",
+        help="arm the resting orders and return (an engine stop is then not watched)",
+    )
     c = cmd("cancel", "cancel an open order")
     c.add_argument("order_id")
     st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import BrokerError
@@ -99,6 +100,10 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
     product = Product(args.product) if args.product else default_product(inst)
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
     req = OrderRequest(inst, side, args.qty, order_type, args.price, product, amo=bool(args.amo))
+    from gui_trader.cli.protect import wants_protection
+
+    if wants_protection(args):
+        return await _order_protected(engine, args, req)
     outcome = await engine.place(req)
     order = None
     if outcome.order_id:
@@ -132,6 +137,43 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
     text = f"{what} not placed: {status.value}: {reason} (tag {outcome.tag})"
     print(f"gui-trader: {text}", file=sys.stderr)
     return EXIT_FAILED, payload, text
+
+
+async def _order_protected(
+    engine: TradingEngine, args: argparse.Namespace, req: OrderRequest
+) -> Result:
+    """`buy/sell ... --sl/--target/--trail`: the levels checked before the entry is sent, then
+    the entry, then its protection, watched like `gui-trader protect`."""
+    from gui_trader.cli.protect import protect_entry, trail_of
+    from gui_trader.engine.protection import BadProtection, check_levels
+
+    trail_of(args)  # a bad --trail is refused before anything is sent
+    if args.amo:
+        raise CommandError(
+            "--sl/--target/--trail cannot watch an after-market order", EXIT_BAD_INPUT
+        )
+    ref = req.price
+    if ref is None:
+        quotes = await engine.read_quotes([req.instrument])
+        ref = quotes[req.instrument.key].ltp if req.instrument.key in quotes else None
+    try:
+        check_levels(req.side is Side.BUY, ref or Decimal(0), args.sl, args.target)
+    except BadProtection as exc:
+        raise CommandError(f"{exc} (nothing sent)", EXIT_BAD_INPUT) from None
+    if not await engine.start():
+        raise CommandError("cannot start the account (see the log)", EXIT_FAILED)
+    try:
+        outcome = await engine.place(req)
+        if not outcome.ok or outcome.order_id is None:
+            what = f"{req.side.label} {req.qty} {req.instrument.trading_symbol}"
+            text = f"{what} not placed: {outcome.error} (tag {outcome.tag})"
+            code = EXIT_UNKNOWN if outcome.status is OrderStatus.UNKNOWN else EXIT_FAILED
+            return code, {"mode": engine.mode, "outcome": "rejected", "tag": outcome.tag}, text
+        status, doc, text = await protect_entry(engine, args, outcome)
+        doc["entry"] = {"order_id": outcome.order_id, "tag": outcome.tag}
+        return status, doc, f"{engine.mode}: order {outcome.order_id}; " + text
+    finally:
+        await engine.stop(close=False)
 
 
 def _outcome_word(outcome: OrderOutcome, status: OrderStatus) -> str:

@@ -101,6 +101,13 @@ CREATE TABLE IF NOT EXISTS monitor (
     updated REAL NOT NULL,
     PRIMARY KEY (account, day, symbol)
 );
+CREATE TABLE IF NOT EXISTS protections (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS intents_open ON intents (account, state);
 CREATE INDEX IF NOT EXISTS intents_group ON intents (group_id);
 """
@@ -484,6 +491,40 @@ class Journal:
             self._db.execute("COMMIT")
 
         await self._run(write)
+
+    async def save_protection(
+        self, pid: str, account: str, state: str, data: dict[str, Any]
+    ) -> None:
+        """A position's stop/target/trail and its orders: a restart neither forgets a stop nor
+        exits twice (the exit's own intent is in `intents`, its tag here)."""
+
+        def write() -> None:
+            assert self._db is not None
+            self._db.execute(
+                "INSERT INTO protections (id, account, state, data, updated) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET state=excluded.state, data=excluded.data,"
+                " updated=excluded.updated",
+                (pid, account, state, json.dumps(data), time.time()),
+            )
+
+        await self._run(write)
+
+    async def load_protections(
+        self, account: str, states: tuple[str, ...], since: float = 0.0
+    ) -> list[dict[str, Any]]:
+        """The account's protections in these states, changed after `since` (epoch s)."""
+
+        def read() -> list[dict[str, Any]]:
+            assert self._db is not None
+            marks = ",".join("?" * len(states))
+            rows = self._db.execute(
+                f"SELECT data, updated FROM protections WHERE account=? AND state IN ({marks})"
+                " AND updated > ? ORDER BY updated",
+                (account, *states, since),
+            ).fetchall()
+            return [json.loads(r[0]) | {"_updated": r[1]} for r in rows]
+
+        return list(await self._run(read))
 
     async def load_monitor(self, account: str, day: date) -> dict[str, dict[str, Any]]:
         def read() -> dict[str, dict[str, Any]]:

@@ -313,25 +313,33 @@ class OrderDesk:
         return "absent"
 
     async def modify(
-        self, order: Order, *, price: Decimal | None = None, qty: int | None = None
+        self,
+        order: Order,
+        *,
+        price: Decimal | None = None,
+        qty: int | None = None,
+        trigger: Decimal | None = None,
     ) -> Order:
         """Modify is safe to repeat (same target); after an ambiguity, check before resending."""
         log.info(
-            "modifying order %s (%s): price %s qty %s",
+            "modifying order %s (%s): price %s qty %s%s",
             order.order_id,
             order.trading_symbol,
             price if price is not None else "unchanged",
             qty if qty is not None else "unchanged",
+            f" trigger {trigger}" if trigger is not None else "",
         )
         for _ in range(MAX_SENDS):
             try:
-                await self.broker.modify(order, price=price, qty=qty)
+                await self.broker.modify(order, price=price, qty=qty, trigger=trigger)
             except Ambiguous:
                 current = await self._current(order.order_id)
                 if current is None or current.status.terminal:
                     raise
-                if (price is None or current.price == price) and (
-                    qty is None or current.qty == qty
+                if (
+                    (price is None or current.price == price)
+                    and (qty is None or current.qty == qty)
+                    and (trigger is None or current.trigger_price == trigger)
                 ):
                     return current
                 order = current
@@ -364,6 +372,35 @@ class OrderDesk:
             else:
                 self.live.apply(book)
                 return next((o for o in book if o.order_id == order_id), None)
+        return None
+
+    async def settle_tag(self, tag: str) -> Order | None:
+        """The order our intent `tag` became, or None once it is proven absent: never sent, or
+        not in the book after the longest a request can still be in flight. For a feature
+        that wrote a tag down before sending and must know, after a restart, whether to send
+        again."""
+        intent = await self.journal.by_tag(tag)
+        if intent is None or intent.state in (
+            IntentState.ABSENT,
+            IntentState.ABORTED,
+            IntentState.EXPIRED,
+            IntentState.FAILED,
+        ):
+            return None
+        found = await self.lookup(tag, intent.request)
+        if found.order is None and intent.state in (IntentState.SENT, IntentState.UNKNOWN):
+            wait = intent.updated + self.broker.in_flight_s - time.time()
+            if wait > 0:
+                log.info("order %s may still land: looking again in %.0f s", tag, wait)
+                await asyncio.sleep(wait)
+            found = await self.lookup(tag, intent.request)
+        if found.order is not None:
+            if intent.state is not IntentState.PLACED:
+                await self.journal.update(tag, IntentState.PLACED, order_id=found.order.order_id)
+            return found.order
+        if intent.state in (IntentState.NEW, IntentState.SENT, IntentState.UNKNOWN):
+            detail = "never sent" if intent.state is IntentState.NEW else "not at the broker"
+            await self.journal.update(tag, IntentState.ABSENT, detail=detail)
         return None
 
     async def reconcile(self, idle_s: float = 120.0) -> list[dict[str, Any]]:

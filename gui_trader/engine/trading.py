@@ -47,6 +47,13 @@ from gui_trader.engine.events import (
 from gui_trader.engine.journal import Intent, Run
 from gui_trader.engine.order_checks import check_order
 from gui_trader.engine.portfolio import PortfolioView, portfolio
+from gui_trader.engine.protection import (
+    BadProtection,
+    Protection,
+    Protector,
+    StopAt,
+    Trail,
+)
 from gui_trader.market.instruments import InstrumentStore
 
 if TYPE_CHECKING:
@@ -137,6 +144,7 @@ class TradingEngine:
         # The live feeds, with polling as reconciliation and fallback (`[feeds] enabled`).
         self.feeds_enabled = ctx.live_feeds
         self.feed: FeedLink | None = None
+        self.protector = Protector(self)  # stops, targets, trails: driven once started
 
     @property
     def mode(self) -> str:
@@ -166,6 +174,10 @@ class TradingEngine:
             self._state("error", explain(exc))
             return False
         self._baseline = False
+        try:
+            await self.protector.start()
+        except (BrokerError, OSError) as exc:  # the window still opens; the log says why
+            log.error("protections not resumed: %s", explain(exc))
         self._state("ready", trading=True)
         self.ready.set()
         if self.feeds_enabled:
@@ -177,18 +189,22 @@ class TradingEngine:
         self._tasks.append(asyncio.create_task(self._metrics(), name="metrics"))
         return True
 
-    async def stop(self) -> None:
+    async def stop(self, *, close: bool = True) -> None:
+        """Stop watching and polling; `close=False` leaves the account's context open for
+        its owner (the CLI closes what it opened)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.protector.stop()
         if self.feed is not None:
             await self.feed.close()
             self.feed = None
         self._state("closed")
-        await self.ctx.close()
+        if close:
+            await self.ctx.close()
 
     async def _poll(self) -> None:
         while True:
@@ -343,6 +359,7 @@ class TradingEngine:
         if positions != self.positions:
             self.positions = positions
             self.hub.publish(PositionsUpdated(positions))
+            self.protector.on_positions(positions)
 
     def _apply_holdings(self, holdings: tuple[Holding, ...]) -> None:
         if holdings != self.holdings:
@@ -357,6 +374,7 @@ class TradingEngine:
                 self.quotes[q.key] = q
                 changed.append(q)
         if changed:
+            self.protector.on_quotes(changed)  # stops first: before anything is drawn
             self.hub.publish(QuotesUpdated(tuple(changed)))
 
     # ------------------------------------------------------------------ watchlist
@@ -560,6 +578,78 @@ class TradingEngine:
         run.release()
         plan = run.plan.to_json()
         await self.ctx.journal.save_run(run.run_id, self.ctx.account, KIND, plan, "abandoned")
+
+    # ------------------------------------------------------------------ protections
+    def held(self, inst: Instrument) -> tuple[int, str]:
+        """Net units held in this instrument (positions, else delivery holdings) and product."""
+        pos = next((p for p in self.positions if p.key == inst.key and p.net_qty != 0), None)
+        if pos is not None:
+            return pos.net_qty, pos.product
+        qty = sum(h.qty for h in self.holdings if h.key == inst.key)
+        return qty, Product.CNC.value
+
+    async def protect(
+        self,
+        symbol: str,
+        *,
+        sl: Decimal | None = None,
+        target: Decimal | None = None,
+        trail: Trail | None = None,
+        stop_at: StopAt = StopAt.ENGINE,
+        qty: int | None = None,
+        entry: OrderOutcome | None = None,
+    ) -> Protection:
+        """A stop/target/trail on an open position (or on what `entry` will fill): checked,
+        written to the journal, armed when this process drives the account's protections."""
+        inst = self.instrument(symbol)
+        if self.protector.for_key(inst.key) is not None:
+            raise BadProtection(
+                f"{inst.trading_symbol} is already protected (`gui-trader protect"
+                f" {inst.trading_symbol} --remove` first)"
+            )
+        quotes = await self.read_quotes([inst])
+        ltp = quotes[inst.key].ltp if inst.key in quotes else Decimal(0)
+        if entry is not None:
+            if entry.order_id is None or not entry.ok:
+                raise BadProtection("the entry order was not placed: nothing to protect")
+            long = entry.request.side is Side.BUY
+            units, product = entry.request.qty, entry.request.product.value
+            entry_order: str | None = entry.order_id
+        else:
+            if not self.ready.is_set():
+                await self.refresh(full=True)
+            held, product = self.held(inst)
+            if held == 0:
+                raise BadProtection(f"no open position in {inst.trading_symbol} to protect")
+            long, units, entry_order = held > 0, abs(held), None
+        if qty is not None:
+            if qty % inst.lot_size or not 0 < qty <= units:
+                raise BadProtection(
+                    f"qty {qty}: whole lots of {inst.lot_size}, at most the {units} held"
+                )
+            units = qty
+        p = self.protector.new(
+            inst,
+            long=long,
+            qty=units,
+            product=product,
+            sl=sl,
+            target=target,
+            trail=trail,
+            stop_at=stop_at,
+            ltp=ltp,
+            entry_order=entry_order,
+        )
+        return await self.protector.add(p)
+
+    async def unprotect(self, symbol: str) -> Protection:
+        """End a protection: its resting orders cancelled; the position stays as it is."""
+        inst = self.instrument(symbol)
+        p = self.protector.for_key(inst.key)
+        if p is None:
+            raise BadProtection(f"{inst.trading_symbol} has no protection to remove")
+        await self.protector.remove(p)
+        return p
 
     # ------------------------------------------------------------------ the EMA9 monitor
     async def monitor(

@@ -139,6 +139,21 @@ class Exchange:
             return True
         return nse_open(now or self.now(), self.holidays)
 
+    def fill_part(self, no: str, qty: int) -> dict[str, Any]:
+        """Fill `qty` of a working order at its own price (tests: partial fills on demand)."""
+        for ucc, book in self.books.items():
+            o = book.orders.get(no)
+            if o is None:
+                continue
+            if o.status in ("complete", "cancelled", "rejected") or o.status == "trigger pending":
+                raise ValueError(f"order {no} is {o.status}: nothing to fill")
+            qty = max(1, min(qty, o.qty - o.filled))
+            x = self.universe.by_symbol[o.ts]
+            price = o.price if o.pt in ("L", "SL") else self.market.ltp(x)
+            self.matcher._fill(book, x, o, qty, price)  # still "open" until all of it fills
+            return {"ucc": ucc, "no": no, "filled": o.filled, "status": o.status}
+        raise KeyError(no)
+
     def pin(self, symbol: str, price: Decimal | None) -> None:
         self.market.pin(symbol, price)
 

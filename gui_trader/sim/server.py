@@ -457,6 +457,7 @@ class SimServer:
             Route("/_sim/revoke", x.admin_revoke, methods=["POST"]),
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
             Route("/_sim/pin", x.admin_pin, methods=["POST"]),
+            Route("/_sim/fill", x.admin_fill, methods=["POST"]),
             Route("/_sim/book", x.admin_book, methods=["GET"]),
             Route("/_sim/drop_feeds", x.admin_drop_feeds, methods=["POST"]),
         ]
@@ -684,9 +685,23 @@ class SimServer:
     async def admin_revoke(self, request: Request) -> Response:
         return JSONResponse({"revoked": self.exchange.revoke()})
 
+    async def admin_fill(self, request: Request) -> Response:
+        """{no, qty}: fill part of a working order now (partial fills on demand, for tests)."""
+        body = await request.json()
+        try:
+            done = self.exchange.fill_part(str(body["no"]), int(body["qty"]))
+        except (KeyError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        self.feeds.publish()
+        return JSONResponse(done)
+
     async def admin_pin(self, request: Request) -> Response:
         """{symbol: price or null}: hold (or release) last prices for tests and benchmarks."""
-        for symbol, price in (await request.json()).items():
+        wanted = await request.json()
+        unknown = [s for s in wanted if s not in self.exchange.universe.by_symbol]
+        if unknown:  # a typo would pin nothing and leave a test wondering why
+            return JSONResponse({"error": f"unknown trading symbol {unknown[0]!r}"}, 400)
+        for symbol, price in wanted.items():
             self.exchange.pin(symbol, Decimal(str(price)) if price is not None else None)
         return JSONResponse({"pinned": len(self.exchange.pinned)})
 

@@ -116,6 +116,7 @@ def plain_orders(ucc: str, book: Book) -> list[dict[str, Any]]:
             "status": o.status,
             "pt": o.pt,
             "price": str(o.price),
+            "trigger": str(o.trigger),
             "prod": o.prod,
             "ucc": ucc,
         }
