@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 FEATURE = "R"  # the tag prefix of risk exits
 EXIT_SLIPPAGE = Decimal("0.02")  # a triggered exit's limit this far through the last price
 STOP_LIMIT_GAP = Decimal("0.005")  # a broker SL order's limit this far beyond its trigger
-PICK_UP_S = 2.0
-EXIT_WAIT_S = 10.0  # how long an exit waits for its orders' final word before feeds/polls tell  # how often the driver looks for protections other processes added
+PICK_UP_S = 2.0  # how often the driver looks for protections other processes added
+EXIT_WAIT_S = 10.0  # how long an exit waits for its orders' final word (then feeds/polls tell)
 MAX_TRAIL_PCT = Decimal(50)
 
 
