@@ -35,6 +35,7 @@ from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.core.portfolio import Position
 from gui_trader.engine.events import Notice
+from gui_trader.engine.journal import IntentState
 from gui_trader.engine.live_orders import OrderHandle
 from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
 
@@ -638,8 +639,11 @@ class Protector:
         ready = await self.desk.prepare(reqs, feature=FEATURE, group=p.id, metas=[None] * len(reqs))
         p.exit_tags = [r.tag or "" for r in ready]
         await self._save(p)  # the exit's tags are written before it is sent
+        await self.journal.mark(
+            p.exit_tags, IntentState.SENT
+        )  # nothing left between it and the wire
         p.wire_at = time.perf_counter()
-        outcomes = await asyncio.gather(*(self.desk.send(r) for r in ready))
+        outcomes = await asyncio.gather(*(self.desk.send(r, marked=True) for r in ready))
         self._note_wire(p)
         for outcome in outcomes:
             if outcome.order_id is not None:

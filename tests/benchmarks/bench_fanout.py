@@ -41,12 +41,15 @@ STOCKS = ["HDFCBANK", "TCS", "ICICIBANK", "AXISBANK", "LT", "KOTAKBANK", "BHARTI
 STOCKS += ["HINDUNILVR"]
 
 
-def start_sim(accounts: int, latency_ms: float) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_sim(
+    accounts: int, latency_ms: float, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "gui_trader", "sim", "--port", "0", "--json"),
             *("--accounts", str(accounts), "--latency-ms", str(latency_ms)),
+            *(extra or []),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -307,3 +307,37 @@ def test_the_cli_protects_watches_and_says_what_ctrl_c_leaves(
     assert main(["buy", "TCS", "--qty", "1", "--sl", "3200", "--account", "a1"]) == 2
     assert "nothing sent" in capsys.readouterr().err
     assert sim.orders("TCS-EQ") == []
+
+
+@pytest.mark.asyncio
+async def test_a_feed_tick_triggers_the_stop(home: Path) -> None:
+    """With the live feed on, nobody reads a quote: the tick itself fires the stop."""
+    from gui_trader.broker.vault import VaultKey, store_secrets
+
+    users = numbered_users(1)
+    with start(users=users, unique_tags=True, feed_interval_s=0.02) as server:
+        paths = Paths(home).ensure()
+        config = Config.load(paths.config)
+        u = users[0]
+        config.accounts["a1"] = AccountConfig("a1", u.mobile, u.ucc, server.url)
+        store_secrets(
+            VaultKey(paths.keyring_scope, "a1", u.ucc),
+            consumer_key=u.consumer_key,
+            mpin=u.mpin,
+            totp_secret=u.totp_secret,
+        )
+        config.orders_per_second = config.requests_per_second = 1000.0
+        config.extra["market"] = {"always_open": True}
+        config.save()
+        sim = Sim(server, home, u.ucc)
+        sim.pin("INFY", "1560")
+        engine = await open_engine(home)
+        try:
+            assert engine.feed is not None
+            p = await engine.protect("INFY", sl=D("1500"))
+            sim.pin("INFY", "1490")
+            await until_done(engine, p.id)
+            assert p.reason.startswith("stop 1500 hit at 1490")
+        finally:
+            await engine.stop()
+        assert [(o["tt"], o["status"]) for o in sim.orders("INFY-EQ")] == [("S", "complete")]
