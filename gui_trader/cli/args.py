@@ -318,6 +318,24 @@ def build_parser() -> OneLineParser:
     st.add_argument("--order-type", choices=["MKT", "LIMIT"], default="MKT")
     st.add_argument("--buffer-pct", type=decimal(ZERO, L.MAX_BUFFER_PCT), default=Decimal("1"))
     st.add_argument("--yes", action="store_true", help="send it (otherwise: show the plan)")
+    pct = decimal(ZERO, Decimal(1000), above_lo=True)
+    rupees = decimal(ZERO, L.MAX_AMOUNT, above_lo=True)
+    st.add_argument(
+        "--combined-sl-pct", type=pct, metavar="N", help="exit both legs N%% against the premium"
+    )
+    st.add_argument(
+        "--combined-target-pct", type=pct, metavar="N", help="exit both legs N%% in favour"
+    )
+    st.add_argument(
+        "--leg-sl-pct",
+        type=pct,
+        metavar="N",
+        help="a leg N%% against its entry exits; the other leg's stop moves to cost",
+    )
+    st.add_argument("--lock-at", type=rupees, metavar="RUPEES", help="MTM profit that arms a trail")
+    st.add_argument(
+        "--trail-by", type=rupees, metavar="RUPEES", help="MTM fall from its best that exits"
+    )
     st.add_argument(
         "--resume",
         action="store_true",

@@ -14,6 +14,7 @@ from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import Result
 from gui_trader.core.order import OrderOutcome
 from gui_trader.engine.protection import BadProtection, Protection, PState, StopAt, Trail
+from gui_trader.engine.straddle_guard import StraddleStops
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -174,3 +175,51 @@ async def _remove(engine: TradingEngine, symbol: str) -> Result:
     with contextlib.suppress(Exception):
         await engine.refresh()
     return 0, report(engine, p, "removed"), f"{describe(p)}: protection removed"
+
+
+def straddle_stops(args: argparse.Namespace) -> StraddleStops | None:
+    """The straddle's stop flags, checked (None when none was given)."""
+    stops = StraddleStops(
+        combined_sl_pct=getattr(args, "combined_sl_pct", None),
+        combined_target_pct=getattr(args, "combined_target_pct", None),
+        leg_sl_pct=getattr(args, "leg_sl_pct", None),
+        lock_at=getattr(args, "lock_at", None),
+        trail_by=getattr(args, "trail_by", None),
+    )
+    if stops.trail_by is not None and stops.lock_at is None:
+        raise CommandError("--trail-by needs --lock-at (the MTM that arms it)", EXIT_BAD_INPUT)
+    return stops if stops.any else None
+
+
+async def watch_straddle(engine: TradingEngine, summary: Any, stops: StraddleStops) -> Result:
+    """After a straddle run filled: its stops watched here until both legs are out, or
+    Ctrl-C (nothing rests at the broker for them: say so)."""
+    if not await engine.start():
+        raise CommandError("straddle filled, but the account cannot start to watch its stops")
+    try:
+        try:
+            g = await engine.guard_straddle(summary, stops)
+        except BadProtection as exc:
+            return EXIT_FAILED, {"watching": "nothing"}, f"stops not set: {exc}"
+        if not engine.protector.driving:
+            doc = {"watching": "elsewhere", "guard": g.to_json()}
+            return 0, doc, "straddle stops added; another gui-trader process watches them"
+        stop = asyncio.Event()
+        done = asyncio.ensure_future(engine.protector.wait_all_done([g.id]))
+        stopped = asyncio.ensure_future(stop.wait())
+        with on_interrupt(stop.set):
+            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (done, stopped):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await engine.protector.idle()
+        if g.state is PState.DONE:
+            return 0, {"watching": "done", "guard": g.to_json()}, f"straddle closed: {g.reason}"
+        text = (
+            "stopped watching the straddle's stops. NOT protected now: they are watched only"
+            " while gui-trader runs; open the window (or run any protect) to resume them"
+        )
+        return 0, {"watching": "interrupted", "guard": g.to_json()}, text
+    finally:
+        await engine.stop(close=False)

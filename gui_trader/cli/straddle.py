@@ -56,9 +56,12 @@ async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Resul
     payload: dict[str, Any] = {"mode": engine.mode, "plan": _plan_json(plan)}
     if not plan.ok:
         raise CommandError("cannot run: " + "; ".join(plan.problems), EXIT_BAD_INPUT)
+    from gui_trader.cli.protect import straddle_stops
+
+    straddle_stops(args)  # bad stops are refused before anything is sent
     if not args.yes:
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
-    return await _run_straddle(args, engine.straddle_run(plan), payload, text)
+    return await _run_straddle(args, engine.straddle_run(plan), payload, text, engine=engine)
 
 
 def _plan_json(plan: Any) -> dict[str, Any]:
@@ -89,11 +92,19 @@ async def _run_straddle(
     payload: dict[str, Any],
     text: str,
     resume: list[Any] | None = None,
+    engine: TradingEngine | None = None,
 ) -> Result:
     from gui_trader.cli.straddle_report import summary_text
 
     with on_interrupt(run.abort):  # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)
+    from gui_trader.cli.protect import straddle_stops, watch_straddle
+
+    stops = straddle_stops(args)
+    if stops is not None and engine is not None and not summary.aborted:
+        _, doc, guard_text = await watch_straddle(engine, summary, stops)
+        text += "\n" + guard_text
+        payload = {**payload, "guard": doc}
     result = summary.to_json()
     legs = list(summary.results.values())
     if summary.complete:

@@ -229,6 +229,10 @@ class Protector:
         self._loop_task: asyncio.Task[None] | None = None
         self._seen = 0.0
         self.trigger_to_wire_ms: list[float] = []
+        from gui_trader.engine.straddle_guard import StraddleGuards
+
+        self.straddles = StraddleGuards(self)  # a straddle's combined stops: same driver
+        self._new_guards: list[Any] = []
 
     @property
     def account(self) -> str:
@@ -260,6 +264,8 @@ class Protector:
         await self._pick_up()
         for p in list(self.items.values()):
             await self._resume(p)
+        for g in list(self.straddles.items.values()):
+            await self.straddles.resume(g)
         self._loop_task = asyncio.create_task(self._loop(), name=f"protect-{self.account}")
         return True
 
@@ -268,7 +274,7 @@ class Protector:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        for task in list(self._tasks):  # an exit in flight finishes: its order may be out
+        for task in [*self._tasks, *self.straddles._tasks]:  # an exit in flight finishes
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(task), 30)
         await self._flush()
@@ -283,6 +289,9 @@ class Protector:
                 await self._flush()
                 for p in await self._pick_up():
                     await self._resume(p)
+                for g in self._new_guards:
+                    await self.straddles.resume(g)
+                self._new_guards = []
             except Exception:  # a bad row or a journal hiccup must not end the watching
                 log.exception("%s: protections: pick-up failed", self.account)
 
@@ -293,6 +302,11 @@ class Protector:
         new = []
         for row in rows:
             self._seen = max(self._seen, float(row.pop("_updated")))
+            if row.get("kind") == "straddle":
+                guard = self.straddles.load(row)
+                if guard is not None:
+                    self._new_guards.append(guard)
+                continue
             p = Protection.from_json(row)
             mine = self.items.get(p.id)
             if mine is not None:
@@ -377,7 +391,13 @@ class Protector:
     # ------------------------------------------------------------ feeds in
     def on_quotes(self, quotes: Iterable[Quote]) -> None:
         """Every tick (and poll): trail, then stop. Cheap; actions run as tasks."""
-        if not self.driving or not self.items:
+        if not self.driving:
+            return
+        quotes = list(quotes)
+        if self.straddles.items:
+            ltp = {k: q.ltp for k, q in self.engine.quotes.items() if q.ltp > 0}
+            self.straddles.on_quotes(quotes, ltp)
+        if not self.items:
             return
         by_key = {q.key: q for q in quotes}
         for p in list(self.items.values()):
@@ -817,8 +837,8 @@ class Protector:
 
     async def idle(self) -> None:
         """Until no action is in flight (an exit, a trail's modify, an OCO cancel)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._tasks or self.straddles._tasks:
+            await asyncio.gather(*self._tasks, *self.straddles._tasks, return_exceptions=True)
 
     def open(self) -> list[Protection]:
         return [p for p in self.items.values() if p.state is not PState.DONE]
@@ -827,7 +847,12 @@ class Protector:
         return next((p for p in self.open() if p.key == key), None)
 
     async def wait_all_done(self, ids: Iterable[str]) -> None:
-        """Until every one of these protections has ended (the headless watcher's life)."""
+        """Until every one of these protections (or straddle guards) has ended."""
         wanted = set(ids)
-        while any(self.items[i].state is not PState.DONE for i in wanted if i in self.items):
+
+        def state(i: str) -> PState:
+            item = self.items.get(i) or self.straddles.items.get(i)
+            return item.state if item is not None else PState.DONE
+
+        while any(state(i) is not PState.DONE for i in wanted):
             await self.changed.wait()

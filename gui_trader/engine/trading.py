@@ -642,6 +642,29 @@ class TradingEngine:
         )
         return await self.protector.add(p)
 
+    async def guard_straddle(self, summary: Any, stops: Any) -> Any:
+        """Combined/leg stops and lock-and-trail on what a straddle run filled (see
+        straddle_guard.py); nothing to guard when no leg filled."""
+        from gui_trader.engine.straddle_plan import Leg
+
+        plan = summary.plan
+        legs = []
+        for kind, inst in ((Leg.CE, plan.call), (Leg.PE, plan.put)):
+            leg = summary.leg(kind)
+            if inst is not None and leg.qty_filled > 0:
+                legs.append((inst, leg.qty_filled, leg.avg_price))
+        if not legs:
+            raise BadProtection("no leg of the straddle filled: nothing to guard")
+        guards = self.protector.straddles
+        g = guards.new(
+            summary.run_id,
+            legs,
+            short=plan.spec.side is Side.SELL,
+            product=plan.spec.product.value,
+            stops=stops,
+        )
+        return await guards.add(g)
+
     async def unprotect(self, symbol: str) -> Protection:
         """End a protection: its resting orders cancelled; the position stays as it is."""
         inst = self.instrument(symbol)

@@ -89,11 +89,11 @@ async def engine(sim: Sim) -> AsyncIterator[TradingEngine]:
     await e.stop()
 
 
-async def tick(engine: TradingEngine, symbol: str, times: int = 1) -> None:
-    """What a feed tick does: the last price applied to the engine (stops run on it)."""
-    inst = engine.instrument(symbol)
+async def tick(engine: TradingEngine, *symbols: str, times: int = 1) -> None:
+    """What a feed tick does: the last prices applied to the engine (stops run on them)."""
+    insts = [engine.instrument(s) for s in symbols]
     for _ in range(times):
-        await engine.read_quotes([inst])
+        await engine.read_quotes(insts)
 
 
 async def until_done(engine: TradingEngine, pid: str) -> None:
@@ -341,3 +341,96 @@ async def test_a_feed_tick_triggers_the_stop(home: Path) -> None:
         finally:
             await engine.stop()
         assert [(o["tt"], o["status"]) for o in sim.orders("INFY-EQ")] == [("S", "complete")]
+
+
+# ---------------------------------------------------------------- straddles
+async def sold_straddle(sim: Sim, engine: TradingEngine, lots: int) -> tuple[Any, str, str]:
+    """A NIFTY straddle sold at 100 + 100 (prices pinned), filled; returns its summary."""
+    from gui_trader.engine.straddle_plan import StraddleSpec
+
+    store = engine.instruments
+    assert store is not None
+    expiry = store.expiries("NIFTY")[0]
+    row = store.chain("NIFTY", expiry)[len(store.chain("NIFTY", expiry)) // 2]
+    assert row.call is not None and row.put is not None
+    ce, pe = row.call.trading_symbol, row.put.trading_symbol
+    sim.admin("POST", "/_sim/pin", {ce: "100", pe: "100"})
+    spec = StraddleSpec(
+        "NIFTY",
+        expiry,
+        lots,
+        batch_lots=lots,
+        call_strike=row.strike,
+        put_strike=row.strike,
+        delay_s=0.0,
+    )
+    plan = await engine.prepare_straddle(spec)
+    assert plan.ok, plan.problems
+    summary = await engine.straddle_run(plan).execute()
+    assert summary.complete
+    await engine.refresh(full=True)
+    return summary, ce, pe
+
+
+def buys(sim: Sim, symbol: str) -> list[dict[str, Any]]:
+    return [
+        o for o in sim.admin("GET", "/_sim/book")["orders"] if o["ts"] == symbol and o["tt"] == "B"
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_combined_stop_buys_back_both_legs_together_freeze_sliced(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    from gui_trader.engine.straddle_guard import StraddleStops
+
+    summary, ce, pe = await sold_straddle(sim, engine, lots=30)  # 2250 a leg: above the freeze
+    g = await engine.guard_straddle(summary, StraddleStops(combined_sl_pct=D(10)))
+    sim.admin("POST", "/_sim/pin", {ce: "125", pe: "90"})  # 215: 7.5 % against: nothing yet
+    await tick(engine, ce, pe)
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert g.state is PState.ACTIVE and buys(sim, ce) == []
+    sim.admin("POST", "/_sim/pin", {ce: "140", pe: "90"})  # 230: 15 % against
+    await tick(engine, ce, pe, times=3)
+    await asyncio.wait_for(engine.protector.wait_all_done([g.id]), 30)
+    for symbol in (ce, pe):
+        rows = buys(sim, symbol)
+        assert sorted(o["qty"] for o in rows) == [450, 1800]  # freeze-sliced, once
+        assert {o["status"] for o in rows} == {"complete"}
+    assert g.reason.startswith("combined premium 230")
+
+
+@pytest.mark.asyncio
+async def test_a_leg_stop_moves_the_other_legs_stop_to_cost(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    from gui_trader.engine.straddle_guard import StraddleStops
+
+    summary, ce, pe = await sold_straddle(sim, engine, lots=1)
+    g = await engine.guard_straddle(summary, StraddleStops(leg_sl_pct=D(50)))
+    assert [leg.sl for leg in g.legs] == [D(150), D(150)]
+    sim.admin("POST", "/_sim/pin", {ce: "155", pe: "60"})
+    await tick(engine, ce, pe)
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert [o["qty"] for o in buys(sim, ce)] == [75] and buys(sim, pe) == []
+    assert g.legs[1].sl == D(100)  # the PUT's stop is now its cost
+    sim.admin("POST", "/_sim/pin", {pe: "101"})
+    await tick(engine, pe)
+    await asyncio.wait_for(engine.protector.wait_all_done([g.id]), 30)
+    assert [o["qty"] for o in buys(sim, pe)] == [75]
+
+
+@pytest.mark.asyncio
+async def test_lock_and_trail_on_the_combined_mtm(sim: Sim, engine: TradingEngine) -> None:
+    from gui_trader.engine.straddle_guard import StraddleStops
+
+    summary, ce, pe = await sold_straddle(sim, engine, lots=1)
+    stops = StraddleStops(lock_at=D(2000), trail_by=D(1000))
+    g = await engine.guard_straddle(summary, stops)
+    for c, p_, exited in (("80", "80", False), ("85", "85", False), ("90", "90", True)):
+        sim.admin("POST", "/_sim/pin", {ce: c, pe: p_})  # MTM 3000, 2250, 1500
+        await tick(engine, ce, pe)
+        await asyncio.wait_for(engine.protector.idle(), 10)
+        assert (g.state is PState.DONE) is exited, (c, g.reason)
+    assert g.peak_mtm == D(3000)
+    assert len(buys(sim, ce)) == len(buys(sim, pe)) == 1
