@@ -219,6 +219,29 @@ class MonitorState:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ProtectionView:
+    """One position's stop, target and trail as the window shows them."""
+
+    key: str  # the instrument key
+    symbol: str
+    long: bool
+    qty: int
+    sl: Decimal | None
+    target: Decimal | None
+    trail: str  # "" / "20" / "1.5%"
+    stop_at: str  # engine / broker
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionsChanged:
+    """Every open protection of the account, after any change (trail moves included)."""
+
+    account: str
+    items: tuple[ProtectionView, ...]
+
+
 Event = (
     OrderUpdated
     | PositionsUpdated
@@ -234,4 +257,5 @@ Event = (
     | RunProgress
     | MonitorRow
     | MonitorState
+    | ProtectionsChanged
 )

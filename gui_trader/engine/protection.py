@@ -34,7 +34,7 @@ from gui_trader.core.instrument import Instrument
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.core.portfolio import Position
-from gui_trader.engine.events import Notice
+from gui_trader.engine.events import Notice, ProtectionsChanged, ProtectionView
 from gui_trader.engine.journal import IntentState
 from gui_trader.engine.live_orders import OrderHandle
 from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
@@ -233,6 +233,7 @@ class Protector:
 
         self.straddles = StraddleGuards(self)  # a straddle's combined stops: same driver
         self._new_guards: list[Any] = []
+        self._published: tuple[ProtectionView, ...] = ()
 
     @property
     def account(self) -> str:
@@ -320,6 +321,62 @@ class Protector:
         if rows:
             self._changed()
         return new
+
+    async def change(
+        self,
+        p: Protection,
+        *,
+        sl: Decimal | None,
+        target: Decimal | None,
+        trail: Trail | None,
+        ltp: Decimal,
+    ) -> Protection:
+        """New levels for an active protection (the window's edit, a dragged line): checked
+        like new ones; resting orders are modified, placed or cancelled to match."""
+        if p.state is not PState.ACTIVE:
+            raise BadProtection(f"{p.symbol}'s protection is {p.state.value}: it cannot change")
+        inst = self._instrument(p)
+        if inst is None:
+            raise BadProtection(f"{p.symbol} is not in today's instrument file")
+        check = self.new(
+            inst,
+            long=p.long,
+            qty=p.qty,
+            product=p.product,
+            sl=sl,
+            target=target,
+            trail=trail,
+            stop_at=p.stop_at,
+            ltp=ltp,
+        )
+        self._busy.add(p.id)
+        try:
+            if check.target is None and p.target_orders:
+                await self._cancel(p.target_orders)
+                p.target_orders, p.target_tags = [], []
+            elif check.target is not None and p.target_orders and check.target != p.target:
+                for oid in p.target_orders:
+                    order = await self._fetch(oid)
+                    if order is not None and not order.status.terminal:
+                        await self.desk.modify(order, price=check.target)
+            if check.sl is not None and p.stop_orders and check.sl != p.sl:
+                for oid in p.stop_orders:
+                    order = await self._fetch(oid)
+                    if order is not None and not order.status.terminal:
+                        limit = self._stop_limit(p, check.sl, inst)
+                        await self.desk.modify(order, price=limit, trigger=check.sl)
+            elif check.sl is None and p.stop_orders:
+                await self._cancel(p.stop_orders)
+                p.stop_orders, p.stop_tags = [], []
+            p.sl, p.target, p.trail = check.sl, check.target, check.trail
+            p.best = ltp if ltp > 0 else p.best
+            await self._save(p)
+            await self._arm(p, inst)  # a target (or broker stop) that did not rest yet
+        finally:
+            self._busy.discard(p.id)
+            self._changed()
+        self._evaluate(p)
+        return p
 
     async def remove(self, p: Protection) -> None:
         """The trader takes the protection off: its resting orders are cancelled (any process
@@ -781,6 +838,7 @@ class Protector:
         p.state = PState.DONE
         p.reason = reason
         await self._save(p)
+        self._changed()
         log.info("%s: protection %s done: %s", p.symbol, p.id, reason)
         if ok:
             self.engine.hub.publish(Notice("risk", f"{p.symbol}: protection ended", reason))
@@ -834,6 +892,23 @@ class Protector:
     def _changed(self) -> None:
         self.changed.set()
         self.changed = asyncio.Event()
+        views = tuple(
+            ProtectionView(
+                p.key,
+                p.symbol,
+                p.long,
+                p.qty,
+                p.sl,
+                p.target,
+                str(p.trail or ""),
+                p.stop_at.value,
+                p.state.value,
+            )
+            for p in self.open()
+        )
+        if views != self._published:
+            self._published = views
+            self.engine.hub.publish(ProtectionsChanged(self.account, views))
 
     async def idle(self) -> None:
         """Until no action is in flight (an exit, a trail's modify, an OCO cancel)."""

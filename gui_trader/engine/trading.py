@@ -665,6 +665,27 @@ class TradingEngine:
         )
         return await guards.add(g)
 
+    async def change_protection(
+        self,
+        symbol: str,
+        *,
+        sl: Decimal | None,
+        target: Decimal | None,
+        trail: Trail | None,
+    ) -> Protection:
+        """New levels for the symbol's protection (its resting orders follow)."""
+        inst = self.instrument(symbol)
+        p = self.protector.for_key(inst.key)
+        if p is None:
+            raise BadProtection(f"{inst.trading_symbol} has no protection to change")
+        if not self.protector.driving:
+            raise BadProtection(
+                "another gui-trader process drives the protections: change them there"
+            )
+        quotes = await self.read_quotes([inst])
+        ltp = quotes[inst.key].ltp if inst.key in quotes else Decimal(0)
+        return await self.protector.change(p, sl=sl, target=target, trail=trail, ltp=ltp)
+
     async def unprotect(self, symbol: str) -> Protection:
         """End a protection: its resting orders cancelled; the position stays as it is."""
         inst = self.instrument(symbol)

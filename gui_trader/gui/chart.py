@@ -21,6 +21,8 @@ from gui_trader.market.ema import ema, ema_series, ema_today
 UP, DOWN = QColor("#2e9d4f"), QColor("#d83b3b")
 EMA_PEN = pg.mkPen("#1e88e5", width=2)
 ORDER_PEN = pg.mkPen("#ef6c00", width=2, style=Qt.PenStyle.DashLine)
+STOP_PEN = pg.mkPen("#d83b3b", width=2, style=Qt.PenStyle.DashLine)
+TARGET_PEN = pg.mkPen("#2e9d4f", width=2, style=Qt.PenStyle.DashLine)
 
 
 @dataclass
@@ -140,6 +142,15 @@ class ChartPane(QWidget):
         self.plot.addItem(self.order_text)
         self.order_line.hide()
         self.order_text.hide()
+        # A protection's stop and target: drag either to move it (the controller asks the
+        # engine; the line settles where the engine's answer puts it).
+        self.stop_line = pg.InfiniteLine(angle=0, pen=STOP_PEN, movable=True)
+        self.target_line = pg.InfiniteLine(angle=0, pen=TARGET_PEN, movable=True)
+        self.stop_text = pg.TextItem(color="#d83b3b", anchor=(0, 0))
+        self.target_text = pg.TextItem(color="#2e9d4f", anchor=(0, 1))
+        for item in (self.stop_line, self.target_line, self.stop_text, self.target_text):
+            self.plot.addItem(item)
+            item.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -189,6 +200,22 @@ class ChartPane(QWidget):
             self.moves.setData(
                 [x - 0.3 + 0.6 * i / max(len(ys) - 1, 1) for i in range(len(ys))], ys
             )
+
+    def show_guard(self, sl: float | None, target: float | None) -> None:
+        """The charted symbol's stop (red) and target (green), or none."""
+        for line, text, value, word in (
+            (self.stop_line, self.stop_text, sl, "stop"),
+            (self.target_line, self.target_text, target, "target"),
+        ):
+            if value is None:
+                line.hide()
+                text.hide()
+                continue
+            line.setValue(value)
+            line.show()
+            text.setText(f"{word} {value:,.2f}")
+            text.setPos(0, value)
+            text.show()
 
 
 def bars_from_candles(candles: Sequence[object]) -> list[Bar]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui_trader.engine.events import MonitorRow, QuotesUpdated
+from gui_trader.engine.events import MonitorRow, ProtectionView, QuotesUpdated
 
 if TYPE_CHECKING:
     from gui_trader.gui.main_window import MainWindow
@@ -32,6 +32,7 @@ class ChartController:
         self.key: str | None = None
         self.ltp: float | None = None
         self.orders: dict[str, MonitorRow] = {}  # the latest monitor row per symbol
+        self.guards: dict[str, ProtectionView] = {}  # instrument key -> its protection
         self.box = QWidget()
         self.layout = QVBoxLayout(self.box)
         self.layout.setContentsMargins(0, 0, 0, 0)
@@ -51,6 +52,8 @@ class ChartController:
         w = self.window
         self.chart = ChartPane()
         self.chart.daily.toggled.connect(lambda _: self.rechart())
+        self.chart.stop_line.sigPositionChangeFinished.connect(lambda _: self._dragged("sl"))
+        self.chart.target_line.sigPositionChangeFinished.connect(lambda _: self._dragged("target"))
         self.hint.hide()
         self.layout.addWidget(self.chart)
         self.timer = QTimer(w)
@@ -99,6 +102,7 @@ class ChartController:
             return  # the trader picked another one meanwhile
         self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
         self._show_order(symbol)
+        self._show_guard()
 
     def _on_monitor_row(self, event: MonitorRow) -> None:
         self.orders[event.symbol] = event
@@ -117,6 +121,48 @@ class ChartController:
             price = float(row.order_price) if row.order_price and not row.closed else None
             moves = row.moves
         self.chart.show_order(price, moves)
+
+    def show_guards(self, items: tuple[ProtectionView, ...]) -> None:
+        self.guards = {v.key: v for v in items}
+        self._show_guard()
+
+    def _show_guard(self) -> None:
+        if self.chart is None:
+            return
+        g = self.guards.get(self.key or "")
+        sl = float(g.sl) if g is not None and g.sl is not None else None
+        target = float(g.target) if g is not None and g.target is not None else None
+        self.chart.show_guard(sl, target)
+
+    def _dragged(self, which: str) -> None:
+        """A stop or target line dropped at a new price: on the tick, then to the engine,
+        which checks it like a typed one (a refused move puts the line back)."""
+        from decimal import Decimal
+
+        from gui_trader.engine.protection import Trail
+
+        engine, g = self.window.engine, self.guards.get(self.key or "")
+        if engine is None or g is None or self.chart is None or engine.instruments is None:
+            return
+        inst = engine.instruments.by_key.get(g.key)
+        if inst is None:
+            return
+        line = self.chart.stop_line if which == "sl" else self.chart.target_line
+        price = inst.round_price(Decimal(str(round(line.value(), 4))))
+        sl = price if which == "sl" else g.sl
+        target = price if which == "target" else g.target
+        trail = Trail.parse(g.trail) if g.trail else None
+        coro = engine.change_protection(g.symbol, sl=sl, target=target, trail=trail)
+        self.window.spawn(self._moved(coro), "move protection")
+
+    async def _moved(self, coro: Any) -> None:
+        from gui_trader.engine.protection import BadProtection
+
+        try:
+            await coro
+        except BadProtection as exc:
+            self.window.status.notify(f"not moved: {exc}", 6000)
+            self._show_guard()  # back where it is
 
     def _on_quotes(self, event: QuotesUpdated) -> None:
         for q in event.quotes:

@@ -39,6 +39,7 @@ from gui_trader.engine.events import (
     Notice,
     OrderUpdated,
     PositionsUpdated,
+    ProtectionsChanged,
     QuotesUpdated,
     RunProgress,
     SessionState,
@@ -508,6 +509,7 @@ class MainWindow(QMainWindow):
         on(SessionState, self._on_session)
         on(FundsUpdated, self._on_funds)
         on(Notice, self._notify)
+        on(ProtectionsChanged, self._on_protections)
 
     def drain(self) -> int:
         """Apply every pending event through its handlers, then let each model emit its
@@ -552,6 +554,11 @@ class MainWindow(QMainWindow):
     def _on_positions(self, event: PositionsUpdated) -> None:
         self.positions_model.apply_positions(event.positions)
         self.after_drain(self.positions.update_total)
+
+    def _on_protections(self, event: ProtectionsChanged) -> None:
+        self.positions_model.apply_protections(event.items)
+        self.holdings_model.apply_protections(event.items)
+        self.charts.show_guards(event.items)
 
     def _on_holdings(self, event: HoldingsUpdated) -> None:
         self.holdings_model.apply_holdings(event.holdings)
@@ -688,6 +695,59 @@ class MainWindow(QMainWindow):
         )
         if self.confirm("Exit position", text):
             self.spawn(engine.exit_position(position), "exit")
+
+    def protect_symbol(self, symbol: str) -> None:
+        """The Protect dialog for a held symbol; what it sets goes through the engine."""
+        from gui_trader.gui.protect_dialog import ProtectDialog
+
+        engine = self.engine
+        if engine is None or engine.instruments is None:
+            return
+        try:
+            inst = engine.instrument(symbol)
+        except LookupError as exc:
+            self.status.notify(str(exc), 5000)
+            return
+        held, _ = engine.held(inst)
+        if held == 0:
+            self.status.notify(f"no open position in {inst.trading_symbol} to protect", 5000)
+            return
+        current = self.positions_model.guards.get(inst.key)
+        quote = engine.quotes.get(inst.key)
+        ltp = quote.ltp if quote is not None else Decimal(0)
+        dialog = ProtectDialog(
+            inst, long=held > 0, qty=abs(held), ltp=ltp, current=current, parent=self
+        )
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        sl, target, trail = dialog.result_sl, dialog.result_target, dialog.result_trail
+        symbol = inst.trading_symbol
+        coro = (
+            engine.change_protection(symbol, sl=sl, target=target, trail=trail)
+            if current is not None
+            else engine.protect(
+                symbol, sl=sl, target=target, trail=trail, stop_at=dialog.result_stop_at
+            )
+        )
+        self.spawn(self._guarded(coro, inst.trading_symbol), "protect")
+
+    async def _guarded(self, coro: Coroutine[Any, Any, Any], symbol: str) -> None:
+        from gui_trader.engine.protection import BadProtection
+
+        try:
+            await coro
+        except BadProtection as exc:
+            self.status.notify(f"{symbol} not protected: {exc}", 8000)
+            return
+        self.status.notify(f"{symbol}: protection set", 4000)
+
+    def unprotect_symbol(self, symbol: str) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        text = f"Remove the protection of {symbol}? Its resting target / SL orders are cancelled."
+        if self.confirm("Remove protection", text):
+            self.spawn(engine.unprotect(symbol), "remove protection")
 
     def cancel_orders(self, order_ids: list[str]) -> None:
         engine = self.engine

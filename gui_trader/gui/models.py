@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderStatus
 from gui_trader.core.portfolio import Holding, Position
-from gui_trader.engine.events import MonitorAction, MonitorRow
+from gui_trader.engine.events import MonitorAction, MonitorRow, ProtectionView
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -43,6 +43,10 @@ STATUS_COLOURS = {
 
 
 def money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _level(value: Decimal | None) -> str:
     return "" if value is None else f"{value:,.2f}"
 
 
@@ -297,6 +301,7 @@ class PositionRow:
     position: Position
     ltp: Decimal
     prev_close: Decimal
+    guard: ProtectionView | None = None  # its stop / target / trail, if protected
 
     @property
     def pnl(self) -> Decimal:
@@ -330,12 +335,30 @@ class PositionsModel(KeyedTableModel):
             lambda r: sign_colour(r.day_change_pct),
         ),
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+        Column(
+            "Stop",
+            lambda r: (
+                _level(r.guard.sl if r.guard else None)
+                + (" B" if r.guard and r.guard.stop_at == "broker" and r.guard.sl else "")
+            ),
+            lambda r: (r.guard.sl if r.guard else None) or 0,
+            True,
+        ),
+        Column(
+            "Target",
+            lambda r: _level(r.guard.target if r.guard else None),
+            lambda r: (r.guard.target if r.guard else None) or 0,
+            True,
+        ),
+        Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
     )
+    GUARD_COLUMNS = (7, 8, 9)  # Stop, Target, Trail: double-click edits the protection
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.quotes: dict[str, Quote] = {}
         self.by_instrument: dict[str, set[str]] = {}  # quote key -> position keys (products)
+        self.guards: dict[str, ProtectionView] = {}  # instrument key -> its protection
 
     @staticmethod
     def key_of(p: Position) -> str:
@@ -343,7 +366,17 @@ class PositionsModel(KeyedTableModel):
 
     def _row(self, p: Position) -> PositionRow:
         q = self.quotes.get(p.key)
-        return PositionRow(p, q.ltp if q else p.ltp, q.prev_close if q else Decimal(0))
+        guard = self.guards.get(p.key)
+        return PositionRow(p, q.ltp if q else p.ltp, q.prev_close if q else Decimal(0), guard)
+
+    def apply_protections(self, views: Sequence[ProtectionView]) -> None:
+        before = set(self.guards)
+        self.guards = {v.key: v for v in views}
+        for key in before | set(self.guards):
+            for row_key in self.by_instrument.get(key, ()):
+                row: PositionRow | None = self.row(row_key)
+                if row is not None:
+                    self.upsert(row_key, self._row(row.position))
 
     def apply_positions(self, positions: Sequence[Position]) -> None:
         seen = set()
@@ -374,6 +407,7 @@ class PositionsModel(KeyedTableModel):
 class HoldingRow:
     holding: Holding
     ltp: Decimal
+    guard: ProtectionView | None = None
 
     @property
     def pnl(self) -> Decimal:
@@ -398,18 +432,33 @@ class HoldingsModel(KeyedTableModel):
         ),
         Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+        Column(
+            "Stop",
+            lambda r: _level(r.guard.sl if r.guard else None),
+            lambda r: (r.guard.sl if r.guard else None) or 0,
+            True,
+        ),
+        Column(
+            "Target",
+            lambda r: _level(r.guard.target if r.guard else None),
+            lambda r: (r.guard.target if r.guard else None) or 0,
+            True,
+        ),
     )
+    GUARD_COLUMNS = (6, 7)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.quotes: dict[str, Decimal] = {}
+        self.guards: dict[str, ProtectionView] = {}
 
     def apply_holdings(self, holdings: Sequence[Holding]) -> None:
         seen = set()
         for h in holdings:
             key = h.key
             seen.add(key)
-            self.upsert(key, HoldingRow(h, self.quotes.get(key, h.close_price)))
+            ltp = self.quotes.get(key, h.close_price)
+            self.upsert(key, HoldingRow(h, ltp, self.guards.get(key)))
         for key in [k for k in self.keys() if k not in seen]:
             self.remove(key)
 
@@ -418,7 +467,15 @@ class HoldingsModel(KeyedTableModel):
             self.quotes[q.key] = q.ltp
             row = self.row(q.key)
             if row is not None:
-                self.upsert(q.key, HoldingRow(row.holding, q.ltp))
+                self.upsert(q.key, HoldingRow(row.holding, q.ltp, row.guard))
+
+    def apply_protections(self, views: Sequence[ProtectionView]) -> None:
+        before = set(self.guards)
+        self.guards = {v.key: v for v in views}
+        for key in before | set(self.guards):
+            row: HoldingRow | None = self.row(key)
+            if row is not None:
+                self.upsert(key, HoldingRow(row.holding, row.ltp, self.guards.get(key)))
 
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))

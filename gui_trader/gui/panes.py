@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -50,6 +50,31 @@ class Actions(Protocol):
     def add_watch(self, symbol: str) -> None: ...
     def remove_watch(self, key: str) -> None: ...
     def pick_symbol(self, symbol: str) -> None: ...
+    def protect_symbol(self, symbol: str) -> None: ...
+    def unprotect_symbol(self, symbol: str) -> None: ...
+
+
+def _guard_items(menu: QMenu, act: Actions, symbol: str, protected: bool) -> None:
+    menu.addAction(
+        "Change stop / target…" if protected else "Protect (stop / target)…",
+        lambda: act.protect_symbol(symbol),
+    )
+    if protected:
+        menu.addAction("Remove protection", lambda: act.unprotect_symbol(symbol))
+
+
+def _guard_clicks(pane: TablePane, columns: tuple[int, ...], act: Actions) -> None:
+    """Double-click a Stop / Target / Trail cell: edit the protection (elsewhere: trade it)."""
+    pane.table.doubleClicked.disconnect()
+
+    def clicked(index: Any) -> None:
+        symbol = str(pane.proxy.index(index.row(), 0).data())
+        if index.column() in columns:
+            act.protect_symbol(symbol)
+        else:
+            act.pick_symbol(symbol)
+
+    pane.table.doubleClicked.connect(clicked)
 
 
 def _total_label() -> QLabel:
@@ -115,6 +140,7 @@ class PositionsPane(TablePane):
     def __init__(self, model: PositionsModel, actions: Actions) -> None:
         super().__init__(model, SortProxy(), "positions", actions=actions, total=True)
         self.positions = model
+        _guard_clicks(self, model.GUARD_COLUMNS, actions)
 
     def update_total(self) -> None:
         pnl = self.positions.total_pnl()
@@ -131,6 +157,8 @@ class PositionsPane(TablePane):
         exit_action = menu.addAction(f"Exit {row.position.trading_symbol} at market…")
         exit_action.setEnabled(row.position.net_qty != 0)
         exit_action.triggered.connect(lambda: act.exit_position(row.position))
+        if row.position.net_qty != 0:
+            _guard_items(menu, act, row.position.trading_symbol, row.guard is not None)
         menu.addAction("Trade this symbol", lambda: act.pick_symbol(row.position.trading_symbol))
         menu.addAction("Copy", self.table.copy_selection)
         menu.exec(self.table.viewport().mapToGlobal(pos))
@@ -140,6 +168,20 @@ class HoldingsPane(TablePane):
     def __init__(self, model: HoldingsModel, actions: Actions) -> None:
         super().__init__(model, SortProxy(), "holdings", actions=actions, total=True)
         self.holdings = model
+        _guard_clicks(self, model.GUARD_COLUMNS, actions)
+
+    def _menu(self, pos: QPoint) -> None:
+        key = self.table.key_at(pos)
+        if key is None or self.act is None:
+            return
+        act, row = self.act, self.model.row(key)
+        menu = QMenu(self)
+        symbol = row.holding.trading_symbol
+        if row.holding.qty > 0:
+            _guard_items(menu, act, symbol, row.guard is not None)
+        menu.addAction("Trade this symbol", lambda: act.pick_symbol(symbol))
+        menu.addAction("Copy", self.table.copy_selection)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def update_total(self) -> None:
         pnl = self.holdings.total_pnl()
