@@ -269,7 +269,10 @@ def build_parser() -> OneLineParser:
         )
         protect_arguments(o)
     pr = cmd("protect", "stop-loss, target and trailing stop on an open position, watched")
-    pr.add_argument("symbol")
+    pr.add_argument("symbol", nargs="?")
+    pr.add_argument(
+        "--watch", action="store_true", help="watch every protection the account has (resume)"
+    )
     protect_arguments(pr)
     pr.add_argument("--qty", type=whole(1, L.MAX_QTY), help="units to protect (default: all)")
     pr.add_argument(

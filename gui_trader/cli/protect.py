@@ -32,6 +32,12 @@ def trail_of(args: argparse.Namespace) -> Trail | None:
 
 
 async def cmd_protect(engine: TradingEngine, args: argparse.Namespace) -> Result:
+    if args.watch:
+        if args.symbol or wants_protection(args) or args.remove:
+            raise CommandError("--watch takes no symbol or levels", EXIT_BAD_INPUT)
+        return await watch_all(engine)
+    if not args.symbol:
+        raise CommandError("protect: give a SYMBOL (or --watch)", EXIT_BAD_INPUT)
     if args.remove:
         if wants_protection(args):
             raise CommandError("--remove takes no --sl/--target/--trail", EXIT_BAD_INPUT)
@@ -104,6 +110,36 @@ async def watch(engine: TradingEngine, p: Protection, *, detach: bool) -> Result
     return 0, report(engine, p, "interrupted"), interrupted_text(engine, p)
 
 
+async def watch_all(engine: TradingEngine) -> Result:
+    """Resume watching every protection (and straddle guard) the account has, until they
+    have all ended or Ctrl-C."""
+    if not await engine.start():
+        raise CommandError("cannot start the account (see the log)", EXIT_FAILED)
+    try:
+        protector = engine.protector
+        if not protector.driving:
+            return 0, {"watching": "elsewhere"}, "another gui-trader process watches them"
+        ids = [p.id for p in protector.open()]
+        ids += [g.id for g in protector.straddles.items.values() if g.state is not PState.DONE]
+        if not ids:
+            return 0, {"watching": "nothing"}, "no protection to watch"
+        stop = asyncio.Event()
+        done = asyncio.ensure_future(protector.wait_all_done(ids))
+        stopped = asyncio.ensure_future(stop.wait())
+        with on_interrupt(stop.set):
+            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (done, stopped):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        left = [describe(p) for p in protector.open()]
+        doc = {"watching": "interrupted" if left else "done", "open": left}
+        text = "all protections ended" if not left else "stopped watching: " + "; ".join(left)
+        return 0, doc, text
+    finally:
+        await engine.stop(close=False)
+
+
 def interrupted_text(engine: TradingEngine, p: Protection) -> str:
     """What Ctrl-C leaves behind: resting orders still protect; an engine stop does not."""
     resting = [
@@ -117,8 +153,8 @@ def interrupted_text(engine: TradingEngine, p: Protection) -> str:
     )
     if p.stop_at is StopAt.ENGINE and p.sl is not None:
         lines.append(
-            f"NOT protected now: the stop {p.sl} was watched here; run `gui-trader protect"
-            f" {p.symbol} ...` again or open the window to resume watching it (it is kept)."
+            f"NOT protected now: the stop {p.sl} was watched here; `gui-trader protect --watch`"
+            " or the window resumes watching it (it is kept)."
         )
     return "\n".join(lines)
 
@@ -218,7 +254,7 @@ async def watch_straddle(engine: TradingEngine, summary: Any, stops: StraddleSto
             return 0, {"watching": "done", "guard": g.to_json()}, f"straddle closed: {g.reason}"
         text = (
             "stopped watching the straddle's stops. NOT protected now: they are watched only"
-            " while gui-trader runs; open the window (or run any protect) to resume them"
+            " while gui-trader runs; `gui-trader protect --watch` or the window resumes them"
         )
         return 0, {"watching": "interrupted", "guard": g.to_json()}, text
     finally:
