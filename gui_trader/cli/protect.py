@@ -13,11 +13,31 @@ from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
 from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import Result
 from gui_trader.core.order import OrderOutcome
-from gui_trader.engine.protection import BadProtection, Protection, PState, StopAt, Trail
+from gui_trader.engine.protection import (
+    BadProtection,
+    Protection,
+    Protector,
+    PState,
+    StopAt,
+    Trail,
+)
 from gui_trader.engine.straddle_guard import StraddleStops
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
+
+
+async def until_done_or_interrupted(protector: Protector, ids: list[str]) -> None:
+    """The headless watcher's life: until these have all ended, or Ctrl-C / SIGTERM."""
+    stop = asyncio.Event()
+    done = asyncio.ensure_future(protector.wait_all_done(ids))
+    stopped = asyncio.ensure_future(stop.wait())
+    with on_interrupt(stop.set):
+        await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (done, stopped):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def wants_protection(args: argparse.Namespace) -> bool:
@@ -94,15 +114,7 @@ async def watch(engine: TradingEngine, p: Protection, *, detach: bool) -> Result
         if p.stop_at is StopAt.ENGINE and p.sl is not None:
             text += f"; the stop {p.sl} is watched only while gui-trader runs (window or protect)"
         return 0, doc, text
-    stop = asyncio.Event()
-    done = asyncio.ensure_future(protector.wait_all_done([p.id]))
-    stopped = asyncio.ensure_future(stop.wait())
-    with on_interrupt(stop.set):
-        await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (done, stopped):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await until_done_or_interrupted(protector, [p.id])
     with contextlib.suppress(Exception):
         await engine.refresh()
     if p.state is PState.DONE:
@@ -123,15 +135,7 @@ async def watch_all(engine: TradingEngine) -> Result:
         ids += [g.id for g in protector.straddles.items.values() if g.state is not PState.DONE]
         if not ids:
             return 0, {"watching": "nothing"}, "no protection to watch"
-        stop = asyncio.Event()
-        done = asyncio.ensure_future(protector.wait_all_done(ids))
-        stopped = asyncio.ensure_future(stop.wait())
-        with on_interrupt(stop.set):
-            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (done, stopped):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await until_done_or_interrupted(protector, ids)
         left = [describe(p) for p in protector.open()]
         doc = {"watching": "interrupted" if left else "done", "open": left}
         text = "all protections ended" if not left else "stopped watching: " + "; ".join(left)
@@ -240,15 +244,7 @@ async def watch_straddle(engine: TradingEngine, summary: Any, stops: StraddleSto
         if not engine.protector.driving:
             doc = {"watching": "elsewhere", "guard": g.to_json()}
             return 0, doc, "straddle stops added; another gui-trader process watches them"
-        stop = asyncio.Event()
-        done = asyncio.ensure_future(engine.protector.wait_all_done([g.id]))
-        stopped = asyncio.ensure_future(stop.wait())
-        with on_interrupt(stop.set):
-            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (done, stopped):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await until_done_or_interrupted(engine.protector, [g.id])
         await engine.protector.idle()
         if g.state is PState.DONE:
             return 0, {"watching": "done", "guard": g.to_json()}, f"straddle closed: {g.reason}"

@@ -49,30 +49,34 @@ class Sim:
         ]
 
 
+def configure(home: Path, server: ServerThread, *, feeds: bool) -> str:
+    """One live account `a1` on this simulator (its login in the keyring); returns its UCC."""
+    from gui_trader.broker.vault import VaultKey, store_secrets
+
+    u = numbered_users(1)[0]
+    paths = Paths(home).ensure()
+    config = Config.load(paths.config)
+    config.accounts["a1"] = AccountConfig("a1", u.mobile, u.ucc, server.url)
+    store_secrets(
+        VaultKey(paths.keyring_scope, "a1", u.ucc),
+        consumer_key=u.consumer_key,
+        mpin=u.mpin,
+        totp_secret=u.totp_secret,
+    )
+    config.orders_per_second = config.requests_per_second = 1000.0
+    config.deadline_s, config.landing_s = 2.0, 0.2
+    config.extra["market"] = {"always_open": True}
+    config.extra["feeds"] = {"enabled": feeds}
+    config.save()
+    return u.ucc
+
+
 @pytest.fixture
 def sim(home: Path) -> Iterator[Sim]:
     """One live account on a loopback simulator; no feeds and no background polling, so each
     test decides when a price is seen."""
-    from gui_trader.broker.vault import VaultKey, store_secrets
-
-    users = numbered_users(1)
-    with start(users=users, unique_tags=True) as server:
-        paths = Paths(home).ensure()
-        config = Config.load(paths.config)
-        u = users[0]
-        config.accounts["a1"] = AccountConfig("a1", u.mobile, u.ucc, server.url)
-        store_secrets(
-            VaultKey(paths.keyring_scope, "a1", u.ucc),
-            consumer_key=u.consumer_key,
-            mpin=u.mpin,
-            totp_secret=u.totp_secret,
-        )
-        config.orders_per_second = config.requests_per_second = 1000.0
-        config.deadline_s, config.landing_s = 2.0, 0.2
-        config.extra["market"] = {"always_open": True}
-        config.extra["feeds"] = {"enabled": False}
-        config.save()
-        yield Sim(server, home, u.ucc)
+    with start(users=numbered_users(1), unique_tags=True) as server:
+        yield Sim(server, home, configure(home, server, feeds=False))
 
 
 async def open_engine(home: Path) -> TradingEngine:
@@ -312,24 +316,8 @@ def test_the_cli_protects_watches_and_says_what_ctrl_c_leaves(
 @pytest.mark.asyncio
 async def test_a_feed_tick_triggers_the_stop(home: Path) -> None:
     """With the live feed on, nobody reads a quote: the tick itself fires the stop."""
-    from gui_trader.broker.vault import VaultKey, store_secrets
-
-    users = numbered_users(1)
-    with start(users=users, unique_tags=True, feed_interval_s=0.02) as server:
-        paths = Paths(home).ensure()
-        config = Config.load(paths.config)
-        u = users[0]
-        config.accounts["a1"] = AccountConfig("a1", u.mobile, u.ucc, server.url)
-        store_secrets(
-            VaultKey(paths.keyring_scope, "a1", u.ucc),
-            consumer_key=u.consumer_key,
-            mpin=u.mpin,
-            totp_secret=u.totp_secret,
-        )
-        config.orders_per_second = config.requests_per_second = 1000.0
-        config.extra["market"] = {"always_open": True}
-        config.save()
-        sim = Sim(server, home, u.ucc)
+    with start(users=numbered_users(1), unique_tags=True, feed_interval_s=0.02) as server:
+        sim = Sim(server, home, configure(home, server, feeds=True))
         sim.pin("INFY", "1560")
         engine = await open_engine(home)
         try:
