@@ -254,6 +254,9 @@ def build_parser() -> OneLineParser:
             action="store_true",
             help="after-market order: taken while the market is closed, sent at the open",
         )
+        o.add_argument(
+            "--yes", action="store_true", help="send it even above a [guards] confirm threshold"
+        )
     c = cmd("cancel", "cancel an open order")
     c.add_argument("order_id")
     st = cmd("straddle", "sell (or buy back) CALL + PUT in batches, both legs at once")

@@ -21,6 +21,7 @@ from gui_trader.core.order import (
     Side,
     default_product,
 )
+from gui_trader.engine.order_guards import NeedsConfirmation
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -99,7 +100,10 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
     product = Product(args.product) if args.product else default_product(inst)
     order_type = OrderType.LIMIT if args.price is not None else OrderType.MARKET
     req = OrderRequest(inst, side, args.qty, order_type, args.price, product, amo=bool(args.amo))
-    outcome = await engine.place(req)
+    try:  # above a hard [guards] limit: GuardRefused, one line from main()
+        outcome = await engine.place(req, confirmed=bool(args.yes))
+    except NeedsConfirmation as exc:
+        raise CommandError(f"{exc}; nothing sent: add --yes to send it", EXIT_BAD_INPUT) from None
     order = None
     if outcome.order_id:
         # Best effort: the order is placed whatever this read says.
