@@ -409,13 +409,17 @@ class TradingEngine:
         return guard_order(req, self.guards, ltp=ltp, exit=feature in EXIT_FEATURES)
 
     async def check_guards(self, req: OrderRequest, feature: str = "O") -> Verdict:
-        """The guards on a fresh last price (an exit needs none: it is never held back)."""
-        if feature not in EXIT_FEATURES:
+        """The guards on a fresh last price (an exit needs none: it is never held back; nor
+        does an order refused whatever the price, e.g. on its quantity)."""
+        exit = feature in EXIT_FEATURES
+        held = guard_order(req, self.guards, ltp=None, exit=exit)
+        if not exit and held.refusal is None:
             try:
                 await self.read_quotes([req.instrument])
             except BrokerError as exc:  # judged on the price held, or none (then it asks)
                 log.warning("no fresh price for the order guards: %s", explain(exc))
-        return self.guard_verdict(req, feature)
+            return self.guard_verdict(req, feature)
+        return held
 
     async def place(
         self, req: OrderRequest, feature: str = "O", *, confirmed: bool = True
