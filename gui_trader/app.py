@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gui_trader.engine.events import EventHub
     from gui_trader.engine.fanout import FanoutReport, Signal
     from gui_trader.engine.fleet import Fleet
+    from gui_trader.engine.order_guards import GuardSettings
     from gui_trader.engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,11 @@ class Context:
     @property
     def live_feeds(self) -> bool:
         return bool((self.config.extra.get("feeds") or {}).get("enabled", True))
+
+    @property
+    def guards(self) -> GuardSettings:
+        """`[guards]`: the trader's fat-finger limits (engine/order_guards.py)."""
+        return self.config.guards
 
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:

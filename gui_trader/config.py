@@ -13,6 +13,7 @@ import platformdirs
 import tomli_w
 
 from gui_trader.core.account_settings import ALL_GROUP, FanoutSettings
+from gui_trader.engine.order_guards import GuardSettings
 
 APP = "gui_trader"
 FORBIDDEN_KEYS = frozenset({"consumer_key", "mpin", "totp_secret", "token", "sid", "password"})
@@ -97,6 +98,7 @@ class Config:
     requests_per_second: float = 25.0
     deadline_s: float = 15.0  # total per broker request
     landing_s: float = 45.0  # how long after a request ended the broker may still act on it
+    guards: GuardSettings = field(default_factory=GuardSettings)  # fat-finger limits
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -117,9 +119,8 @@ class Config:
             for name, a in (data.get("accounts") or {}).items()
         }
         limits = data.get("limits") or {}
-        extra = {
-            k: v for k, v in data.items() if k not in ("accounts", "default_account", "limits")
-        }
+        own = ("accounts", "default_account", "limits", "guards")
+        extra = {k: v for k, v in data.items() if k not in own}
         return cls(
             path,
             accounts,
@@ -128,6 +129,7 @@ class Config:
             _limit(limits, "requests_per_second", 25.0, 0.1, 1000.0),
             _limit(limits, "deadline_s", 15.0, 0.05, 120.0),
             _limit(limits, "landing_s", 45.0, 0.0, 600.0),
+            GuardSettings.from_toml(data.get("guards") or {}),
             extra,
         )
 
@@ -141,6 +143,8 @@ class Config:
             "deadline_s": self.deadline_s,
             "landing_s": self.landing_s,
         }
+        if self.guards.to_toml():
+            data["guards"] = self.guards.to_toml()
         data["accounts"] = {n: a.to_toml() for n, a in self.accounts.items()}
         _refuse_secrets(data)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -267,6 +267,9 @@ def build_parser() -> OneLineParser:
             action="store_true",
             help="after-market order: taken while the market is closed, sent at the open",
         )
+        o.add_argument(
+            "--yes", action="store_true", help="send it even above a [guards] confirm threshold"
+        )
         protect_arguments(o)
     pr = cmd("protect", "stop-loss, target and trailing stop on an open position, watched")
     pr.add_argument("symbol", nargs="?")

@@ -22,6 +22,7 @@ from gui_trader.core.order import (
     Side,
     default_product,
 )
+from gui_trader.engine.order_guards import NeedsConfirmation
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -104,7 +105,10 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
 
     if wants_protection(args):
         return await _order_protected(engine, args, req)
-    outcome = await engine.place(req)
+    try:  # above a hard [guards] limit: GuardRefused, one line from main()
+        outcome = await engine.place(req, confirmed=bool(args.yes))
+    except NeedsConfirmation as exc:
+        raise CommandError(f"{exc}; nothing sent: add --yes to send it", EXIT_BAD_INPUT) from None
     order = None
     if outcome.order_id:
         # Best effort: the order is placed whatever this read says.
@@ -163,7 +167,12 @@ async def _order_protected(
     if not await engine.start():
         raise CommandError("cannot start the account (see the log)", EXIT_FAILED)
     try:
-        outcome = await engine.place(req)
+        try:
+            outcome = await engine.place(req, confirmed=bool(args.yes))
+        except NeedsConfirmation as exc:
+            raise CommandError(
+                f"{exc}; nothing sent: add --yes to send it", EXIT_BAD_INPUT
+            ) from None
         if not outcome.ok or outcome.order_id is None:
             what = f"{req.side.label} {req.qty} {req.instrument.trading_symbol}"
             text = f"{what} not placed: {outcome.error} (tag {outcome.tag})"

@@ -10,6 +10,7 @@ from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
 from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import EXIT_UNKNOWN, Result
 from gui_trader.core.order import OrderStatus, OrderType, Product, Side
+from gui_trader.engine.order_guards import guard_straddle, rupees, straddle_value
 
 if TYPE_CHECKING:
     from gui_trader.engine.straddle import StraddleRun
@@ -59,6 +60,14 @@ async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Resul
     from gui_trader.cli.protect import straddle_stops
 
     straddle_stops(args)  # bad stops are refused before anything is sent
+    # Above a soft [guards] threshold: --yes is the confirmation, as for any straddle.
+    large = guard_straddle(spec, engine.guards)
+    payload["guard_warnings"] = list(large.warnings)
+    if large.warnings:
+        value = straddle_value(plan)
+        text += f"\nlarge: {'; '.join(large.warnings)}" + (
+            f"; premium about Rs {rupees(value)}" if value is not None else ""
+        )
     if not args.yes:
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
     return await _run_straddle(args, engine.straddle_run(plan), payload, text, engine=engine)

@@ -25,6 +25,10 @@ MAX_BUFFER_PCT: Final = Decimal(20)  # a LIMIT leg's distance from LTP; more is 
 MAX_STEPS: Final = 50  # strikes away from ATM, either side
 MAX_STRIKE: Final = Decimal("1000000")
 
+# Fat-finger guards (`[guards]` in config.toml): the range each of a trader's own limits may take.
+MAX_GUARD_VALUE: Final = Decimal(10_000_000_000)  # rupees per order: 1,000 crore
+MAX_GUARD_PCT: Final = Decimal(100)  # a limit price's distance from the last price
+
 # The EMA9 sell monitor.
 MIN_MONITOR_INTERVAL_S: Final = 1
 MAX_MONITOR_INTERVAL_S: Final = 3_600

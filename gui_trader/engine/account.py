@@ -10,6 +10,7 @@ from typing import Protocol
 from gui_trader.broker.base import Broker
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
+from gui_trader.engine.order_guards import GuardSettings
 from gui_trader.market.instruments import InstrumentStore
 
 
@@ -44,6 +45,11 @@ class AccountContext(Protocol):
     @property
     def live_feeds(self) -> bool:
         """Use the broker's websockets (`[feeds] enabled`, default true); polling otherwise."""
+        ...
+
+    @property
+    def guards(self) -> GuardSettings:
+        """The trader's fat-finger limits (`[guards]` in config.toml)."""
         ...
 
     async def instruments(self) -> InstrumentStore: ...

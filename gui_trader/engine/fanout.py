@@ -46,6 +46,7 @@ from gui_trader.core.order import (
 )
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_desk import request_record
+from gui_trader.engine.order_guards import guard_order
 from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
 from gui_trader.engine.trading import TradingEngine, explain
 
@@ -361,6 +362,12 @@ class Fanout:
             check_order(req)
         except InvalidOrder as exc:
             r.status, r.reason = FAILED, str(exc)
+            return r, None
+        # The trader's hard [guards] limits (a signal cannot ask; an exit is never held back).
+        ltp = price if signal.price is None else None
+        guard = guard_order(req, m.engine.guards, ltp=ltp, exit=symbol in other)
+        if guard.refusal is not None:
+            r.status, r.reason = FAILED, guard.refusal
             return r, None
         r.status = PLANNED
         r.exit = symbol in other

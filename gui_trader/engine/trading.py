@@ -46,6 +46,13 @@ from gui_trader.engine.events import (
 )
 from gui_trader.engine.journal import Intent, Run
 from gui_trader.engine.order_checks import check_order
+from gui_trader.engine.order_guards import (
+    EXIT_FEATURES,
+    GuardSettings,
+    Verdict,
+    guard_order,
+    guard_straddle,
+)
 from gui_trader.engine.portfolio import PortfolioView, portfolio
 from gui_trader.engine.protection import (
     BadProtection,
@@ -409,7 +416,37 @@ class TradingEngine:
         kind = OrderType.LIMIT if price is not None else OrderType.MARKET
         return OrderRequest(inst, side, qty, kind, price, product)
 
-    async def place(self, req: OrderRequest, feature: str = "O") -> OrderOutcome:
+    @property
+    def guards(self) -> GuardSettings:
+        return self.ctx.guards
+
+    def guard_verdict(self, req: OrderRequest, feature: str = "O") -> Verdict:
+        """The fat-finger guards (order_guards) on the last price this engine holds."""
+        quote = self.quotes.get(req.instrument.key)
+        ltp = quote.ltp if quote is not None and quote.ltp > 0 else None
+        return guard_order(req, self.guards, ltp=ltp, exit=feature in EXIT_FEATURES)
+
+    async def check_guards(self, req: OrderRequest, feature: str = "O") -> Verdict:
+        """The guards on a fresh last price (an exit needs none: it is never held back; nor
+        does an order refused whatever the price, e.g. on its quantity)."""
+        exit = feature in EXIT_FEATURES
+        held = guard_order(req, self.guards, ltp=None, exit=exit)
+        if not exit and held.refusal is None:
+            try:
+                await self.read_quotes([req.instrument])
+            except BrokerError as exc:  # judged on the price held, or none (then it asks)
+                log.warning("no fresh price for the order guards: %s", explain(exc))
+            return self.guard_verdict(req, feature)
+        return held
+
+    async def place(
+        self, req: OrderRequest, feature: str = "O", *, confirmed: bool = True
+    ) -> OrderOutcome:
+        """`confirmed`: the trader confirmed this very order (the window asks before it calls);
+        False refuses above the soft thresholds too (the CLI without --yes). Above a hard limit
+        it is refused either way, before anything is journaled or sent."""
+        check_order(req)  # the exchange's rules first: their message is the more useful one
+        (await self.check_guards(req, feature)).enforce(confirmed=confirmed)
         outcome = await self.ctx.desk.place(req, feature=feature)
         what = f"{req.side.label} {req.instrument.trading_symbol}"
         if outcome.status is OrderStatus.UNKNOWN:  # it may exist: never say "not placed"
@@ -438,16 +475,17 @@ class TradingEngine:
         order = self.orders[order_id]
         inst = self.instruments.by_token(order.segment, order.token) if self.instruments else None
         if inst is not None:
-            check_order(
-                OrderRequest(
-                    inst,
-                    order.side,
-                    qty if qty is not None else order.qty,
-                    OrderType(order.order_type or "L"),
-                    price if price is not None else order.price,
-                    Product(order.product),
-                )
+            req = OrderRequest(
+                inst,
+                order.side,
+                qty if qty is not None else order.qty,
+                OrderType(order.order_type or "L"),
+                price if price is not None else order.price,
+                Product(order.product),
             )
+            check_order(req)
+            feature = order.tag[:1] if self.ctx.journal.owns(order.tag) else "O"
+            (await self.check_guards(req, feature)).enforce(confirmed=True)
         try:
             result = await self.ctx.desk.modify(order, price=price, qty=qty)
         except (Rejected, Ambiguous) as exc:
@@ -539,8 +577,11 @@ class TradingEngine:
         return self.instruments
 
     async def prepare_straddle(self, spec: StraddleSpec) -> StraddlePlan:
+        """GuardRefused above the trader's lots limit, before any price is read or plan built
+        (a soft threshold is the caller's to ask: firing is a separate, confirmed step)."""
         from gui_trader.engine.straddle_plan import prepare_plan
 
+        guard_straddle(spec, self.guards).enforce(confirmed=True)
         return await prepare_plan(
             spec,
             self.ctx.broker,

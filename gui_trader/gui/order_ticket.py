@@ -1,9 +1,15 @@
-"""The order ticket: symbol, quantity, price (empty = market), product; Buy or Sell."""
+"""The order ticket: symbol, quantity, price (empty = market), product; Buy or Sell.
+
+Before an order leaves the ticket, the trader's fat-finger guards (engine/order_guards.py) judge
+it on the engine's last price: above a hard limit it is refused in one line, above a soft one a
+dialog names the order and its value and asks. The engine refuses the hard limits again on a
+fresh price when it places the order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,25 +25,44 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui_trader.core.limits import MAX_QTY
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Product, Side
+from gui_trader.engine.order_checks import InvalidOrder, check_order
+from gui_trader.engine.order_guards import Verdict
+from gui_trader.gui import dialogs
 from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price
 
+if TYPE_CHECKING:
+    from gui_trader.engine.trading import TradingEngine
+
 Submit = Callable[[str, Side, int, Decimal | None, Product | None], None]
+Confirm = Callable[[str, str], bool]
 
 
 class OrderTicket(QWidget):
-    def __init__(self, submit: Submit, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        submit: Submit,
+        parent: QWidget | None = None,
+        *,
+        engine: Callable[[], TradingEngine | None] | None = None,
+        confirm: Confirm | None = None,
+    ) -> None:
+        """`engine` and `confirm`: what the guards judge by and ask with; by default those of
+        the window this ticket sits in (its `engine` and `confirm`)."""
         super().__init__(parent)
         self.submit = submit
+        self._engine = engine
+        self._confirm = confirm
         outer = QVBoxLayout(self)
         form = QFormLayout()
         outer.addLayout(form)
         self.symbol = QLineEdit()
         self.symbol.setPlaceholderText("RELIANCE, NIFTY25NOV25900CE …")
         self.qty = QSpinBox()
-        self.qty.setRange(1, 10_000_000)
+        self.qty.setRange(1, MAX_QTY)
         self.qty.setValue(1)
         self.qty.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.price = QLineEdit()
@@ -110,4 +135,50 @@ class OrderTicket(QWidget):
         except ValueError as exc:
             self.say(str(exc), error=True)
             return
-        self.submit(symbol, side, self.qty.value(), price, self.product.currentData())
+        qty, product = self.qty.value(), self.product.currentData()
+        verdict = self._guard(symbol, side, qty, price, product)
+        if verdict is not None:
+            if verdict.refusal is not None:
+                self.say(verdict.refusal, error=True)
+                return
+            if verdict.warnings and not self.ask("Confirm large order", verdict.question()):
+                self.say(f"not sent: {verdict.what}")
+                return
+        self.submit(symbol, side, qty, price, product)
+
+    def _guard(
+        self, symbol: str, side: Side, qty: int, price: Decimal | None, product: Product | None
+    ) -> Verdict | None:
+        """The [guards] on the engine's last price; None when there is nothing to judge by
+        (no engine yet, or a bad order the window's own checks explain)."""
+        engine = self.engine()
+        if engine is None:
+            return None
+        try:
+            req = engine.request(symbol, side, qty, price, product)
+            check_order(req)
+        except (InvalidOrder, LookupError):
+            return None
+        return engine.guard_verdict(req)
+
+    def engine(self) -> TradingEngine | None:
+        if self._engine is not None:
+            return self._engine()
+        engine: TradingEngine | None = getattr(self._host(), "engine", None)
+        return engine
+
+    def ask(self, title: str, text: str) -> bool:
+        """Yes or No from the trader (the window's confirm, else a plain dialog)."""
+        host_confirm = getattr(self._host(), "confirm", None)
+        confirm = self._confirm or host_confirm
+        if callable(confirm):
+            return bool(confirm(title, text))
+        return dialogs.confirm(self, title, text)
+
+    def _host(self) -> QWidget | None:
+        """The window this ticket trades for: the first ancestor with an engine. Walked by
+        parent rather than window(): a floating dock is a window of its own."""
+        w = self.parentWidget()
+        while w is not None and not hasattr(w, "engine"):
+            w = w.parentWidget()
+        return w

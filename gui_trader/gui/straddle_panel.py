@@ -3,6 +3,7 @@ watch every leg land, Abort at once."""
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable, Coroutine
 from datetime import date
@@ -30,8 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui_trader.core.limits import MAX_BUFFER_PCT, MAX_LOTS
 from gui_trader.core.order import OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress, RunState
+from gui_trader.engine.order_guards import guard_straddle, rupees, straddle_value
 from gui_trader.engine.straddle import Summary
 from gui_trader.engine.straddle_plan import Leg, StraddlePlan, StraddleSpec
 from gui_trader.market.instruments import atm_index
@@ -90,10 +93,10 @@ class StraddlePanel(QWidget):
         self.side.addItem("Sell (open)", Side.SELL)
         self.side.addItem("Buy back (exit)", Side.BUY)
         self.lots = QSpinBox()
-        self.lots.setRange(1, 100_000)
+        self.lots.setRange(1, MAX_LOTS)  # the engine's bounds; [guards] may refuse lower
         self.lots.setValue(167)
         self.batch = QSpinBox()
-        self.batch.setRange(1, 10_000)
+        self.batch.setRange(1, MAX_LOTS)
         self.batch.setValue(20)
         self.delay = QDoubleSpinBox()
         self.delay.setRange(0, 600)
@@ -106,7 +109,7 @@ class StraddlePanel(QWidget):
         self.kind = QComboBox()
         self.kind.addItems(["MKT", "LIMIT"])
         self.buffer = QDoubleSpinBox()
-        self.buffer.setRange(0, 20)
+        self.buffer.setRange(0, float(MAX_BUFFER_PCT))  # what `--buffer-pct` and the plan take
         self.buffer.setValue(1.0)
         self.buffer.setSuffix(" %")
 
@@ -340,6 +343,11 @@ class StraddlePanel(QWidget):
             self.plan_text.setText(str(exc))
             return
         self.fire.setEnabled(False)
+        refusal = guard_straddle(spec, self.engine.guards).refusal
+        if refusal is not None:  # the trader's own limit: nothing is read, planned or sent
+            self.plan = None
+            self.plan_text.setText(f"<span style='color:#d83b3b'>✖ {html.escape(refusal)}</span>")
+            return
         self.plan_text.setText("arming: spot, option prices and margin…")
         self.spawn(self._arm(spec), "arm")
 
@@ -392,13 +400,19 @@ class StraddlePanel(QWidget):
         plan, engine = self.plan, self.engine
         if plan is None or engine is None or not plan.ok:
             return
+        large = guard_straddle(plan.spec, engine.guards)  # above a soft [guards] threshold
+        value = straddle_value(plan)
         text = (
             f"{plan.spec.side.label} {plan.qty_per_leg:,} each of "
             f"{plan.call.trading_symbol if plan.call else ''} and "
             f"{plan.put.trading_symbol if plan.put else ''} in {len(plan.batches)} batches "
-            f"on {engine.mode}?"
+            f"on {engine.mode}"
+            + (f", premium about Rs {rupees(value)}" if value is not None else "")
+            + "?"
+            + "".join(f"\n\nLarge: {w}." for w in large.warnings)
         )
-        if not self.confirm("Fire straddle", text):  # the deliberate second action
+        title = "Fire LARGE straddle" if large.warnings else "Fire straddle"
+        if not self.confirm(title, text):  # the deliberate second action
             return
         self.run = engine.straddle_run(plan)
         self.fire.setEnabled(False)
