@@ -407,7 +407,9 @@ async def test_book_lists_every_order_as_held() -> None:
     async with in_process_broker(FaultPlan()) as (b, _):
         no = (await b.place("K1")).json()["nOrdNo"]
         [row] = await b.book()
-        assert set(row) == {"no", "tag", "ts", "tt", "qty", "status", "pt", "price", "prod", "ucc"}
+        assert set(row) == {
+            *("no", "tag", "ts", "tt", "qty", "status", "pt", "price", "trigger", "prod", "ucc")
+        }
         assert (row["no"], row["tag"], row["ts"], row["tt"], row["qty"]) == (
             no,
             "K1",
