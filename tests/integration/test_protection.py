@@ -422,3 +422,45 @@ async def test_lock_and_trail_on_the_combined_mtm(sim: Sim, engine: TradingEngin
         assert (g.state is PState.DONE) is exited, (c, g.reason)
     assert g.peak_mtm == D(3000)
     assert len(buys(sim, ce)) == len(buys(sim, pe)) == 1
+
+
+@pytest.mark.asyncio
+async def test_another_process_adds_and_the_driver_arms_it(sim: Sim, engine: TradingEngine) -> None:
+    """The window drives the account's protections; a second process (here a second engine,
+    refused the lock) only writes one to the journal; the driver picks it up and arms it."""
+    sim.pin("RELIANCE", "1480")
+    other = await open_engine(sim.home)
+    try:
+        assert engine.protector.driving and not other.protector.driving
+        p = await other.protect("RELIANCE", target=D("1600"))
+        assert p.target_orders == [] and sim.orders("RELIANCE-EQ") == []  # not armed there
+        for q in await engine.protector._pick_up():  # what its 2 s loop does
+            await engine.protector._resume(q)
+        mine = engine.protector.items[p.id]
+        assert len(mine.target_orders) == 1
+        assert [o["status"] for o in sim.orders("RELIANCE-EQ")] == ["open"]
+    finally:
+        await other.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_next_day_its_resting_orders_are_placed_again(sim: Sim) -> None:
+    """DAY orders end with the session: a protection carried to a new day places its target
+    again, once."""
+    first = await open_engine(sim.home)
+    sim.pin("RELIANCE", "1480")
+    await first.refresh(full=True)
+    p = await first.protect("RELIANCE", target=D("1600"))
+    [old] = p.target_orders
+    await first.ctx.desk.cancel(old)
+    p.orders_day = "2026-01-01"  # as if armed on an earlier day (its order is gone now)
+    await first.protector._save(p)
+    first.protector.items.clear()
+    await first.stop()
+    second = await open_engine(sim.home)
+    try:
+        q = second.protector.items[p.id]
+        assert len(q.target_orders) == 1 and q.target_orders != [old]
+    finally:
+        await second.stop()
+    assert sorted(o["status"] for o in sim.orders("RELIANCE-EQ")) == ["cancelled", "open"]
