@@ -385,6 +385,15 @@ class AccountRisk:
                 continue
             self.check()
 
+    async def wait_idle(self) -> None:
+        """Until the automatic exit under way (if any) has finished (callers bound it)."""
+        task = self._auto
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        async with self._lock:
+            pass
+
     async def close(self) -> None:
         self.armed = False
         task = self._auto
@@ -526,6 +535,7 @@ class AccountRisk:
                 owner.acquire()
             except OwnedElsewhere as exc:
                 report.busy, report.error = True, str(exc)
+                report.blocked = self.today.reason if self.today and self.today.blocked else ""
                 return report
             try:
                 await self._flatten(report, feature, mis_only)
