@@ -290,12 +290,19 @@ class SquareOff:
     def summary(self) -> str:
         if self.error:
             return self.error
-        verb = ("cancelled", "exit orders") if self.sent else ("to cancel", "exits to place")
-        text = (
-            f"{len(self.cancelled)} orders {verb[0]}, {len(self.placed)} {verb[1]},"
-            f" {len(self.positions_left)} positions {'left' if self.sent else 'open'}"
+        done = self.sent
+        text = ", ".join(
+            [
+                _count(len(self.cancelled), "order") + (" cancelled" if done else " to cancel"),
+                _count(len(self.placed), "exit order") + ("" if done else " to place"),
+                _count(len(self.positions_left), "position") + (" left" if done else " open"),
+            ]
         )
         return text + (" · BLOCKED" if self.blocked else "")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' * (n != 1)}"
 
 
 def _position_row(p: Position) -> dict[str, Any]:
@@ -458,8 +465,8 @@ class AccountRisk:
             log.warning("%s: %s done: %s", self.account, report.trigger.headline, text)
         else:
             log.error("%s: %s incomplete: %s", self.account, report.trigger.headline, text)
-        state = "done" if report.ok else "INCOMPLETE"
-        self.engine.hub.publish(Notice("reject", f"{report.trigger.headline} {state}", text))
+        title = f"{report.trigger.headline} {'done' if report.ok else 'INCOMPLETE'}"
+        self.engine.hub.publish(Notice("risk" if report.ok else "reject", title, text))
 
     # -------------------------------------------------------------- commands
     async def kill(self, *, send: bool, source: str = "cli") -> SquareOff:
