@@ -95,6 +95,8 @@ async def cmd_kill(args: argparse.Namespace, paths: Paths) -> Result:
             *(e.risk.kill(send=send, source="cli") for e in engines), return_exceptions=True
         )
     reports: dict[str, SquareOff | str] = dict(unusable)
+    if send and unusable:  # nothing can be closed there, but nothing new leaves from here
+        await block_anyway(paths, reports, list(unusable))
     for engine, res in zip(engines, results, strict=True):
         if isinstance(res, BaseException):
             if not isinstance(res, Exception):
@@ -103,6 +105,23 @@ async def cmd_kill(args: argparse.Namespace, paths: Paths) -> Result:
         else:
             reports[engine.account] = res
     return kill_result(reports, send)
+
+
+async def block_anyway(paths: Paths, reports: dict[str, SquareOff | str], names: list[str]) -> None:
+    """Accounts that could not be opened are still blocked in the journal, so no process on
+    this data folder sends them a new order until `risk reset`."""
+    from gui_trader.core.clock import now_ist
+    from gui_trader.engine.journal import Journal
+
+    at = now_ist()
+    journal = await Journal(paths.journal).open()
+    try:
+        for name in names:
+            reason = f"kill switch (cli) at {at:%H:%M:%S} IST; not squared off: {reports[name]}"
+            await journal.block_trading(name, at.date(), "kill", reason)
+            reports[name] = f"{reports[name]}; blocked for today, nothing closed"
+    finally:
+        await journal.close()
 
 
 def kill_result(reports: dict[str, SquareOff | str], send: bool) -> Result:

@@ -298,3 +298,20 @@ async def test_the_window_engine_sees_a_kill_from_another_process(
         assert len(sim.book()) == before
     finally:
         await engine.stop()
+
+
+def test_an_account_that_cannot_be_opened_is_still_blocked(
+    sim: Sim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its secrets are gone: nothing can be closed there, the others are killed, and the
+    journal blocks it so no process on this folder sends it a new order (exit 1)."""
+    config = Config.load(Paths(sim.home).config)
+    config.accounts["a9"] = AccountConfig("a9", "+919999999999", "NOSUCH", sim.server.url)
+    config.save()
+    open_books(sim, capsys)
+    code, doc, _ = cli(capsys, "kill", "--all-accounts", "--yes")
+    assert code == 1 and doc["ok"] is False
+    assert all(doc["accounts"][a]["ok"] for a in ACCOUNTS)
+    assert "blocked for today, nothing closed" in doc["accounts"]["a9"]["error"]
+    code, reset, _ = cli(capsys, "risk", "reset", "--account", "a9")
+    assert reset["accounts"]["a9"]["was_blocked"] is True
