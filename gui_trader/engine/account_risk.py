@@ -557,19 +557,21 @@ class AccountRisk:
     async def _flatten(self, report: SquareOff, feature: str, mis_only: bool) -> None:
         desk = self.engine.ctx.desk
         await self.engine.store()
+        # This process's protective stops stand still meanwhile (the engine skips their
+        # ticks while a square-off runs); an action of theirs already in flight ends first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.engine.protector.idle(), SETTLE_S)
         book = await desk.book()
+        if await self._end_protections(mis_only):  # their resting orders were cancelled
+            working = {o.order_id: o for o in to_cancel(book, mis_only)}
+            book = await desk.book()
+            still = {o.order_id for o in to_cancel(book, mis_only)}
+            now = {o.order_id: o for o in book}
+            report.cancelled += [
+                _order_line(now.get(i, o)) for i, o in working.items() if i not in still
+            ]
         in_flight = await self._settle_exits(book)
-        cancels = to_cancel(book, mis_only)
-        results = await asyncio.gather(
-            *(desk.cancel(o.order_id) for o in cancels), return_exceptions=True
-        )
-        for o, res in zip(cancels, results, strict=True):
-            if isinstance(res, Order):
-                report.cancelled.append(_order_line(res))
-            else:
-                line = _order_line(o, "unknown")
-                line.error = str(res) if isinstance(res, BaseException) else "not in the book"
-                report.cancelled.append(line)
+        await self._cancel(report, book, mis_only)
         await self._exit(report, feature, mis_only, in_flight)
         if in_flight:  # wait until they can no longer land, then close what they did not
             last = max(i.updated for i in in_flight)
@@ -580,7 +582,9 @@ class AccountRisk:
                 max(wait, 0),
             )
             await asyncio.sleep(max(0.0, min(wait, self.engine.ctx.broker.in_flight_s)))
-            in_flight = await self._settle_exits(await desk.book())
+            book = await desk.book()
+            in_flight = await self._settle_exits(book)
+            await self._cancel(report, book, mis_only)  # one that landed meanwhile, resting
             await self._exit(report, feature, mis_only, in_flight)
         report.in_flight = [i.tag for i in in_flight]
         handles = [desk.live.track(p.order_id, p.tag) for p in report.placed if p.order_id]
@@ -595,6 +599,39 @@ class AccountRisk:
         report.positions_left = [
             _position_row(p) for p in positions if p.net_qty and in_scope(p.product, mis_only)
         ]
+
+    async def _end_protections(self, mis_only: bool) -> int:
+        """Stops and targets on what is being closed end first (marked done in the journal,
+        so a process driving them lets go too): no protective exit races the square-off, and
+        their resting orders are cancelled with the rest."""
+        protector = self.engine.protector
+        if not protector.driving:
+            await protector.start(drive=False)  # only reads them
+        ended = 0
+        for p in protector.open():
+            if not in_scope(p.product, mis_only):
+                continue
+            try:
+                await protector.remove(p)
+                ended += 1
+            except Exception as exc:  # its orders are cancelled below all the same
+                log.warning("%s: protection of %s not ended: %s", self.account, p.symbol, exc)
+        return ended
+
+    async def _cancel(self, report: SquareOff, book: list[Order], mis_only: bool) -> None:
+        """Every working order in scope, at once; each cancel's final word in the report."""
+        desk = self.engine.ctx.desk
+        cancels = to_cancel(book, mis_only)
+        results = await asyncio.gather(
+            *(desk.cancel(o.order_id) for o in cancels), return_exceptions=True
+        )
+        for o, res in zip(cancels, results, strict=True):
+            if isinstance(res, Order):
+                report.cancelled.append(_order_line(res))
+            else:
+                line = _order_line(o, "unknown")
+                line.error = str(res) if isinstance(res, BaseException) else "not in the book"
+                report.cancelled.append(line)
 
     async def _exit(
         self, report: SquareOff, feature: str, mis_only: bool, in_flight: list[Intent]

@@ -389,7 +389,8 @@ class TradingEngine:
                 self.quotes[q.key] = q
                 changed.append(q)
         if changed:
-            self.protector.on_quotes(changed)  # stops first: before anything is drawn
+            if not self.risk.running:  # a square-off under way closes these positions itself
+                self.protector.on_quotes(changed)  # stops first: before anything is drawn
             self.hub.publish(QuotesUpdated(tuple(changed)))
             self.risk.check()
 

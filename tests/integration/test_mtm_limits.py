@@ -177,3 +177,30 @@ async def test_the_square_off_time_flattens_intraday_only(
     now[0] = now[0].replace(minute=20)
     assert await fired(engine) is None
     assert sim.net("a1") == {("TCS-EQ", "CNC"): 3, ("LT-EQ", "MIS"): 1}
+
+
+@pytest.mark.asyncio
+async def test_a_kill_ends_the_positions_protections_and_exits_once(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    """A protected position (an engine-watched stop and a resting target): the kill ends the
+    protection, cancels its target and closes the position once; a tick through the old
+    stop afterwards sends nothing."""
+    sim.pin(INFY="1500")
+    await trade("a1", "buy", "INFY", "--qty", "8", "--product", "MIS")
+    assert await engine.start()
+    p = await engine.protect("INFY", sl=Decimal("1450"), target=Decimal("1600"))
+    [target] = sim.working("a1")
+    assert target["tag"].startswith("R") and target["pt"] == "L"
+    report = await engine.risk.kill(send=True, source="test")
+    assert report.ok, report.to_json()
+    assert [(c.order_id, c.status) for c in report.cancelled] == [(target["no"], "cancelled")]
+    assert [(x.symbol, x.side, x.qty, x.status) for x in report.placed] == [
+        ("INFY-EQ", "SELL", 8, "complete")
+    ]
+    assert engine.protector.for_key(p.key) is None  # ended
+    count = len(sim.book("a1"))
+    sim.pin(INFY="1400")
+    await fired(engine)  # ticks through the old stop
+    await asyncio.wait_for(engine.protector.idle(), WAIT_S)
+    assert len(sim.book("a1")) == count and sim.net("a1") == {}
