@@ -27,6 +27,7 @@ from gui_trader.broker.vault import (
     load_notify,
 )
 from gui_trader.config import Config, Paths
+from gui_trader.core.risk_limits import RiskLimits
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
@@ -156,6 +157,10 @@ class Context:
     def guards(self) -> GuardSettings:
         """`[guards]`: the trader's fat-finger limits (engine/order_guards.py)."""
         return self.config.guards
+
+    def risk_limits(self) -> RiskLimits:
+        """`[risk.ACCOUNT]` as config.toml has it now (`risk set` from another process)."""
+        return Config.load(self.paths.config).risk(self.account)
 
     async def instruments(self) -> InstrumentStore:
         if self._instruments is None:

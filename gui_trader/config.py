@@ -13,6 +13,7 @@ import platformdirs
 import tomli_w
 
 from gui_trader.core.account_settings import ALL_GROUP, FanoutSettings
+from gui_trader.core.risk_limits import RiskLimits
 from gui_trader.engine.order_guards import GuardSettings
 
 APP = "gui_trader"
@@ -151,6 +152,23 @@ class Config:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
         tmp.replace(self.path)
+
+    def risk(self, name: str) -> RiskLimits:
+        """`[risk.NAME]`: the account's daily MTM limits and square-off time (none: all off);
+        a bad table is refused in one line (ValueError)."""
+        return RiskLimits.from_toml(name, (self.extra.get("risk") or {}).get(name) or {})
+
+    def set_risk(self, name: str, limits: RiskLimits) -> None:
+        """Store (or, all off, drop) `[risk.NAME]`; `save()` writes it."""
+        table = dict(self.extra.get("risk") or {})
+        if limits.empty:
+            table.pop(name, None)
+        else:
+            table[name] = limits.to_toml()
+        if table:
+            self.extra["risk"] = table
+        else:
+            self.extra.pop("risk", None)
 
     def active_account(self) -> AccountConfig | None:
         """The default account, else the first live one added; None means the demo paper

@@ -140,6 +140,14 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         from gui_trader.cli.signal import cmd_signal
 
         return await cmd_signal(args, paths)
+    if command == "kill":
+        from gui_trader.cli.kill import cmd_kill
+
+        return await cmd_kill(args, paths)
+    if command == "risk":
+        from gui_trader.cli.risk import cmd_risk
+
+        return await cmd_risk(args, paths)
     ctx = await open_context(
         account=opt(args, "account"),
         paper=bool(opt(args, "paper")),

@@ -368,6 +368,11 @@ def build_parser() -> OneLineParser:
         "--include-positions", action="store_true", help="also manage today's long positions"
     )
     mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
+    from gui_trader.cli.kill import add_arguments as kill_arguments
+    from gui_trader.cli.risk import add_arguments as risk_arguments
+
+    kill_arguments(cmd("kill", "cancel every open order, flatten every position, block orders"))
+    risk_arguments(cmd("risk", "daily MTM limits, square-off time, today's block"), common)
     from gui_trader.cli.signal import add_arguments as signal_arguments
 
     signal_arguments(cmd("signal", "fire a signal at every eligible account of a group"))

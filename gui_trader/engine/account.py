@@ -8,6 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from gui_trader.broker.base import Broker
+from gui_trader.core.risk_limits import RiskLimits
 from gui_trader.engine.journal import Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.engine.order_guards import GuardSettings
@@ -50,6 +51,10 @@ class AccountContext(Protocol):
     @property
     def guards(self) -> GuardSettings:
         """The trader's fat-finger limits (`[guards]` in config.toml)."""
+        ...
+
+    def risk_limits(self) -> RiskLimits:
+        """`[risk.ACCOUNT]` of config.toml as it is now (reads the file: call off the loop)."""
         ...
 
     async def instruments(self) -> InstrumentStore: ...

@@ -112,6 +112,35 @@ CREATE INDEX IF NOT EXISTS intents_open ON intents (account, state);
 CREATE INDEX IF NOT EXISTS intents_group ON intents (group_id);
 """
 
+# One row per account and trading day: whether new orders are blocked (kill switch, an MTM
+# limit) and which automatic exits already ran (each runs once a day, whichever process runs it).
+RISK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS risk_day (
+    account TEXT NOT NULL,
+    day TEXT NOT NULL,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    since REAL NOT NULL DEFAULT 0,
+    fired TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL,
+    PRIMARY KEY (account, day)
+);
+"""
+
+
+@dataclass(frozen=True)
+class RiskDay:
+    """An account's risk state for one trading day, as every process on the folder sees it."""
+
+    account: str
+    day: str
+    blocked: bool = False
+    kind: str = ""  # what blocked it: kill / max-loss / max-profit
+    reason: str = ""  # one line for the trader
+    since: float = 0.0  # epoch s of the block
+    fired: frozenset[str] = frozenset()  # automatic exits that ran today (max-loss, ...)
+
 
 def _ist_day(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, IST).date().isoformat()
@@ -187,6 +216,7 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        db.executescript(RISK_SCHEMA)
         columns = {r[1] for r in db.execute("PRAGMA table_info(intents)")}
         if "meta" not in columns:  # journals from before intents carried metadata
             db.execute("ALTER TABLE intents ADD COLUMN meta TEXT")
@@ -583,6 +613,90 @@ class Journal:
 
     async def all(self) -> list[Intent]:
         return list(await self._run(self._select, "1=1", ()))
+
+    # ------------------------------------------------------------- risk_day
+    def _risk_row(self, account: str, day: str) -> RiskDay | None:
+        assert self._db is not None
+        r = self._db.execute(
+            "SELECT blocked, kind, reason, since, fired FROM risk_day WHERE account=? AND day=?",
+            (account, day),
+        ).fetchone()
+        if r is None:
+            return None
+        fired = frozenset(f for f in str(r[4]).split(",") if f)
+        return RiskDay(account, day, bool(r[0]), str(r[1]), str(r[2]), float(r[3]), fired)
+
+    def _risk_write(
+        self,
+        account: str,
+        day: str,
+        *,
+        block: tuple[str, str] | None = None,
+        unblock: bool = False,
+        fire: str | None = None,
+    ) -> tuple[RiskDay | None, RiskDay | None]:
+        """One transaction: (the row before, the row after). A block keeps the first reason
+        of the day until a reset; `fire` claims an automatic exit: if the day has it already,
+        nothing is written (the block with it neither, so a reset stands)."""
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = self._risk_row(account, day)
+            if fire is not None and before is not None and fire in before.fired:
+                db.execute("ROLLBACK")  # claimed already: nothing changes (a reset stands)
+                return before, before
+            now = time.time()
+            row = before or RiskDay(account, day)
+            blocked, kind, reason, since = row.blocked, row.kind, row.reason, row.since
+            if block is not None and not blocked:
+                blocked, (kind, reason), since = True, block, now
+            if unblock:
+                blocked = False
+            fired = row.fired | ({fire} if fire else set())
+            db.execute(
+                "INSERT INTO risk_day (account, day, blocked, kind, reason, since, fired, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account, day) DO UPDATE SET"
+                " blocked=excluded.blocked, kind=excluded.kind, reason=excluded.reason,"
+                " since=excluded.since, fired=excluded.fired, updated=excluded.updated",
+                (account, day, int(blocked), kind, reason, since, ",".join(sorted(fired)), now),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return before, self._risk_row(account, day)
+
+    async def risk_day(self, account: str, day: date) -> RiskDay | None:
+        """Today's block and fired exits for the account (None: nothing happened today)."""
+        found = await self._run(self._risk_row, account, day.isoformat())
+        return found if isinstance(found, RiskDay) else None
+
+    async def block_trading(self, account: str, day: date, kind: str, reason: str) -> RiskDay:
+        """Refuse new orders (exits excepted) on the account for the day; idempotent."""
+        _, after = await self._run(
+            lambda: self._risk_write(account, day.isoformat(), block=(kind, reason))
+        )
+        assert isinstance(after, RiskDay)
+        return after
+
+    async def claim_exit(
+        self, account: str, day: date, trigger: str, block: tuple[str, str] | None
+    ) -> bool:
+        """Claim today's automatic exit `trigger` (and block, if given) in one transaction:
+        True for exactly one caller, whichever process; False if it already ran today."""
+        before, _ = await self._run(
+            lambda: self._risk_write(account, day.isoformat(), block=block, fire=trigger)
+        )
+        return before is None or trigger not in before.fired
+
+    async def unblock_trading(self, account: str, day: date) -> RiskDay | None:
+        """Allow orders again (`gui-trader risk reset`); the exits that ran stay recorded, so
+        an MTM limit the trader overrode does not fire again today. The row as it was."""
+        before, _ = await self._run(
+            lambda: self._risk_write(account, day.isoformat(), unblock=True)
+        )
+        return before if isinstance(before, RiskDay) else None
 
     def share(self) -> Journal:
         """One more user of this open journal (the accounts of a fleet share one connection

@@ -29,9 +29,13 @@ from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus, OrderType
 from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.live_orders import LiveOrders, OrderHandle
-from gui_trader.engine.order_checks import check_order
+from gui_trader.engine.order_checks import InvalidOrder, check_order
 
 log = logging.getLogger(__name__)
+
+# Orders that only take risk off: they pass while trading is blocked (X position exit, R risk
+# exit, K kill switch, M the monitor's sells). Every other feature is refused.
+EXIT_FEATURES = frozenset("XRKM")
 
 LOOKUP_ATTEMPTS = 6
 LOOKUP_BACKOFF_S = 0.05
@@ -40,6 +44,23 @@ MAX_SENDS = 3
 
 class LookupFailed(Exception):
     """The order book could not be read: the outcome stays unknown, nothing is resent."""
+
+
+def block_message(account: str, reason: str) -> str:
+    return (
+        f"trading blocked for today on {account}: {reason}; "
+        f"`gui-trader risk reset --account {account}` to allow orders again"
+    )
+
+
+class TradingBlocked(InvalidOrder):
+    """A new order on an account blocked for the day (kill switch, an MTM limit): refused
+    before it is journaled or sent, in one line that says how to allow orders again."""
+
+    def __init__(self, account: str, reason: str) -> None:
+        super().__init__(block_message(account, reason))
+        self.account = account
+        self.reason = reason
 
 
 class TagCollision(Exception):
@@ -140,10 +161,22 @@ class OrderDesk:
         max_sends: int = MAX_SENDS,
     ) -> OrderOutcome:
         check_order(req)
+        await self.gate(feature)
         tag = await self.journal.new_intent(
             self.account, "place", feature, request_record(req), group
         )
-        return await self.send(replace(req, tag=tag), max_sends=max_sends)
+        return await self.send(replace(req, tag=tag), max_sends=max_sends, gated=True)
+
+    async def gate(self, feature: str) -> None:
+        """The one block check every order passes (place, prepare, send): while the account
+        is blocked for the day only exits go (EXIT_FEATURES); anything else raises
+        TradingBlocked. Exits skip the journal read, so a kill costs nothing extra. One read
+        of the journal, so a block another process set counts at once."""
+        if feature in EXIT_FEATURES:
+            return
+        day = await self.journal.risk_day(self.account, today_ist())
+        if day is not None and day.blocked:
+            raise TradingBlocked(self.account, day.reason)
 
     async def prepare(
         self,
@@ -156,6 +189,7 @@ class OrderDesk:
         """Check and journal several requests at once; they come back carrying their tags."""
         for req in reqs:
             check_order(req)
+        await self.gate(feature)
         tags = await self.journal.new_intents(
             self.account, "place", feature, [request_record(r) for r in reqs], group, metas
         )
@@ -168,6 +202,7 @@ class OrderDesk:
         marked: bool = False,
         max_sends: int = MAX_SENDS,
         resend_refused: bool = False,
+        gated: bool = False,
     ) -> OrderOutcome:
         """Send a journaled request (also used to resume one after a restart).
 
@@ -178,9 +213,16 @@ class OrderDesk:
         `marked`: the caller already journaled it as sent (a batch marks all its legs in one
         write, so nothing stands between the legs and the wire). `max_sends`: sends in all,
         resends (each only after the tag was proven absent) included. `resend_refused`: a 429
-        (refused, nothing placed) is sent again, same tag, while sends remain.
+        (refused, nothing placed) is sent again, same tag, while sends remain. `gated`: the
+        caller (place) checked the day's block a moment ago; otherwise it is checked here
+        (a fan-out or a straddle batch journaled its intents already).
         """
         assert req.tag, "journal the request first"
+        if not gated:
+            try:
+                await self.gate(req.tag[0])
+            except TradingBlocked as exc:
+                return await self._blocked(req, str(exc))
         notes: list[str] = []
         record = request_record(req)
         sends = 0
@@ -236,6 +278,29 @@ class OrderDesk:
                 )
                 return await self._rejected(req, detail, sends, notes, state=IntentState.FAILED)
             log.info("order %s proven absent at the broker; sending it again", tag)
+
+    async def _blocked(self, req: OrderRequest, reason: str) -> OrderOutcome:
+        """A journaled request refused by the day's block: not sent. Its intent says so; one
+        whose outcome was already unknown stays unknown (it may exist)."""
+        tag = req.tag or ""
+        intent = await self.journal.by_tag(tag)
+        state = intent.state if intent is not None else None
+        if state is IntentState.UNKNOWN:
+            detail = f"{reason} (an earlier send may exist: check the order book for tag {tag})"
+            return OrderOutcome(tag, req, None, OrderStatus.UNKNOWN, detail, 0, [reason])
+        log.warning(
+            "%s %s %s not sent: %s [%s]",
+            req.side.label,
+            req.qty,
+            req.instrument.trading_symbol,
+            reason,
+            tag,
+        )
+        if state is IntentState.NEW:
+            await self.journal.update(tag, IntentState.ABORTED, detail=reason)
+        elif state is IntentState.SENT:  # marked by the caller, never on the wire
+            await self.journal.update(tag, IntentState.FAILED, detail=reason)
+        return OrderOutcome(tag, req, None, OrderStatus.REJECTED, reason, 0, [reason])
 
     async def _rejected(
         self,

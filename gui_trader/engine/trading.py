@@ -33,6 +33,7 @@ from gui_trader.core.order import (
 )
 from gui_trader.core.portfolio import Funds, Holding, Position
 from gui_trader.engine.account import AccountContext
+from gui_trader.engine.account_risk import AccountRisk
 from gui_trader.engine.events import (
     EventHub,
     FundsUpdated,
@@ -152,6 +153,9 @@ class TradingEngine:
         self.feeds_enabled = ctx.live_feeds
         self.feed: FeedLink | None = None
         self.protector = Protector(self)  # stops, targets, trails: driven once started
+        # Kill switch, daily MTM limits, square-off time; armed by start() (the CLI's
+        # one-shot engines never square off on their own).
+        self.risk = AccountRisk(self)
 
     @property
     def mode(self) -> str:
@@ -176,6 +180,7 @@ class TradingEngine:
             self.instruments = await self.ctx.instruments()
             await self.ctx.desk.reconcile()
             await self.refresh(full=True)
+            await self.risk.start()
         except (BrokerError, LookupError, OSError) as exc:
             log.error("cannot start: %s", explain(exc))
             self._state("error", explain(exc))
@@ -194,6 +199,7 @@ class TradingEngine:
             self.feed.start()
         self._tasks.append(asyncio.create_task(self._poll(), name="poll"))
         self._tasks.append(asyncio.create_task(self._metrics(), name="metrics"))
+        self._tasks.append(asyncio.create_task(self.risk.watch(), name="risk"))
         return True
 
     async def stop(self, *, close: bool = True) -> None:
@@ -206,6 +212,7 @@ class TradingEngine:
                 await task
         self._tasks.clear()
         await self.protector.stop()
+        await self.risk.close()
         if self.feed is not None:
             await self.feed.close()
             self.feed = None
@@ -367,6 +374,7 @@ class TradingEngine:
             self.positions = positions
             self.hub.publish(PositionsUpdated(positions))
             self.protector.on_positions(positions)
+            self.risk.check()
 
     def _apply_holdings(self, holdings: tuple[Holding, ...]) -> None:
         if holdings != self.holdings:
@@ -381,8 +389,10 @@ class TradingEngine:
                 self.quotes[q.key] = q
                 changed.append(q)
         if changed:
-            self.protector.on_quotes(changed)  # stops first: before anything is drawn
+            if not self.risk.running:  # a square-off under way closes these positions itself
+                self.protector.on_quotes(changed)  # stops first: before anything is drawn
             self.hub.publish(QuotesUpdated(tuple(changed)))
+            self.risk.check()
 
     # ------------------------------------------------------------------ watchlist
     def add_watch(self, symbol: str) -> Instrument:
@@ -582,6 +592,7 @@ class TradingEngine:
         from gui_trader.engine.straddle_plan import prepare_plan
 
         guard_straddle(spec, self.guards).enforce(confirmed=True)
+        await self.ctx.desk.gate("S")  # a blocked account: refused before a plan is built
         return await prepare_plan(
             spec,
             self.ctx.broker,

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FRAME_MS = 16
+RISK_MS = 500
 LAYOUT_VERSION = 1
 DEFAULT_WATCHLIST = ("NIFTY", "RELIANCE", "HDFCBANK", "INFY", "SBIN")
 
@@ -154,6 +155,13 @@ class MainWindow(QMainWindow):
         self.drain_timer.setInterval(FRAME_MS)
         self.drain_timer.timeout.connect(self.drain)
         self.drain_timer.start()
+        # The risk strip: MTM moves on every tick and a block may come from another process;
+        # twice a second is enough for a number the trader reads.
+        self.status.kill.clicked.connect(self.kill_switch)
+        self.risk_timer = QTimer(self)
+        self.risk_timer.setInterval(RISK_MS)
+        self.risk_timer.timeout.connect(self.show_risk)
+        self.risk_timer.start()
 
     # ------------------------------------------------------------------ layout
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -263,6 +271,13 @@ class MainWindow(QMainWindow):
         self._shortcut(trade, "Buy (order ticket)", "F1", lambda: self.ticket.buy.click())
         self._shortcut(trade, "Sell (order ticket)", "F2", lambda: self.ticket.sell.click())
         self._shortcut(trade, "Cancel all open orders…", "Ctrl+Shift+X", self.cancel_all_open)
+        trade.addSeparator()
+        self.kill_action = self._shortcut(
+            trade, "KILL: cancel all, close all, block orders…", "Ctrl+Shift+K", self.kill_switch
+        )
+        self.kill_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        trade.addAction("Allow orders again today (after a kill or a limit)…", self.reset_risk)
+        trade.addSeparator()
         self._shortcut(trade, "Refresh now", "F5", lambda: self.spawn(self._refresh(), "refresh"))
         self._shortcut(trade, "Go to order ticket", "Ctrl+T", self._focus_ticket)
 
@@ -368,6 +383,8 @@ class MainWindow(QMainWindow):
             if store is not None:
                 self.ticket.set_symbols(sorted({i.trading_symbol for i in store.all}))
             self.ticket.set_enabled(True, f"{self.engine.mode}: ready")
+            self.status.kill.setEnabled(True)
+            self.show_risk()
             self.straddle.attach(self.engine)
             self.spawn(self._offer_resume(), "resume check")
             self.spawn(self.charts.build(), "chart")
@@ -439,6 +456,7 @@ class MainWindow(QMainWindow):
         self._shut = True
         self.monitors.stop()
         self.drain_timer.stop()
+        self.risk_timer.stop()
         for task in list(self.tasks):
             task.cancel()
         if self.engine is not None:
@@ -450,6 +468,8 @@ class MainWindow(QMainWindow):
 
     async def switch(self, account: str | None, *, paper: bool) -> None:
         self.ticket.set_enabled(False, "switching account…")
+        self.status.kill.setEnabled(False)
+        self.status.on_risk(None)
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -766,6 +786,51 @@ class MainWindow(QMainWindow):
             self.status.notify("no open orders", 3000)
             return
         self.cancel_orders(ids)
+
+    def show_risk(self) -> None:
+        engine = self.engine
+        self.status.on_risk(engine.risk.snapshot() if engine is not None else None)
+
+    def kill_switch(self) -> None:
+        """The red button and Ctrl+Shift+K: asked once, then the CLI's `kill --yes` path."""
+        engine = self.engine
+        if engine is None or not engine.ready.is_set():
+            return
+        orders = len(engine.open_orders())
+        positions = sum(1 for p in engine.positions if p.net_qty)
+        text = (
+            f"Cancel {orders} open order{'s' * (orders != 1)} and close {positions} "
+            f"position{'s' * (positions != 1)} at market on {engine.mode} {engine.account}, "
+            "then block new orders for today?"
+        )
+        if not self.confirm("KILL SWITCH", text):
+            return
+        self.status.notify("KILL: cancelling and closing everything…", 15000)
+
+        async def go() -> None:
+            report = await engine.risk.kill(send=True, source="window")
+            self.show_risk()
+            self.status.notify(f"KILL {engine.account}: {report.summary()}", 15000)
+            if not report.ok:
+                self.ticket.say(f"KILL incomplete: {report.summary()}", error=True)
+
+        self.spawn(go(), "kill")
+
+    def reset_risk(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        snap = engine.risk.snapshot()
+        why = f" (blocked: {snap.reason})" if snap.blocked else " (it is not blocked)"
+        if not self.confirm("Allow orders again", f"Allow new orders on {engine.account}{why}?"):
+            return
+
+        async def go() -> None:
+            await engine.risk.reset()
+            self.show_risk()
+            self.status.notify(f"{engine.account}: orders allowed again today", 6000)
+
+        self.spawn(go(), "reset risk")
 
     def modify_order(self, order: Order) -> None:
         engine = self.engine

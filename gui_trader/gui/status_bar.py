@@ -1,10 +1,12 @@
-"""What the trader must know at a glance: PAPER or LIVE, account, session, RTT, headroom, lag."""
+"""What the trader must know at a glance: PAPER or LIVE, account, session, RTT, headroom, lag;
+the risk strip (MTM against the day's limits, BLOCKED) and the red KILL button."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
+from gui_trader.engine.account_risk import RiskSnapshot
 from gui_trader.engine.events import FeedState, Metrics, SessionState
 
 BADGE = (
@@ -32,8 +34,23 @@ class TradingStatusBar(QStatusBar):
         for w in (self.account, self.session):
             self.addWidget(w)
         self.addWidget(self.notice, 1)
-        for w in (self.feed, self.rtt, self.headroom, self.lag):
+        self.risk = QLabel("")
+        self.risk.setObjectName("risk-strip")
+        self.kill = QPushButton("KILL")
+        self.kill.setObjectName("kill-switch")
+        self.kill.setToolTip(
+            "Kill switch (Ctrl+Shift+K): cancel every open order, close every position at"
+            " market, then block new orders for today"
+        )
+        self.kill.setStyleSheet(
+            "QPushButton { font-weight: bold; color: white; background: #c62828;"
+            " border-radius: 3px; padding: 2px 12px; }"
+            " QPushButton:disabled { background: #9e9e9e; }"
+        )
+        self.kill.setEnabled(False)  # until an engine is ready
+        for w in (self.risk, self.feed, self.rtt, self.headroom, self.lag):
             self.addPermanentWidget(w)
+        self.addPermanentWidget(self.kill)
 
     def notify(self, text: str, ms: int = 6000) -> None:
         """A passing message beside (never over) the PAPER/LIVE badge."""
@@ -85,3 +102,37 @@ class TradingStatusBar(QStatusBar):
             "event-loop lag p50/p99: how late the app reacts; under 16 ms is smooth"
         )
         self.lag.setStyleSheet("color: #d98b00" if m.loop_lag_p99_ms > 50 else "")
+
+    def on_risk(self, r: RiskSnapshot | None) -> None:
+        """MTM against the day's limits, the square-off time, and BLOCKED until a reset."""
+        if r is None:
+            self.risk.setText("")
+            self.risk.setToolTip("")
+            return
+        lim = r.limits
+        text = f"MTM {r.mtm:+,.0f}"
+        bounds = [f"-{lim.max_loss:,.0f}"] if lim.max_loss is not None else []
+        bounds += [f"+{lim.max_profit:,.0f}"] if lim.max_profit is not None else []
+        if bounds:
+            text += " / " + " / ".join(bounds)
+        if lim.square_off is not None:
+            text += f" · square-off {lim.square_off:%H:%M}"
+        if r.running:
+            text += " · SQUARING OFF…"
+        if r.blocked:
+            text += " · BLOCKED"
+        self.risk.setText(text)
+        self.risk.setToolTip(
+            f"{r.account}: blocked for today: {r.reason} (Trade menu: Allow orders again)"
+            if r.blocked
+            else "today's MTM (realised + open) against the limits of `gui-trader risk set`"
+        )
+        if r.blocked:
+            style = "color: white; background: #c62828; font-weight: bold; padding: 0 6px;"
+        elif r.mtm < 0:
+            style = "color: #c62828;"
+        elif r.mtm > 0:
+            style = "color: #2e7d32;"
+        else:
+            style = ""
+        self.risk.setStyleSheet(f"QLabel {{ {style} }}" if style else "")
