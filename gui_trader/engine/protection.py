@@ -484,6 +484,7 @@ class Protector:
         if not self.driving:
             return
         net = {p.key: p.net_qty for p in positions}
+        self.straddles.on_positions(net)
         for p in list(self.items.values()):
             if p.state is not PState.ACTIVE or p.id in self._busy:
                 continue
@@ -706,6 +707,8 @@ class Protector:
     async def _new_exit(self, p: Protection, inst: Instrument) -> None:
         await self._cancel(p.target_orders)  # first: nothing of it may fill beside the exit
         remaining = p.qty - self._filled(p.target_orders)
+        held, _ = self.engine.held(inst)
+        remaining = min(remaining, held if p.long else -held)  # never more than is held
         if remaining <= 0:
             return  # the target filled it all: `_evaluate` ends the protection
         product = Product(p.product)

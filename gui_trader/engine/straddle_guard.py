@@ -295,6 +295,21 @@ class StraddleGuards:
                 g.reason = why
                 self._spawn(g, self._exit(g, legs, why))
 
+    def on_positions(self, net: dict[str, int]) -> None:
+        """A leg no longer held (closed by hand, by a kill, by a square-off) is not exited
+        again: its quantity follows the position down; both gone ends the guard."""
+        for g in list(self.items.values()):
+            if g.state is not PState.ACTIVE or g.id in self._busy:
+                continue
+            for leg in g.legs:
+                if not leg.open:
+                    continue
+                held = -net.get(leg.key, 0) if g.short else net.get(leg.key, 0)
+                leg.qty = max(0, min(leg.qty, held))
+            if all(leg.qty == 0 for leg in g.legs):
+                g.state, g.reason = PState.DONE, "the straddle's positions are closed"
+                self._spawn(g, self.save(g))
+
     def _spawn(self, g: StraddleGuard, coro: Any) -> None:
         self._busy.add(g.id)
 
@@ -322,14 +337,21 @@ class StraddleGuards:
         store = self.p.engine.instruments
         assert store is not None
         side = Side.BUY if g.short else Side.SELL
+        net = {p.key: p.net_qty for p in self.p.engine.positions}
         reqs: list[tuple[int, OrderRequest]] = []
         for i in legs:
             leg = g.legs[i]
             inst = store.by_key[leg.key]
-            for q in inst.order_slices(leg.qty):
+            held = -net.get(leg.key, 0) if g.short else net.get(leg.key, 0)
+            leg.qty = max(0, min(leg.qty, held))  # never more than is still held
+            for q in inst.order_slices(leg.qty) if leg.qty else []:
                 reqs.append(
                     (i, OrderRequest(inst, side, q, OrderType.MARKET, None, Product(g.product)))
                 )
+        if not reqs:
+            g.state, g.reason = PState.DONE, f"{why}: nothing left to exit"
+            await self.save(g)
+            return
         ready = await self.p.desk.prepare(
             [r for _, r in reqs], feature=FEATURE, group=g.id, metas=[None] * len(reqs)
         )

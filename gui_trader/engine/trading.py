@@ -633,12 +633,14 @@ class TradingEngine:
 
     # ------------------------------------------------------------------ protections
     def held(self, inst: Instrument) -> tuple[int, str]:
-        """Net units held in this instrument (positions, else delivery holdings) and product."""
+        """Net units held in this instrument and the product to exit them in: delivery
+        holdings plus today's net position (a holding sold today shows as a negative
+        position beside the unchanged holding)."""
         pos = next((p for p in self.positions if p.key == inst.key and p.net_qty != 0), None)
-        if pos is not None:
-            return pos.net_qty, pos.product
-        qty = sum(h.qty for h in self.holdings if h.key == inst.key)
-        return qty, Product.CNC.value
+        delivery = sum(h.qty for h in self.holdings if h.key == inst.key)
+        held = delivery + sum(p.net_qty for p in self.positions if p.key == inst.key)
+        product = pos.product if pos is not None and delivery == 0 else Product.CNC.value
+        return held, product
 
     async def protect(
         self,
