@@ -464,3 +464,22 @@ async def test_the_next_day_its_resting_orders_are_placed_again(sim: Sim) -> Non
     finally:
         await second.stop()
     assert sorted(o["status"] for o in sim.orders("RELIANCE-EQ")) == ["cancelled", "open"]
+
+
+@pytest.mark.asyncio
+async def test_a_straddle_closed_by_hand_is_never_exited_again(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    from gui_trader.engine.straddle_guard import StraddleStops
+
+    summary, ce, pe = await sold_straddle(sim, engine, lots=1)
+    g = await engine.guard_straddle(summary, StraddleStops(combined_sl_pct=D(10)))
+    for position in [x for x in engine.positions if x.trading_symbol in (ce, pe)]:
+        await engine.exit_position(position)  # closed by hand (a kill does the same)
+    await engine.refresh(full=True)
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert g.state is PState.DONE and g.reason == "the straddle's positions are closed"
+    sim.admin("POST", "/_sim/pin", {ce: "200", pe: "200"})  # far through the stop
+    await tick(engine, ce, pe, times=2)
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert len(buys(sim, ce)) == len(buys(sim, pe)) == 1  # the hand exits only
