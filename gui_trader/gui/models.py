@@ -317,22 +317,30 @@ class PositionRow:
 class PositionsModel(KeyedTableModel):
     columns = (
         Column("Symbol", lambda r: r.position.trading_symbol),
-        Column("Product", lambda r: r.position.product),
+        Column("Product", lambda r: r.position.product, width=64),
         Column(
             "Net qty",
             lambda r: f"{r.position.net_qty:,}",
             lambda r: r.position.net_qty,
             True,
             lambda r: sign_colour(Decimal(r.position.net_qty)),
+            width=72,
         ),
-        Column("Avg", lambda r: money(r.position.avg_price), lambda r: r.position.avg_price, True),
-        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
+        Column(
+            "Avg",
+            lambda r: money(r.position.avg_price),
+            lambda r: r.position.avg_price,
+            True,
+            width=84,
+        ),
+        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True, width=84),
         Column(
             "Day %",
             lambda r: "" if r.day_change_pct is None else f"{r.day_change_pct:+.2f}%",
             lambda r: r.day_change_pct or 0,
             True,
             lambda r: sign_colour(r.day_change_pct),
+            width=64,
         ),
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
         Column(
@@ -343,14 +351,18 @@ class PositionsModel(KeyedTableModel):
             ),
             lambda r: (r.guard.sl if r.guard else None) or 0,
             True,
+            tip="the stop-loss; B: an SL order rests at the broker (else watched here on ticks)",
+            width=88,
         ),
         Column(
             "Target",
             lambda r: _level(r.guard.target if r.guard else None),
             lambda r: (r.guard.target if r.guard else None) or 0,
             True,
+            tip="the target: a LIMIT resting at the broker",
+            width=80,
         ),
-        Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
+        Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True, width=56),
     )
     GUARD_COLUMNS = (7, 8, 9)  # Stop, Target, Trail: double-click edits the protection
 

@@ -93,6 +93,7 @@ class ProtectDialog(QDialog):
                 raise BadProtection("an SL order at the broker needs a stop-loss price")
         except BadProtection as exc:
             self.error.setText(str(exc))  # the input stays as typed
+            self.adjustSize()  # room for the reason, however long
             return
         self.result_sl, self.result_target, self.result_trail = sl, target, trail
         self.result_stop_at = stop_at
