@@ -45,23 +45,27 @@ def run_sim(args: argparse.Namespace) -> int:
         {k: v for k, v in asdict(u).items() if k != "name"} | {"name": u.name} for u in users
     ]
     market_feed, order_feed = (u.replace("http://", "ws://", 1) for u in app.feed_urls())
-    if args.json:
-        feeds = {"market": market_feed, "orders": order_feed}
-        print(json.dumps({"url": url, "accounts": accounts, "feeds": feeds}), flush=True)
-    else:
-        print(f"paper exchange on {url} (latency {args.latency_ms:g} ms)", flush=True)
-        print(f"  live feeds: {market_feed} (market), {order_feed} (orders)", flush=True)
-        for a in accounts:
+
+    def banner() -> None:
+        if args.json:
+            feeds = {"market": market_feed, "orders": order_feed}
+            print(json.dumps({"url": url, "accounts": accounts, "feeds": feeds}), flush=True)
+        else:
+            print(f"paper exchange on {url} (latency {args.latency_ms:g} ms)", flush=True)
+            print(f"  live feeds: {market_feed} (market), {order_feed} (orders)", flush=True)
+            for a in accounts:
+                print(
+                    f"  account {a['ucc']}: mobile {a['mobile']}, consumer key"
+                    f" {a['consumer_key']}, MPIN {a['mpin']}, TOTP secret {a['totp_secret']}",
+                    flush=True,
+                )
             print(
-                f"  account {a['ucc']}: mobile {a['mobile']}, consumer key {a['consumer_key']}, "
-                f"MPIN {a['mpin']}, TOTP secret {a['totp_secret']}",
+                f"log in with: gui-trader account add NAME --login-url {url} --mobile MOBILE"
+                " --ucc UCC",
                 flush=True,
             )
-        print(
-            f"log in with: gui-trader account add NAME --login-url {url} --mobile MOBILE --ucc UCC",
-            flush=True,
-        )
-    serve_socket(app, sock)
+
+    serve_socket(app, sock, ready=banner)
     return 0
 
 

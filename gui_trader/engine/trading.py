@@ -633,14 +633,16 @@ class TradingEngine:
 
     # ------------------------------------------------------------------ protections
     def held(self, inst: Instrument) -> tuple[int, str]:
-        """Net units held in this instrument and the product to exit them in: delivery
-        holdings plus today's net position (a holding sold today shows as a negative
-        position beside the unchanged holding)."""
-        pos = next((p for p in self.positions if p.key == inst.key and p.net_qty != 0), None)
+        """Net units held in this instrument and the product to exit them in: an intraday
+        (MIS/NRML) position if there is one, else delivery holdings plus today's CNC net (a
+        holding sold today shows as a negative position beside the unchanged holding)."""
+        cnc = Product.CNC.value
+        mine = [p for p in self.positions if p.key == inst.key and p.net_qty != 0]
+        intraday = next((p for p in mine if p.product != cnc), None)
+        if intraday is not None:  # an MIS / NRML position is the one a trader means
+            return intraday.net_qty, intraday.product
         delivery = sum(h.qty for h in self.holdings if h.key == inst.key)
-        held = delivery + sum(p.net_qty for p in self.positions if p.key == inst.key)
-        product = pos.product if pos is not None and delivery == 0 else Product.CNC.value
-        return held, product
+        return delivery + sum(p.net_qty for p in mine), cnc
 
     async def protect(
         self,

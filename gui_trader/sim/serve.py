@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -102,7 +103,9 @@ def serve_forever(app: SimServer, port: int) -> None:
     uvicorn.Server(uvicorn_config(app, port)).run()
 
 
-def serve_socket(app: SimServer, sock: socket.socket) -> None:
+def serve_socket(
+    app: SimServer, sock: socket.socket, ready: Callable[[], None] | None = None
+) -> None:
     """Serve on an already listening socket until SIGINT/SIGTERM, then exit 0.
 
     uvicorn stops in order on SIGTERM and then raises it again for the handler that was there
@@ -116,6 +119,8 @@ def serve_socket(app: SimServer, sock: socket.socket) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if ready is not None:  # the banner: only once a signal can no longer kill us outright
+        ready()
     server.run(sockets=[sock])
 
 
