@@ -324,7 +324,10 @@ def test_monitor_pane_and_chart(window: MainWindow, qtbot: QtBot, run: Runner, q
     qtbot.mouseClick(window.monitor_pane.start, Qt.MouseButton.LeftButton)
     shown(window, qtbot, lambda: window.monitor_model.rowCount() == 6, timeout=15_000)
     actions = {r.symbol: r.action for r in window.monitor_model.rows()}
-    assert set(actions.values()) <= {"placed", "skipped"} and "placed" in actions.values()
+    # A sell whose EMA9 the paper price is already above fills at once: "filled" is a
+    # placed order too (the paper market's prices move with the time of day).
+    assert set(actions.values()) <= {"placed", "skipped", "filled"}
+    assert {"placed", "filled"} & set(actions.values())
     assert window.monitor_pane.stop.isEnabled()
     qtbot.waitUntil(lambda: window.charts.chart is not None, timeout=15_000)
     window.charts.show_symbol("RELIANCE-EQ")
