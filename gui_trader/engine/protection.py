@@ -316,6 +316,13 @@ class Protector:
                 continue
             if p.state is PState.DONE or p.id in self._busy:
                 continue
+            if self.driving and self.for_key(p.key) is not None:
+                # Two processes protected one position at once: the first one stays; the
+                # second is ended before anything of it rests (it would sell twice).
+                p.state, p.reason = PState.DONE, f"{p.symbol} is already protected"
+                await self._save(p)
+                self.engine.hub.publish(Notice("reject", f"{p.symbol}: protection", p.reason))
+                continue
             self.items[p.id] = p
             new.append(p)
         if rows:
@@ -386,6 +393,12 @@ class Protector:
         await self._finish(p, "removed by the trader")
 
     # ------------------------------------------------------------ adding
+    async def protected_in_journal(self, key: str) -> bool:
+        """An open protection on this instrument, whichever process added it (this one may
+        not have looked at the journal since)."""
+        rows = await self.journal.load_protections(self.account, OPEN_STATES)
+        return any(r.get("key") == key and r.get("kind") != "straddle" for r in rows)
+
     def new(
         self,
         inst: Instrument,
@@ -492,6 +505,23 @@ class Protector:
             held = qty > 0 if p.long else qty < 0
             if not held and not self._holding(p):
                 self._spawn(p, self._finish(p, "the position is closed", cancel_all=True))
+                continue
+            inst = self._instrument(p)
+            units = self.engine.held(inst)[0] if inst is not None else 0
+            units = units if p.long else -units
+            if (
+                units > 0
+                and max(self._open_qty(p.target_orders), self._open_qty(p.stop_orders)) > units
+            ):  # sold down by hand: what rests may not sell more than is held
+                self._spawn(p, self._fit_to_held(p, units))
+
+    async def _fit_to_held(self, p: Protection, units: int) -> None:
+        """Each resting side carries at most what is held, judged on the book read afresh
+        (a fill of its own since the last look already lowered what is held)."""
+        await self.engine.read_orders()
+        for orders in (p.target_orders, p.stop_orders):
+            if self._open_qty(orders) > units:
+                await self._resize(orders, units)
 
     def _holding(self, p: Protection) -> bool:
         """Delivery holdings are positions too (a CNC long bought earlier)."""
@@ -548,6 +578,13 @@ class Protector:
             await self._finish_exit(p, inst)
             return
         if p.state is PState.ACTIVE:
+            held, _ = self.engine.held(inst)
+            units = held if p.long else -held
+            if units <= 0:  # closed while nobody watched: nothing of it may rest again
+                await self._finish(p, "the position is closed", cancel_all=True)
+                return
+            if not p.target_tags and not p.stop_tags:
+                p.qty = min(p.qty, units)  # what rests anew covers at most what is held
             await self._arm(p, inst)
 
     async def _adopt(self, p: Protection) -> None:
@@ -666,8 +703,16 @@ class Protector:
                 order = await self._fetch(oid)
                 if order is None or order.status.terminal or order.trigger_price == sl:
                     continue
-                with contextlib.suppress(BrokerError):
+                try:
                     await self.desk.modify(order, price=self._stop_limit(p, sl, inst), trigger=sl)
+                except BrokerError as exc:
+                    # The broker kept the old trigger: the trailed stop is watched here from
+                    # now on (the old SL order rests on as a backstop; an exit cancels it).
+                    log.warning("%s: trailed stop not moved at the broker: %s", p.symbol, exc)
+                    self.engine.hub.publish(
+                        Notice("reject", f"{p.symbol}: stop {sl} watched here", str(exc))
+                    )
+                    p.stop_at = StopAt.ENGINE
             await self._save(p)
             if p.sl == sl or p.state is not PState.ACTIVE:
                 return  # no newer stop came while these were in flight
@@ -675,6 +720,8 @@ class Protector:
     async def _exit(self, p: Protection, inst: Instrument, ltp: Decimal) -> None:
         """The engine stop triggered: the resting target becomes the exit, else a new order.
         What the exit orders do next (fills, a rejection) is judged by `_evaluate`."""
+        if await self._ended_elsewhere(p):
+            return
         log.warning("%s: %s: exiting %d", p.symbol, p.reason, p.qty)
         self.engine.hub.publish(Notice("risk", f"Stop hit: {p.symbol}", p.reason))
         price = marketable(p.long, ltp, inst)
@@ -682,14 +729,40 @@ class Protector:
         if live:
             await self._save(p)  # EXITING with its target orders: a restart re-prices them
             p.wire_at = None
-            await asyncio.gather(
+            results = await asyncio.gather(
                 *(self._reprice(p, oid, price) for oid in live), return_exceptions=True
             )
             self._note_wire(p)
+            if any(isinstance(r, BaseException) for r in results):
+                # The broker refused to turn the target into the exit: cancel it and send
+                # the rest as a new exit (`_new_exit` sends only once nothing else rests).
+                log.warning("%s: the target could not be re-priced: a new exit", p.symbol)
+                await self._new_exit(p, inst)
+                return
             await self._cancel(p.stop_orders)
             await self._settle_orders(p.target_orders)
         else:
             await self._new_exit(p, inst)
+
+    async def _ended_elsewhere(self, p: Protection) -> bool:
+        """Another process (a kill, a square-off, a removal) ended it since the last look:
+        its exit is theirs, nothing is sent here."""
+        if await self.journal.protection_state(p.id) != PState.DONE.value:
+            return False
+        p.state, p.reason = PState.DONE, p.reason or "ended elsewhere"
+        self._changed()
+        return True
+
+    async def _confirm_ended(self, order_ids: Iterable[str]) -> bool:
+        """Every one of these orders is final at the broker (read afresh, not as last seen)."""
+        wanted = set(order_ids)
+        if not wanted:
+            return True
+        try:
+            book = await self.engine.read_orders()  # also brings the live handles up to date
+        except BrokerError:
+            return False
+        return all(o.status.terminal for o in book if o.order_id in wanted)
 
     async def _settle_orders(self, order_ids: Iterable[str]) -> None:
         """Wait (bounded) for the exit's orders to end: reads the book if no feed tells."""
@@ -705,12 +778,21 @@ class Protector:
         await self.desk.modify(order, price=price)
 
     async def _new_exit(self, p: Protection, inst: Instrument) -> None:
-        await self._cancel(p.target_orders)  # first: nothing of it may fill beside the exit
-        remaining = p.qty - self._filled(p.target_orders)
+        if await self._ended_elsewhere(p):
+            return
+        resting = [*p.target_orders, *p.stop_orders]
+        await self._cancel(resting)  # first: nothing of them may fill beside the exit
+        if not await self._confirm_ended(resting):
+            why = "a resting target/stop could not be cancelled: no exit sent, check it"
+            log.error("%s: %s", p.symbol, why)
+            self.engine.hub.publish(Notice("reject", f"Exit of {p.symbol} not placed", why))
+            return  # EXITING: a restart (or the next order update) decides again
+        remaining = p.qty - self._filled(p.target_orders) - self._filled(p.stop_orders)
         held, _ = self.engine.held(inst)
         remaining = min(remaining, held if p.long else -held)  # never more than is held
-        if remaining <= 0:
-            return  # the target filled it all: `_evaluate` ends the protection
+        if remaining <= 0:  # the target filled it all, or the position is gone meanwhile
+            await self._finish(p, f"{p.reason}; nothing left to exit")
+            return
         product = Product(p.product)
         reqs = [
             OrderRequest(inst, p.exit_side, q, OrderType.MARKET, None, product)
@@ -776,7 +858,7 @@ class Protector:
         t_filled, s_filled = self._filled(targets), self._filled(stops)
         if p.exit_orders:  # the stop fired through new orders
             if all(self._terminal(o) for o in p.exit_orders):
-                done = t_filled + self._filled(p.exit_orders)
+                done = t_filled + s_filled + self._filled(p.exit_orders)
                 why = f"{p.reason}; exited {done} of {p.qty}"
                 if done < p.qty:
                     why += ": NOT ALL OUT, check the position"
