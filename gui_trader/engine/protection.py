@@ -50,6 +50,9 @@ FEATURE = "R"  # the tag prefix of risk exits
 EXIT_SLIPPAGE = Decimal("0.02")  # a triggered exit's limit this far through the last price
 STOP_LIMIT_GAP = Decimal("0.005")  # a broker SL order's limit this far beyond its trigger
 PICK_UP_S = 2.0  # how often the driver looks for protections other processes added
+# A row's stamp is taken before its writer waits for the journal's lock (at most the
+# journal's 10 s busy timeout): each look reaches this far back (rows it knows are skipped).
+PICK_UP_LOOKBACK_S = 15.0
 EXIT_WAIT_S = 10.0  # how long an exit waits for its orders' final word (then feeds/polls tell)
 MAX_TRAIL_PCT = Decimal(50)
 
@@ -299,7 +302,8 @@ class Protector:
     async def _pick_up(self) -> list[Protection]:
         """Protections added, or removed, by another process since the last look."""
         states = (*OPEN_STATES, PState.DONE.value) if self._seen else OPEN_STATES
-        rows = await self.journal.load_protections(self.account, states, self._seen)
+        since = max(self._seen - PICK_UP_LOOKBACK_S, 0.0) if self._seen else 0.0
+        rows = await self.journal.load_protections(self.account, states, since)
         new = []
         for row in rows:
             self._seen = max(self._seen, float(row.pop("_updated")))

@@ -230,3 +230,31 @@ async def test_the_next_day_a_closed_position_is_not_given_its_target_again(sim:
         assert second.protector.items[p.id].state is PState.DONE
     finally:
         await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_protection_committed_late_by_another_process_is_still_armed(
+    sim: Sim, engine: TradingEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stamps its row, then waits for the journal's write lock (up to 10 s)
+    while the driver writes and reads newer rows: its row lands with a stamp older than the
+    driver's last look. It must still be picked up and armed (else a stop is forgotten)."""
+    import time
+
+    sim.pin("RELIANCE", "1480")
+    sim.pin("TCS", "3100")
+    other = await open_engine(sim.home)
+    try:
+        await buy(engine, "TCS", 10, Product.MIS)
+        await engine.protect("TCS", target=D("3200"))
+        await engine.protector._pick_up()  # the driver's look: it has seen its own row
+        stamped = time.time() - 5.0  # taken before the lock wait
+        monkeypatch.setattr("gui_trader.engine.journal.time.time", lambda: stamped)
+        p = await other.protect("RELIANCE", target=D("1600"))
+        monkeypatch.undo()
+    finally:
+        await other.stop()
+    for q in await engine.protector._pick_up():  # the next 2 s look
+        await engine.protector._resume(q)
+    assert p.id in engine.protector.items
+    assert [o["status"] for o in sim.orders("RELIANCE-EQ")] == ["open"]
