@@ -885,6 +885,18 @@ class Protector:
             self._spawn(p, self._resize(stops, p.qty - t_filled))
         elif s_filled and targets and self._open_qty(targets) > p.qty - s_filled:
             self._spawn(p, self._resize(targets, p.qty - s_filled))
+        elif (
+            p.stop_at is StopAt.BROKER
+            and stops
+            and not s_filled
+            and all(self._terminal(o) for o in stops)
+        ):  # the broker rejected the SL order after taking it (or it was cancelled by
+            # hand): the stop is kept, watched here from now on
+            why = f"stop {p.sl} no longer rests at the broker: watched here"
+            log.warning("%s: %s", p.symbol, why)
+            self.engine.hub.publish(Notice("reject", f"{p.symbol}: broker stop", why))
+            p.stop_at = StopAt.ENGINE
+            self._spawn(p, self._save(p))
 
     def _open_qty(self, order_ids: Iterable[str]) -> int:
         total = 0

@@ -258,3 +258,23 @@ async def test_a_protection_committed_late_by_another_process_is_still_armed(
         await engine.protector._resume(q)
     assert p.id in engine.protector.items
     assert [o["status"] for o in sim.orders("RELIANCE-EQ")] == ["open"]
+
+
+@pytest.mark.asyncio
+async def test_a_cnc_holding_with_target_and_broker_stop_stays_protected(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    """A delivery holding of 40: the target (SELL 40 LIMIT) rests, the broker refuses the
+    SL (SELL 40 more than is held). The stop must still be kept (watched here) and, when hit,
+    exit 40 once: the target becomes the exit."""
+    sim.pin("RELIANCE", "1480")
+    await engine.refresh(full=True)
+    p = await engine.protect("RELIANCE", sl=D("1450"), target=D("1600"), stop_at=StopAt.BROKER)
+    await engine.refresh()  # the book (or the order feed) tells the SL was rejected
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert p.sl == D("1450") and p.state is PState.ACTIVE and p.stop_at is StopAt.ENGINE
+    sim.pin("RELIANCE", "1440")
+    await tick(engine, "RELIANCE", times=2)
+    await until_done(engine, p.id)
+    sold = sum(o["qty"] for o in sim.orders("RELIANCE-EQ") if o["status"] == "complete")
+    assert sold == 40, sorted((o["pt"], o["status"]) for o in sim.orders("RELIANCE-EQ"))
