@@ -821,6 +821,12 @@ class Protector:
             self.engine.hub.publish(
                 Notice("reject", f"Exit of {p.symbol} not placed", bad[0].error)
             )
+        if not p.exit_orders and all(o.status is OrderStatus.REJECTED for o in outcomes):
+            # Proven not placed (nothing of it can still land): the stop is armed again, the
+            # next tick through it tries once more (not EXITING with nothing on the wire).
+            p.state, p.exit_tags, p.triggered_at = PState.ACTIVE, [], None
+            await self._save(p)
+            return
         await self._cancel(p.stop_orders)
         await self._save(p)
         await self._settle_orders(p.exit_orders)

@@ -278,3 +278,25 @@ async def test_a_cnc_holding_with_target_and_broker_stop_stays_protected(
     await until_done(engine, p.id)
     sold = sum(o["qty"] for o in sim.orders("RELIANCE-EQ") if o["status"] == "complete")
     assert sold == 40, sorted((o["pt"], o["status"]) for o in sim.orders("RELIANCE-EQ"))
+
+
+@pytest.mark.asyncio
+async def test_a_stop_whose_exit_the_broker_refused_fires_again_on_the_next_tick(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    """The stop fires; its market exit is not placed (the broker answers garbage to every
+    try). The position is still open below the stop: the next tick must try again, not leave
+    the protection EXITING with nothing on the wire until a restart."""
+    sim.pin("INFY", "1560")
+    await engine.refresh(full=True)
+    p = await engine.protect("INFY", sl=D("1500"))
+    faults(sim, "place", *["garbage"] * 6)
+    sim.pin("INFY", "1490")
+    await tick(engine, "INFY")
+    await asyncio.wait_for(engine.protector.idle(), 30)
+    assert sim.orders("INFY-EQ") == []  # nothing landed
+    faults(sim, "place")  # the broker answers again
+    sim.pin("INFY", "1489")
+    await tick(engine, "INFY")
+    await until_done(engine, p.id)
+    assert [o["status"] for o in sim.orders("INFY-EQ")] == ["complete"]
