@@ -41,6 +41,7 @@ from gui_trader.engine.events import Notice
 from gui_trader.engine.journal import Intent, IntentState, RiskDay
 from gui_trader.engine.order_desk import EXIT_FEATURES, LookupFailed, find_tag
 from gui_trader.engine.ownership import OwnedElsewhere
+from gui_trader.engine.protection import PState
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -616,6 +617,11 @@ class AccountRisk:
                 ended += 1
             except Exception as exc:  # its orders are cancelled below all the same
                 log.warning("%s: protection of %s not ended: %s", self.account, p.symbol, exc)
+        for g in list(protector.straddles.items.values()):  # a straddle's guard too
+            if g.state is PState.DONE or not in_scope(g.product, mis_only):
+                continue
+            g.state, g.reason = PState.DONE, "ended by the square-off"
+            await protector.straddles.save(g)
         return ended
 
     async def _cancel(self, report: SquareOff, book: list[Order], mis_only: bool) -> None:

@@ -556,6 +556,18 @@ class Journal:
 
         return list(await self._run(read))
 
+    async def protection_state(self, pid: str) -> str | None:
+        """A protection's (or straddle guard's) state as the journal has it now: another
+        process (a kill, a removal) may have ended it since this one last looked."""
+
+        def read() -> str | None:
+            assert self._db is not None
+            row = self._db.execute("SELECT state FROM protections WHERE id=?", (pid,)).fetchone()
+            return str(row[0]) if row is not None else None
+
+        state: str | None = await self._run(read)
+        return state
+
     async def load_monitor(self, account: str, day: date) -> dict[str, dict[str, Any]]:
         def read() -> dict[str, dict[str, Any]]:
             assert self._db is not None

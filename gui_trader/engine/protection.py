@@ -50,6 +50,9 @@ FEATURE = "R"  # the tag prefix of risk exits
 EXIT_SLIPPAGE = Decimal("0.02")  # a triggered exit's limit this far through the last price
 STOP_LIMIT_GAP = Decimal("0.005")  # a broker SL order's limit this far beyond its trigger
 PICK_UP_S = 2.0  # how often the driver looks for protections other processes added
+# A row's stamp is taken before its writer waits for the journal's lock (at most the
+# journal's 10 s busy timeout): each look reaches this far back (rows it knows are skipped).
+PICK_UP_LOOKBACK_S = 15.0
 EXIT_WAIT_S = 10.0  # how long an exit waits for its orders' final word (then feeds/polls tell)
 MAX_TRAIL_PCT = Decimal(50)
 
@@ -299,7 +302,8 @@ class Protector:
     async def _pick_up(self) -> list[Protection]:
         """Protections added, or removed, by another process since the last look."""
         states = (*OPEN_STATES, PState.DONE.value) if self._seen else OPEN_STATES
-        rows = await self.journal.load_protections(self.account, states, self._seen)
+        since = max(self._seen - PICK_UP_LOOKBACK_S, 0.0) if self._seen else 0.0
+        rows = await self.journal.load_protections(self.account, states, since)
         new = []
         for row in rows:
             self._seen = max(self._seen, float(row.pop("_updated")))
@@ -315,6 +319,13 @@ class Protector:
                     mine.state, mine.reason = PState.DONE, p.reason  # removed elsewhere
                 continue
             if p.state is PState.DONE or p.id in self._busy:
+                continue
+            if self.driving and self.for_key(p.key) is not None:
+                # Two processes protected one position at once: the first one stays; the
+                # second is ended before anything of it rests (it would sell twice).
+                p.state, p.reason = PState.DONE, f"{p.symbol} is already protected"
+                await self._save(p)
+                self.engine.hub.publish(Notice("reject", f"{p.symbol}: protection", p.reason))
                 continue
             self.items[p.id] = p
             new.append(p)
@@ -386,6 +397,12 @@ class Protector:
         await self._finish(p, "removed by the trader")
 
     # ------------------------------------------------------------ adding
+    async def protected_in_journal(self, key: str) -> bool:
+        """An open protection on this instrument, whichever process added it (this one may
+        not have looked at the journal since)."""
+        rows = await self.journal.load_protections(self.account, OPEN_STATES)
+        return any(r.get("key") == key and r.get("kind") != "straddle" for r in rows)
+
     def new(
         self,
         inst: Instrument,
@@ -492,6 +509,23 @@ class Protector:
             held = qty > 0 if p.long else qty < 0
             if not held and not self._holding(p):
                 self._spawn(p, self._finish(p, "the position is closed", cancel_all=True))
+                continue
+            inst = self._instrument(p)
+            units = self.engine.held(inst)[0] if inst is not None else 0
+            units = units if p.long else -units
+            if (
+                units > 0
+                and max(self._open_qty(p.target_orders), self._open_qty(p.stop_orders)) > units
+            ):  # sold down by hand: what rests may not sell more than is held
+                self._spawn(p, self._fit_to_held(p, units))
+
+    async def _fit_to_held(self, p: Protection, units: int) -> None:
+        """Each resting side carries at most what is held, judged on the book read afresh
+        (a fill of its own since the last look already lowered what is held)."""
+        await self.engine.read_orders()
+        for orders in (p.target_orders, p.stop_orders):
+            if self._open_qty(orders) > units:
+                await self._resize(orders, units)
 
     def _holding(self, p: Protection) -> bool:
         """Delivery holdings are positions too (a CNC long bought earlier)."""
@@ -548,6 +582,13 @@ class Protector:
             await self._finish_exit(p, inst)
             return
         if p.state is PState.ACTIVE:
+            held, _ = self.engine.held(inst)
+            units = held if p.long else -held
+            if units <= 0:  # closed while nobody watched: nothing of it may rest again
+                await self._finish(p, "the position is closed", cancel_all=True)
+                return
+            if not p.target_tags and not p.stop_tags:
+                p.qty = min(p.qty, units)  # what rests anew covers at most what is held
             await self._arm(p, inst)
 
     async def _adopt(self, p: Protection) -> None:
@@ -666,8 +707,16 @@ class Protector:
                 order = await self._fetch(oid)
                 if order is None or order.status.terminal or order.trigger_price == sl:
                     continue
-                with contextlib.suppress(BrokerError):
+                try:
                     await self.desk.modify(order, price=self._stop_limit(p, sl, inst), trigger=sl)
+                except BrokerError as exc:
+                    # The broker kept the old trigger: the trailed stop is watched here from
+                    # now on (the old SL order rests on as a backstop; an exit cancels it).
+                    log.warning("%s: trailed stop not moved at the broker: %s", p.symbol, exc)
+                    self.engine.hub.publish(
+                        Notice("reject", f"{p.symbol}: stop {sl} watched here", str(exc))
+                    )
+                    p.stop_at = StopAt.ENGINE
             await self._save(p)
             if p.sl == sl or p.state is not PState.ACTIVE:
                 return  # no newer stop came while these were in flight
@@ -675,6 +724,8 @@ class Protector:
     async def _exit(self, p: Protection, inst: Instrument, ltp: Decimal) -> None:
         """The engine stop triggered: the resting target becomes the exit, else a new order.
         What the exit orders do next (fills, a rejection) is judged by `_evaluate`."""
+        if await self._ended_elsewhere(p):
+            return
         log.warning("%s: %s: exiting %d", p.symbol, p.reason, p.qty)
         self.engine.hub.publish(Notice("risk", f"Stop hit: {p.symbol}", p.reason))
         price = marketable(p.long, ltp, inst)
@@ -682,14 +733,40 @@ class Protector:
         if live:
             await self._save(p)  # EXITING with its target orders: a restart re-prices them
             p.wire_at = None
-            await asyncio.gather(
+            results = await asyncio.gather(
                 *(self._reprice(p, oid, price) for oid in live), return_exceptions=True
             )
             self._note_wire(p)
+            if any(isinstance(r, BaseException) for r in results):
+                # The broker refused to turn the target into the exit: cancel it and send
+                # the rest as a new exit (`_new_exit` sends only once nothing else rests).
+                log.warning("%s: the target could not be re-priced: a new exit", p.symbol)
+                await self._new_exit(p, inst)
+                return
             await self._cancel(p.stop_orders)
             await self._settle_orders(p.target_orders)
         else:
             await self._new_exit(p, inst)
+
+    async def _ended_elsewhere(self, p: Protection) -> bool:
+        """Another process (a kill, a square-off, a removal) ended it since the last look:
+        its exit is theirs, nothing is sent here."""
+        if await self.journal.protection_state(p.id) != PState.DONE.value:
+            return False
+        p.state, p.reason = PState.DONE, p.reason or "ended elsewhere"
+        self._changed()
+        return True
+
+    async def _confirm_ended(self, order_ids: Iterable[str]) -> bool:
+        """Every one of these orders is final at the broker (read afresh, not as last seen)."""
+        wanted = set(order_ids)
+        if not wanted:
+            return True
+        try:
+            book = await self.engine.read_orders()  # also brings the live handles up to date
+        except BrokerError:
+            return False
+        return all(o.status.terminal for o in book if o.order_id in wanted)
 
     async def _settle_orders(self, order_ids: Iterable[str]) -> None:
         """Wait (bounded) for the exit's orders to end: reads the book if no feed tells."""
@@ -705,12 +782,21 @@ class Protector:
         await self.desk.modify(order, price=price)
 
     async def _new_exit(self, p: Protection, inst: Instrument) -> None:
-        await self._cancel(p.target_orders)  # first: nothing of it may fill beside the exit
-        remaining = p.qty - self._filled(p.target_orders)
+        if await self._ended_elsewhere(p):
+            return
+        resting = [*p.target_orders, *p.stop_orders]
+        await self._cancel(resting)  # first: nothing of them may fill beside the exit
+        if not await self._confirm_ended(resting):
+            why = "a resting target/stop could not be cancelled: no exit sent, check it"
+            log.error("%s: %s", p.symbol, why)
+            self.engine.hub.publish(Notice("reject", f"Exit of {p.symbol} not placed", why))
+            return  # EXITING: a restart (or the next order update) decides again
+        remaining = p.qty - self._filled(p.target_orders) - self._filled(p.stop_orders)
         held, _ = self.engine.held(inst)
         remaining = min(remaining, held if p.long else -held)  # never more than is held
-        if remaining <= 0:
-            return  # the target filled it all: `_evaluate` ends the protection
+        if remaining <= 0:  # the target filled it all, or the position is gone meanwhile
+            await self._finish(p, f"{p.reason}; nothing left to exit")
+            return
         product = Product(p.product)
         reqs = [
             OrderRequest(inst, p.exit_side, q, OrderType.MARKET, None, product)
@@ -735,6 +821,12 @@ class Protector:
             self.engine.hub.publish(
                 Notice("reject", f"Exit of {p.symbol} not placed", bad[0].error)
             )
+        if not p.exit_orders and all(o.status is OrderStatus.REJECTED for o in outcomes):
+            # Proven not placed (nothing of it can still land): the stop is armed again, the
+            # next tick through it tries once more (not EXITING with nothing on the wire).
+            p.state, p.exit_tags, p.triggered_at = PState.ACTIVE, [], None
+            await self._save(p)
+            return
         await self._cancel(p.stop_orders)
         await self._save(p)
         await self._settle_orders(p.exit_orders)
@@ -776,7 +868,7 @@ class Protector:
         t_filled, s_filled = self._filled(targets), self._filled(stops)
         if p.exit_orders:  # the stop fired through new orders
             if all(self._terminal(o) for o in p.exit_orders):
-                done = t_filled + self._filled(p.exit_orders)
+                done = t_filled + s_filled + self._filled(p.exit_orders)
                 why = f"{p.reason}; exited {done} of {p.qty}"
                 if done < p.qty:
                     why += ": NOT ALL OUT, check the position"
@@ -799,6 +891,18 @@ class Protector:
             self._spawn(p, self._resize(stops, p.qty - t_filled))
         elif s_filled and targets and self._open_qty(targets) > p.qty - s_filled:
             self._spawn(p, self._resize(targets, p.qty - s_filled))
+        elif (
+            p.stop_at is StopAt.BROKER
+            and stops
+            and not s_filled
+            and all(self._terminal(o) for o in stops)
+        ):  # the broker rejected the SL order after taking it (or it was cancelled by
+            # hand): the stop is kept, watched here from now on
+            why = f"stop {p.sl} no longer rests at the broker: watched here"
+            log.warning("%s: %s", p.symbol, why)
+            self.engine.hub.publish(Notice("reject", f"{p.symbol}: broker stop", why))
+            p.stop_at = StopAt.ENGINE
+            self._spawn(p, self._save(p))
 
     def _open_qty(self, order_ids: Iterable[str]) -> int:
         total = 0

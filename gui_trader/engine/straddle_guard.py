@@ -332,6 +332,9 @@ class StraddleGuards:
     async def _exit(self, g: StraddleGuard, legs: list[int], why: str) -> None:
         """Both legs (or the one) closed together: every slice prepared, written, then sent
         in one go."""
+        if await self.p.journal.protection_state(g.id) == PState.DONE.value:
+            g.state = PState.DONE  # ended elsewhere (a kill, a square-off): theirs to exit
+            return
         log.warning("straddle %s: %s: exiting %s", g.run_id, why, [g.legs[i].symbol for i in legs])
         self.p.engine.hub.publish(Notice("risk", "Straddle stop", why))
         store = self.p.engine.instruments

@@ -658,7 +658,7 @@ class TradingEngine:
         """A stop/target/trail on an open position (or on what `entry` will fill): checked,
         written to the journal, armed when this process drives the account's protections."""
         inst = self.instrument(symbol)
-        if self.protector.for_key(inst.key) is not None:
+        if await self.protector.protected_in_journal(inst.key) or self.protector.for_key(inst.key):
             raise BadProtection(
                 f"{inst.trading_symbol} is already protected (`gui-trader protect"
                 f" {inst.trading_symbol} --remove` first)"
