@@ -61,6 +61,10 @@ class FeedLink:
     def orders_live(self) -> bool:
         return self._states["orders"] == "live"
 
+    def subscribed(self) -> set[str]:
+        """The instrument keys the market feed streams now."""
+        return set(self._wanted[0]) if self._wanted is not None else set()
+
     def poll_due(self, full_every_s: float = RECONCILE_S) -> bool:
         """Is a REST read of the books due? Every poll while the order feed is down; every
         `full_every_s` while it is live."""

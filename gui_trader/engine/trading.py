@@ -436,12 +436,27 @@ class TradingEngine:
         ltp = quote.ltp if quote is not None and quote.ltp > 0 else None
         return guard_order(req, self.guards, ltp=ltp, exit=feature in EXIT_FEATURES)
 
+    def _live_price(self, key: str) -> bool:
+        """The last price of this instrument comes from a live market feed (a round trip to
+        read it again would only delay the order)."""
+        q = self.quotes.get(key)
+        feed = self.feed
+        return (
+            q is not None
+            and q.ltp > 0
+            and feed is not None
+            and feed.market_live
+            and key in feed.subscribed()
+        )
+
     async def check_guards(self, req: OrderRequest, feature: str = "O") -> Verdict:
         """The guards on a fresh last price (an exit needs none: it is never held back; nor
         does an order refused whatever the price, e.g. on its quantity)."""
         exit = feature in EXIT_FEATURES
         held = guard_order(req, self.guards, ltp=None, exit=exit)
         if not exit and held.refusal is None:
+            if self._live_price(req.instrument.key):
+                return self.guard_verdict(req, feature)  # the feed keeps it current: no trip
             try:
                 await self.read_quotes([req.instrument])
             except BrokerError as exc:  # judged on the price held, or none (then it asks)

@@ -184,7 +184,8 @@ async def run(args: argparse.Namespace, banner: dict[str, Any], names: list[str]
                 for s in syms:
                     sig = next(x for x in signals if x.symbol == s)
                     # Sells (the accounts now hold these): the same orders, one after another.
-                    out = await e.place(e.request(s, Side.SELL, sig.qty or 1))
+                    # The order path alone (the desk), as the seed's system sent them.
+                    out = await e.ctx.desk.place(e.request(s, Side.SELL, sig.qty or 1))
                     ok += out.ok
             seq = time.perf_counter() - t
         seed = {

@@ -24,6 +24,7 @@ from gui_trader.engine.protection import BadProtection, PState, StopAt, Trail
 from gui_trader.engine.trading import TradingEngine
 from gui_trader.sim.paper_accounts import numbered_users
 from gui_trader.sim.serve import ServerThread, start
+from tests.integration.test_live_feeds import until
 
 D = Decimal
 
@@ -483,3 +484,23 @@ async def test_a_straddle_closed_by_hand_is_never_exited_again(
     await tick(engine, ce, pe, times=2)
     await asyncio.wait_for(engine.protector.idle(), 10)
     assert len(buys(sim, ce)) == len(buys(sim, pe)) == 1  # the hand exits only
+
+
+@pytest.mark.asyncio
+async def test_an_order_on_a_live_fed_price_is_guarded_without_a_quote_trip(home: Path) -> None:
+    """The guards judge a market order on the last price; with the market feed live for the
+    symbol that price is current, so no quote read stands between the click and the wire."""
+    with start(users=numbered_users(1), unique_tags=True, feed_interval_s=0.02) as server:
+        sim = Sim(server, home, configure(home, server, feeds=True))
+        engine = await open_engine(home)
+        try:
+            feed = engine.feed
+            assert feed is not None
+            inst = engine.instrument("INFY")  # held: the feed streams it
+            await until(lambda: engine._live_price(inst.key))  # the feed's first ticks
+            before = sim.admin("GET", "/_sim/stats")["requests"].get("quotes", 0)
+            req = OrderRequest(inst, Side.BUY, 1, OrderType.MARKET, None, Product.CNC)
+            assert (await engine.place(req)).ok
+            assert sim.admin("GET", "/_sim/stats")["requests"].get("quotes", 0) == before
+        finally:
+            await engine.stop()
