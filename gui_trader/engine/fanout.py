@@ -35,6 +35,7 @@ from typing import Any
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.core.account_settings import FanoutSettings
+from gui_trader.core.clock import today_ist
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import (
     OrderOutcome,
@@ -45,7 +46,7 @@ from gui_trader.core.order import (
     default_product,
 )
 from gui_trader.engine.order_checks import InvalidOrder, check_order
-from gui_trader.engine.order_desk import request_record
+from gui_trader.engine.order_desk import block_message, request_record
 from gui_trader.engine.order_guards import guard_order
 from gui_trader.engine.ownership import OwnedElsewhere, RunOwner
 from gui_trader.engine.trading import TradingEngine, explain
@@ -500,6 +501,15 @@ class Fanout:
         ready: list[tuple[Member, AccountResult, OrderRequest]] = []
         for items in by_file.values():
             journal = items[0][0].engine.ctx.journal
+            # The block check every order passes, for all of them in one trip (the sends
+            # then skip it: 50 reads queued on one journal thread spread them 40 ms apart).
+            blocked = await journal.blocked([m.name for m, _, _ in items], today_ist())
+            for m, r, _ in items:
+                if m.name in blocked:
+                    r.status, r.reason = FAILED, block_message(m.name, blocked[m.name])
+            items = [item for item in items if item[0].name not in blocked]
+            if not items:
+                continue
             rows = [(m.name, request_record(req)) for m, _, req in items]
             try:
                 tags = await journal.new_intents_sent(FEATURE, rows, self.run_id)
@@ -521,7 +531,11 @@ class Fanout:
                 # At most one resend, same tag: after a 429 (nothing placed), or after an
                 # ambiguous failure once the book proved the tag absent.
                 outcome = await desk.send(
-                    req, marked=True, max_sends=SENDS_WITH_RETRY, resend_refused=True
+                    req,
+                    marked=True,
+                    max_sends=SENDS_WITH_RETRY,
+                    resend_refused=True,
+                    gated=True,  # checked for the whole signal in `_journal`
                 )
         except Exception as exc:  # one account's failure never touches another
             log.exception("%s: fan-out order failed", m.name)

@@ -679,6 +679,20 @@ class Journal:
         db.execute("COMMIT")
         return before, self._risk_row(account, day)
 
+    async def blocked(self, accounts: list[str], day: date) -> dict[str, str]:
+        """Which of these accounts are blocked for the day, with the reason: one trip for a
+        fan-out's accounts (its sends then skip the per-order gate read)."""
+
+        def read() -> dict[str, str]:
+            out = {}
+            for account in accounts:
+                row = self._risk_row(account, day.isoformat())
+                if row is not None and row.blocked:
+                    out[account] = row.reason
+            return out
+
+        return dict(await self._run(read))
+
     async def risk_day(self, account: str, day: date) -> RiskDay | None:
         """Today's block and fired exits for the account (None: nothing happened today)."""
         found = await self._run(self._risk_row, account, day.isoformat())
