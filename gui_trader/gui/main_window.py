@@ -623,17 +623,30 @@ class MainWindow(QMainWindow):
         if engine is None:
             return
         from gui_trader.engine.order_checks import InvalidOrder, check_order
+        from gui_trader.engine.protection import BadProtection, check_levels
 
         try:
             req = engine.request(symbol, side, qty, price, product)
             check_order(req)
-        except (InvalidOrder, LookupError) as exc:
+            sl, target, trail = self.ticket.levels()
+            quote = engine.quotes.get(req.instrument.key)
+            ref = price if price is not None else (quote.ltp if quote else Decimal(0))
+            check_levels(side is Side.BUY, ref, sl, target)
+            for what, level in (("stop-loss", sl), ("target", target)):
+                if level is not None and not req.instrument.price_on_tick(level):
+                    tick = req.instrument.tick_size
+                    raise BadProtection(f"{what} {level} is off the tick {tick}")
+        except (InvalidOrder, LookupError, ValueError) as exc:
             self.ticket.say(str(exc).strip("'\""), error=True)
             return
         kind = f"limit {price}" if price is not None else "market"
+        guard = ", ".join(
+            f"{w} {v}" for w, v in (("stop", sl), ("target", target), ("trail", trail)) if v
+        )
         text = (
             f"{side.label} {qty:,} {req.instrument.trading_symbol} at {kind} "
             f"({req.product.value}) on {engine.mode}?"
+            + (f"\nThen protect it: {guard}" if guard else "")
         )
         if not self.confirm("Send order", text):
             return
@@ -641,10 +654,23 @@ class MainWindow(QMainWindow):
 
         async def go() -> None:
             outcome = await engine.place(req)
+            if outcome.ok and guard:
+                try:
+                    await engine.protect(
+                        req.instrument.trading_symbol,
+                        sl=sl,
+                        target=target,
+                        trail=trail,
+                        entry=outcome,
+                    )
+                except BadProtection as exc:
+                    self.ticket.say(f"order {outcome.order_id} placed, NOT protected: {exc}", True)
+                    return
             if outcome.ok:
                 self.ticket.say(
                     f"{side.label} {req.instrument.trading_symbol}: order "
                     f"{outcome.order_id} ({outcome.status.value})"
+                    + (f"; protected: {guard}" if guard else "")
                 )
             elif outcome.status is OrderStatus.UNKNOWN:
                 self.ticket.say(f"OUTCOME UNKNOWN (tag {outcome.tag}): {outcome.error}", error=True)

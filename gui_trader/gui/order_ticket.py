@@ -8,7 +8,7 @@ fresh price when it places the order."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -30,6 +30,7 @@ from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_guards import Verdict
+from gui_trader.engine.protection import BadProtection, Trail
 from gui_trader.gui import dialogs
 from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price
@@ -68,6 +69,15 @@ class OrderTicket(QWidget):
         self.price = QLineEdit()
         self.price.setPlaceholderText("market")
         self.price.setAlignment(Qt.AlignmentFlag.AlignRight)
+        # Optional protection of what the order fills (see engine/protection.py).
+        self.sl = QLineEdit()
+        self.sl.setPlaceholderText("optional")
+        self.target = QLineEdit()
+        self.target.setPlaceholderText("optional: a LIMIT resting at the broker")
+        self.trail = QLineEdit()
+        self.trail.setPlaceholderText("optional: points (20) or percent (1.5%)")
+        for field in (self.sl, self.target, self.trail):
+            field.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.product = QComboBox()
         self.product.addItem("auto (CNC / NRML)", None)
         for p in Product:
@@ -94,6 +104,9 @@ class OrderTicket(QWidget):
         form.addRow("Quantity", self.qty)
         form.addRow("Limit price", self.price)
         form.addRow("Product", self.product)
+        form.addRow("Stop-loss", self.sl)
+        form.addRow("Target", self.target)
+        form.addRow("Trailing stop", self.trail)
         row = QHBoxLayout()
         row.addWidget(self.buy)
         row.addWidget(self.sell)
@@ -135,7 +148,14 @@ class OrderTicket(QWidget):
         except ValueError as exc:
             self.say(str(exc), error=True)
             return
-        qty, product = self.qty.value(), self.product.currentData()
+        try:
+            self.levels()
+        except ValueError as exc:  # a bad stop / target / trail: nothing is sent
+            self.say(str(exc), error=True)
+            return
+        qty, chosen = self.qty.value(), self.product.currentData()
+        # Qt hands the enum back as its plain string: made a Product again here.
+        product = Product(chosen) if chosen else None
         verdict = self._guard(symbol, side, qty, price, product)
         if verdict is not None:
             if verdict.refusal is not None:
@@ -145,6 +165,27 @@ class OrderTicket(QWidget):
                 self.say(f"not sent: {verdict.what}")
                 return
         self.submit(symbol, side, qty, price, product)
+
+    def levels(self) -> tuple[Decimal | None, Decimal | None, Trail | None]:
+        """The stop, target and trail typed for this order (ValueError says what is wrong)."""
+        out: list[Decimal | None] = []
+        for field, what in ((self.sl, "stop-loss"), (self.target, "target")):
+            text = field.text().strip().replace(",", "")
+            if not text:
+                out.append(None)
+                continue
+            try:
+                value = Decimal(text)
+            except InvalidOperation:
+                raise ValueError(f"{what}: {text!r} is not a price") from None
+            if not value.is_finite() or value <= 0:
+                raise ValueError(f"{what}: must be above 0")
+            out.append(value)
+        try:
+            trail = Trail.parse(self.trail.text()) if self.trail.text().strip() else None
+        except BadProtection as exc:
+            raise ValueError(str(exc)) from None
+        return out[0], out[1], trail
 
     def _guard(
         self, symbol: str, side: Side, qty: int, price: Decimal | None, product: Product | None

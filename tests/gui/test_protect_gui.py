@@ -8,6 +8,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from gui_trader.core.order import Product
 from gui_trader.engine.protection import StopAt
 from gui_trader.gui.main_window import MainWindow
 from gui_trader.gui.protect_dialog import ProtectDialog
@@ -83,3 +84,31 @@ def test_the_positions_menu_offers_protection_for_open_positions(
         "Trail",
     ]
     assert window.positions.table.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+
+
+def test_the_ticket_buys_and_protects_what_fills(
+    window: MainWindow, qtbot: QtBot, run: Runner
+) -> None:
+    """Stop and target typed on the ticket: checked before sending, then armed on the fill."""
+    engine = window.engine
+    assert engine is not None
+    ticket = window.ticket
+    ticket.symbol.setText("TCS")
+    ticket.qty.setValue(2)
+    ticket.product.setCurrentIndex(ticket.product.findData(Product.MIS))
+    run(engine.read_quotes([engine.instrument("TCS")]))
+    ltp, sl, target = levels(window, "TCS")
+    ticket.sl.setText(str(ltp * 2))  # a stop above the price of a buy: refused, nothing sent
+    ticket.buy.click()
+    assert "must be below" in ticket.message.text()
+    assert engine.open_orders() == [] and not engine.protector.open()
+    ticket.sl.setText(str(sl))
+    ticket.target.setText(str(target))
+    ticket.buy.click()
+    qtbot.waitUntil(lambda: bool(engine.protector.open()), timeout=15_000)
+    [p] = engine.protector.open()
+    qtbot.waitUntil(lambda: len(p.target_orders) == 1, timeout=15_000)
+    assert (p.symbol, p.qty, p.sl, p.target) == ("TCS-EQ", 2, sl, target)
+    model = window.positions_model
+    shown(window, qtbot, lambda: cell(model, find_row(model, 0, "TCS-EQ"), 8) != "")
+    assert cell(model, find_row(model, 0, "TCS-EQ"), 8) == f"{target:,.2f}"
