@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 5.0
 AUTH_TIMEOUT_S = 10.0
+CLOSE_WAIT_S = 3.0  # a close waits this long for the feed task (its handshake: 2 s), then aborts
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # then 30 s for ever
 AUTH_OK = (1119, 1117)
 MAX_FRAME = 4 * 1024 * 1024
@@ -73,11 +74,26 @@ class _Feed:
             self._task = asyncio.create_task(self._run(), name=f"{self.name} feed")
 
     async def close(self) -> None:
+        """Stop, bounded: a socket whose close handshake never ends (seen once under the Qt
+        loop) is aborted rather than left to hold up the app's shutdown."""
         task, self._task = self._task, None
+        for side in list(self._side):
+            side.cancel()
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_WAIT_S)
+            if not done:
+                log.warning(
+                    "%s feed: not stopped in %g s; its socket is aborted", self.name, CLOSE_WAIT_S
+                )
+                ws = self._ws
+                if ws is not None:
+                    ws.transport.abort()
+                await asyncio.wait({task}, timeout=1.0)
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+        self._ws = None
         self._set("off")
 
     def drop(self) -> None:
