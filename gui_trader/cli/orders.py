@@ -149,7 +149,7 @@ async def _order_protected(
     """`buy/sell ... --sl/--target/--trail`: the levels checked before the entry is sent, then
     the entry, then its protection, watched like `gui-trader protect`."""
     from gui_trader.cli.protect import protect_entry, trail_of
-    from gui_trader.engine.protection import BadProtection, check_levels
+    from gui_trader.engine.protection_rules import BadProtection, check_levels
 
     trail_of(args)  # a bad --trail is refused before anything is sent
     if args.amo:

@@ -13,14 +13,8 @@ from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
 from gui_trader.cli.interrupt import on_interrupt
 from gui_trader.cli.output import Result
 from gui_trader.core.order import OrderOutcome
-from gui_trader.engine.protection import (
-    BadProtection,
-    Protection,
-    Protector,
-    PState,
-    StopAt,
-    Trail,
-)
+from gui_trader.engine.protection import Protector
+from gui_trader.engine.protection_rules import BadProtection, Protection, PState, StopAt, Trail
 from gui_trader.engine.straddle_guard import StraddleStops
 
 if TYPE_CHECKING:

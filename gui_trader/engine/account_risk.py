@@ -41,7 +41,7 @@ from gui_trader.engine.events import Notice
 from gui_trader.engine.journal import Intent, IntentState, RiskDay
 from gui_trader.engine.order_desk import EXIT_FEATURES, LookupFailed, find_tag
 from gui_trader.engine.ownership import OwnedElsewhere
-from gui_trader.engine.protection import PState
+from gui_trader.engine.protection_rules import PState
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine

@@ -22,7 +22,7 @@ from gui_trader.core.market_data import Quote
 from gui_trader.core.order import OrderRequest, OrderType, Product, Side
 from gui_trader.engine.events import Notice
 from gui_trader.engine.journal import IntentState
-from gui_trader.engine.protection import FEATURE, PState
+from gui_trader.engine.protection_rules import FEATURE, PState
 
 if TYPE_CHECKING:
     from gui_trader.engine.protection import Protector

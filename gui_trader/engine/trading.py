@@ -55,13 +55,8 @@ from gui_trader.engine.order_guards import (
     guard_straddle,
 )
 from gui_trader.engine.portfolio import PortfolioView, portfolio
-from gui_trader.engine.protection import (
-    BadProtection,
-    Protection,
-    Protector,
-    StopAt,
-    Trail,
-)
+from gui_trader.engine.protection import Protector
+from gui_trader.engine.protection_rules import BadProtection, Protection, StopAt, Trail
 from gui_trader.market.instruments import InstrumentStore
 
 if TYPE_CHECKING:

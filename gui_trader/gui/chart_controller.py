@@ -139,7 +139,7 @@ class ChartController:
         which checks it like a typed one (a refused move puts the line back)."""
         from decimal import Decimal
 
-        from gui_trader.engine.protection import Trail
+        from gui_trader.engine.protection_rules import Trail
 
         engine, g = self.window.engine, self.guards.get(self.key or "")
         if engine is None or g is None or self.chart is None or engine.instruments is None:
@@ -156,7 +156,7 @@ class ChartController:
         self.window.spawn(self._moved(coro), "move protection")
 
     async def _moved(self, coro: Any) -> None:
-        from gui_trader.engine.protection import BadProtection
+        from gui_trader.engine.protection_rules import BadProtection
 
         try:
             await coro

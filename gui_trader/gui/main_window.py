@@ -623,7 +623,7 @@ class MainWindow(QMainWindow):
         if engine is None:
             return
         from gui_trader.engine.order_checks import InvalidOrder, check_order
-        from gui_trader.engine.protection import BadProtection, check_levels
+        from gui_trader.engine.protection_rules import BadProtection, check_levels
 
         try:
             req = engine.request(symbol, side, qty, price, product)
@@ -778,7 +778,7 @@ class MainWindow(QMainWindow):
         self.spawn(self._guarded(coro, inst.trading_symbol), "protect")
 
     async def _guarded(self, coro: Coroutine[Any, Any, Any], symbol: str) -> None:
-        from gui_trader.engine.protection import BadProtection
+        from gui_trader.engine.protection_rules import BadProtection
 
         try:
             await coro

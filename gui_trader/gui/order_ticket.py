@@ -30,7 +30,7 @@ from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_guards import Verdict
-from gui_trader.engine.protection import BadProtection, Trail
+from gui_trader.engine.protection_rules import BadProtection, Trail
 from gui_trader.gui import dialogs
 from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price

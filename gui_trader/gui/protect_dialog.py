@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from gui_trader.core.instrument import Instrument
 from gui_trader.engine.events import ProtectionView
-from gui_trader.engine.protection import BadProtection, StopAt, Trail, check_levels
+from gui_trader.engine.protection_rules import BadProtection, StopAt, Trail, check_levels
 
 STOP_AT = (
     ("watched here on every tick", StopAt.ENGINE),

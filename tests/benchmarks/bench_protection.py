@@ -52,7 +52,7 @@ async def run_mode(
     from gui_trader.config import Config, Paths
     from gui_trader.core.order import OrderRequest, OrderType, Product, Side
     from gui_trader.engine.events import EventHub
-    from gui_trader.engine.protection import PState
+    from gui_trader.engine.protection_rules import PState
     from gui_trader.engine.trading import TradingEngine
 
     config = Config.load(Paths(home).config)

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from gui_trader.core.order import Product
-from gui_trader.engine.protection import StopAt
+from gui_trader.engine.protection_rules import StopAt
 from gui_trader.gui.main_window import MainWindow
 from gui_trader.gui.protect_dialog import ProtectDialog
 from tests.gui.conftest import Runner

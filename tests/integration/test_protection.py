@@ -20,7 +20,7 @@ from gui_trader.cli import main
 from gui_trader.config import AccountConfig, Config, Paths
 from gui_trader.core.order import OrderRequest, OrderType, Product, Side
 from gui_trader.engine.events import EventHub
-from gui_trader.engine.protection import BadProtection, PState, StopAt, Trail
+from gui_trader.engine.protection_rules import BadProtection, PState, StopAt, Trail
 from gui_trader.engine.trading import TradingEngine
 from gui_trader.sim.paper_accounts import numbered_users
 from gui_trader.sim.serve import ServerThread, start

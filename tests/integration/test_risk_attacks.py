@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from gui_trader.core.order import OrderRequest, OrderType, Product, Side
-from gui_trader.engine.protection import BadProtection, PState, StopAt, Trail
+from gui_trader.engine.protection_rules import BadProtection, PState, StopAt, Trail
 from gui_trader.engine.trading import TradingEngine
 from gui_trader.sim.paper_accounts import numbered_users
 from gui_trader.sim.serve import start
