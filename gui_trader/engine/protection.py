@@ -355,17 +355,16 @@ class Protector:
         for p in list(self.items.values()):
             if p.state is not PState.ACTIVE or p.id in self._busy:
                 continue
-            qty = net.get(p.key, 0)
-            held = qty > 0 if p.long else qty < 0
-            if not held and not self._holding(p):
+            inst = self._instrument(p)
+            if inst is None:
+                continue
+            held, _ = self.engine.held(inst)  # holdings and today's position, one measure
+            units = held if p.long else -held
+            if units <= 0:
                 self._spawn(p, self._finish(p, "the position is closed", cancel_all=True))
                 continue
-            inst = self._instrument(p)
-            units = self.engine.held(inst)[0] if inst is not None else 0
-            units = units if p.long else -units
             if (
-                units > 0
-                and max(self._open_qty(p.target_orders), self._open_qty(p.stop_orders)) > units
+                max(self._open_qty(p.target_orders), self._open_qty(p.stop_orders)) > units
             ):  # sold down by hand: what rests may not sell more than is held
                 self._spawn(p, self._fit_to_held(p, units))
 
@@ -376,10 +375,6 @@ class Protector:
         for orders in (p.target_orders, p.stop_orders):
             if self._open_qty(orders) > units:
                 await self._resize(orders, units)
-
-    def _holding(self, p: Protection) -> bool:
-        """Delivery holdings are positions too (a CNC long bought earlier)."""
-        return p.long and any(h.key == p.key and h.qty > 0 for h in self.engine.holdings)
 
     # ------------------------------------------------------------ actions
     def _spawn(self, p: Protection, coro: Any) -> None:

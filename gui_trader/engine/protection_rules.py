@@ -38,6 +38,20 @@ class BadProtection(ValueError):
     """A stop or target that cannot be what the trader meant; nothing is sent."""
 
 
+def parse_level(text: str, what: str) -> Decimal | None:
+    """A typed stop or target: empty is none; otherwise a positive number (BadProtection)."""
+    text = text.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadProtection(f"{what}: {text!r} is not a price") from None
+    if not value.is_finite() or value <= 0:
+        raise BadProtection(f"{what}: must be above 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Trail:
     amount: Decimal

@@ -62,7 +62,8 @@ from gui_trader.market.instruments import InstrumentStore
 if TYPE_CHECKING:
     from gui_trader.engine.feed_link import FeedLink, Follow
     from gui_trader.engine.monitor import Monitor
-    from gui_trader.engine.straddle import StraddleRun
+    from gui_trader.engine.straddle import StraddleRun, Summary
+    from gui_trader.engine.straddle_guard import StraddleGuard, StraddleStops
     from gui_trader.engine.straddle_plan import StraddlePlan, StraddleSpec
 
 log = logging.getLogger(__name__)
@@ -708,7 +709,7 @@ class TradingEngine:
         )
         return await self.protector.add(p)
 
-    async def guard_straddle(self, summary: Any, stops: Any) -> Any:
+    async def guard_straddle(self, summary: Summary, stops: StraddleStops) -> StraddleGuard:
         """Combined/leg stops and lock-and-trail on what a straddle run filled (see
         straddle_guard.py); nothing to guard when no leg filled."""
         from gui_trader.engine.straddle_plan import Leg

@@ -8,7 +8,7 @@ fresh price when it places the order."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -30,7 +30,7 @@ from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_guards import Verdict
-from gui_trader.engine.protection_rules import BadProtection, Trail
+from gui_trader.engine.protection_rules import Trail, parse_level
 from gui_trader.gui import dialogs
 from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price
@@ -167,25 +167,12 @@ class OrderTicket(QWidget):
         self.submit(symbol, side, qty, price, product)
 
     def levels(self) -> tuple[Decimal | None, Decimal | None, Trail | None]:
-        """The stop, target and trail typed for this order (ValueError says what is wrong)."""
-        out: list[Decimal | None] = []
-        for field, what in ((self.sl, "stop-loss"), (self.target, "target")):
-            text = field.text().strip().replace(",", "")
-            if not text:
-                out.append(None)
-                continue
-            try:
-                value = Decimal(text)
-            except InvalidOperation:
-                raise ValueError(f"{what}: {text!r} is not a price") from None
-            if not value.is_finite() or value <= 0:
-                raise ValueError(f"{what}: must be above 0")
-            out.append(value)
-        try:
-            trail = Trail.parse(self.trail.text()) if self.trail.text().strip() else None
-        except BadProtection as exc:
-            raise ValueError(str(exc)) from None
-        return out[0], out[1], trail
+        """The stop, target and trail typed for this order (BadProtection, a ValueError, says
+        what is wrong)."""
+        sl = parse_level(self.sl.text(), "stop-loss")
+        target = parse_level(self.target.text(), "target")
+        trail = Trail.parse(self.trail.text()) if self.trail.text().strip() else None
+        return sl, target, trail
 
     def _guard(
         self, symbol: str, side: Side, qty: int, price: Decimal | None, product: Product | None

@@ -4,7 +4,7 @@ input with the reason in itself when something is wrong."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,7 +18,13 @@ from PySide6.QtWidgets import (
 
 from gui_trader.core.instrument import Instrument
 from gui_trader.engine.events import ProtectionView
-from gui_trader.engine.protection_rules import BadProtection, StopAt, Trail, check_levels
+from gui_trader.engine.protection_rules import (
+    BadProtection,
+    StopAt,
+    Trail,
+    check_levels,
+    parse_level,
+)
 
 STOP_AT = (
     ("watched here on every tick", StopAt.ENGINE),
@@ -105,16 +111,8 @@ def _text(value: Decimal | None) -> str:
 
 
 def _price(text: str, what: str, inst: Instrument) -> Decimal | None:
-    text = text.strip().replace(",", "")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BadProtection(f"{what}: {text!r} is not a price") from None
-    if not value.is_finite() or value <= 0:
-        raise BadProtection(f"{what}: must be above 0")
-    if not inst.price_on_tick(value):
+    value = parse_level(text, what)
+    if value is not None and not inst.price_on_tick(value):
         down, up = inst.round_price(value, "down"), inst.round_price(value, "up")
         raise BadProtection(f"{what} {value} is off the tick {inst.tick_size}: {down} or {up}")
     return value
