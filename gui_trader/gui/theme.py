@@ -1,24 +1,94 @@
-"""Light and dark palettes; status colours keep one meaning in both (red loss, green profit)."""
+"""Light and dark palettes; status colours keep one meaning in both (red loss, green profit).
+
+Switching is live: ``apply_theme`` sets the application palette, Qt sends every widget a
+PaletteChange, and widgets that paint their own colours (chart, coloured buttons, labels)
+re-read them from here in ``changeEvent``. Nothing caches a colour past a theme switch.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+Role, Group = QPalette.ColorRole, QPalette.ColorGroup
+
 DARK = {
-    QPalette.ColorRole.Window: "#1f2227",
-    QPalette.ColorRole.WindowText: "#e6e6e6",
-    QPalette.ColorRole.Base: "#16181c",
-    QPalette.ColorRole.AlternateBase: "#1c1f24",
-    QPalette.ColorRole.Text: "#e6e6e6",
-    QPalette.ColorRole.Button: "#2a2e35",
-    QPalette.ColorRole.ButtonText: "#e6e6e6",
-    QPalette.ColorRole.Highlight: "#2f5d9b",
-    QPalette.ColorRole.HighlightedText: "#ffffff",
-    QPalette.ColorRole.ToolTipBase: "#2a2e35",
-    QPalette.ColorRole.ToolTipText: "#e6e6e6",
-    QPalette.ColorRole.PlaceholderText: "#8a8f98",
+    Role.Window: "#1f2227",
+    Role.WindowText: "#e6e6e6",
+    Role.Base: "#16181c",
+    Role.AlternateBase: "#1c1f24",
+    Role.Text: "#e6e6e6",
+    Role.Button: "#2a2e35",
+    Role.ButtonText: "#e6e6e6",
+    Role.BrightText: "#ffffff",
+    Role.Highlight: "#2f5d9b",
+    Role.HighlightedText: "#ffffff",
+    Role.ToolTipBase: "#2a2e35",
+    Role.ToolTipText: "#e6e6e6",
+    Role.PlaceholderText: "#8a8f98",
+    Role.Link: "#64b5f6",
+    Role.Light: "#3a3f47",
+    Role.Midlight: "#30343b",
+    Role.Mid: "#25282e",
+    Role.Dark: "#121417",
+    Role.Shadow: "#0b0c0e",
 }
+# Disabled controls must look disabled: dimmed text on a flatter button.
+DARK_DISABLED = {
+    Role.WindowText: "#6b7079",
+    Role.Text: "#6b7079",
+    Role.ButtonText: "#6b7079",
+    Role.Button: "#24272d",
+    Role.Base: "#1b1d21",
+    Role.Highlight: "#3a3f47",
+    Role.HighlightedText: "#8a8f98",
+    Role.PlaceholderText: "#555a62",
+}
+
+# Status colours, readable on either background: (light, dark).
+STATUS = {
+    "profit": ("#1b873f", "#4cc36f"),
+    "loss": ("#c62828", "#ff6b6b"),
+    "warn": ("#b26a00", "#ffb74d"),
+    "muted": ("#757575", "#9aa0a6"),
+    "accent": ("#1565c0", "#64b5f6"),
+    "order": ("#ef6c00", "#ffa040"),
+}
+# Solid action buttons (white text on them in both themes).
+BUTTONS = {
+    "buy": ("#2e7d32", "#2e7d32"),
+    "sell": ("#c62828", "#c62828"),
+    "abort": ("#ef6c00", "#e65100"),
+    "disabled": ("#b0b0b0", "#3a3d42"),
+    "disabled_text": ("#f0f0f0", "#7a7f87"),
+}
+
+
+def is_dark() -> bool:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return False
+    return app.palette().color(Role.Window).lightness() < 128
+
+
+def colour(name: str) -> QColor:
+    """A status colour ("profit", "loss", "warn", "muted", "accent", "order") for this theme."""
+    light, dark = STATUS[name]
+    return QColor(dark if is_dark() else light)
+
+
+def hex_colour(name: str) -> str:
+    return colour(name).name()
+
+
+def button_style(kind: str, extra: str = "padding: 6px;") -> str:
+    """A solid coloured button ("buy", "sell", "abort") whose disabled state looks disabled."""
+    i = 1 if is_dark() else 0
+    return (
+        f"QPushButton {{ background: {BUTTONS[kind][i]}; color: white; font-weight: bold; "
+        f"{extra} }} QPushButton:disabled {{ background: {BUTTONS['disabled'][i]}; "
+        f"color: {BUTTONS['disabled_text'][i]}; }}"
+    )
 
 
 def apply_theme(app: QApplication, name: str) -> str:
@@ -26,8 +96,10 @@ def apply_theme(app: QApplication, name: str) -> str:
     app.setStyle("Fusion")
     if name == "dark":
         palette = QPalette()
-        for role, colour in DARK.items():
-            palette.setColor(role, QColor(colour))
+        for role, value in DARK.items():
+            palette.setColor(role, QColor(value))
+        for role, value in DARK_DISABLED.items():
+            palette.setColor(Group.Disabled, role, QColor(value))
         app.setPalette(palette)
         return "dark"
     app.setPalette(app.style().standardPalette())
