@@ -17,6 +17,13 @@ STARTED = time.perf_counter()
 
 
 def run_gui(account: str | None = None, paper: bool = False, login_url: str | None = None) -> int:
+    # A Ctrl-C or SIGTERM during start-up is remembered and honoured once the window can shut
+    # down in order (a KeyboardInterrupt there exited 130 with nothing saved).
+    early: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: early.append(number))
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -36,7 +43,9 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # the same orderly shutdown as Quit
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, window.close)
+                loop.add_signal_handler(sig, window.quit_now)
+        if early:
+            window.quit_now()
         if probe:
             shown = asyncio.Event()
             QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
@@ -45,12 +54,19 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
             if probe == "exit":
                 await window.shutdown()
                 return 0
-        await window.start(account=account, paper=paper, login_url=login_url)
+        if not window.closed.is_set():
+            await window.start(account=account, paper=paper, login_url=login_url)
         if probe:
             print(f"engine ready after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            if probe == "quit":  # tests: the File -> Quit action itself, as a click would
+                QTimer.singleShot(0, window.quit_action.trigger)
         await window.closed.wait()
         await window.shutdown()
         return 0
 
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        return runner.run(main())
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(main())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSystemTrayIcon,
     QWidget,
@@ -113,6 +112,7 @@ class MainWindow(QMainWindow):
         self._log_handler: HubLogHandler | None = None
         self._shut = False
         self._sized = False
+        self._asked = False  # quitting was confirmed (or forced by a signal): do not ask again
 
         self.orders_model = OrdersModel(self)
         self.positions_model = PositionsModel(self)
@@ -264,8 +264,10 @@ class MainWindow(QMainWindow):
         file.addAction("Export orders to CSV…", lambda: self._export_dialog("orders"))
         file.addAction("Export positions to CSV…", lambda: self._export_dialog("positions"))
         file.addSeparator()
-        quit_action = file.addAction("Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action = file.addAction("Quit", self.close)
+        # StandardKey.Quit is empty on some platforms (Ctrl+Q did nothing under Xvfb)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
         trade = bar.addMenu("&Trade")
         self._shortcut(trade, "Buy (order ticket)", "F1", lambda: self.ticket.buy.click())
@@ -963,18 +965,37 @@ class MainWindow(QMainWindow):
         return n
 
     # ------------------------------------------------------------------ close
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def what_quitting_stops(self) -> list[str]:
+        """What is running now that quitting stops, and what of it stays at the broker."""
         engine = self.engine
-        if engine is not None and engine.mode == "LIVE" and engine.open_orders():
-            answer = QMessageBox.question(
-                self,
-                "Open orders",
-                f"{len(engine.open_orders())} orders are still open at the "
-                "broker. They stay open after you quit. Quit anyway?",
+        stops: list[str] = []
+        if self.straddle.run is not None and self.straddle.abort.isEnabled():
+            stops.append(
+                "A straddle is firing: quitting stops it before the next batch. Batches "
+                "already sent stay at the broker; the next start offers to finish the run "
+                "(nothing is sent twice)."
             )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+        if self.monitors.running():
+            stops.append(
+                "The EMA9 monitor is running: its limit sells stay at the broker at their "
+                "last price, but nobody lowers them while the app is closed."
+            )
+        if engine is not None and engine.mode == "LIVE" and engine.open_orders():
+            count = len(engine.open_orders())
+            stops.append(f"{count} orders are open at the broker and stay open.")
+        return stops
+
+    def quit_now(self) -> None:
+        """SIGTERM / Ctrl-C: no question (nobody may be there to answer), the same orderly exit."""
+        self._asked = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        stops = [] if self._asked else self.what_quitting_stops()
+        if stops and not self.confirm("Quit gui_trader?", "\n\n".join([*stops, "Quit anyway?"])):
+            event.ignore()
+            return
+        self._asked = True
         self.save_layout()
         self.closed.set()
         event.accept()
