@@ -30,3 +30,17 @@ def nse_open(at: datetime, holidays: frozenset[date] = frozenset()) -> bool:
     if local.weekday() >= 5 or local.date() in holidays:
         return False
     return MARKET_OPEN <= local.time() < MARKET_CLOSE
+
+
+def next_open(at: datetime, holidays: frozenset[date] = frozenset()) -> datetime:
+    """When NSE next opens after ``at`` (``at`` itself if it is open then)."""
+    local = at.astimezone(IST)
+    day = local.date()
+    if local.time() >= MARKET_OPEN:
+        day += timedelta(days=1) if local.time() >= MARKET_CLOSE else timedelta(0)
+    for _ in range(30):  # a long holiday run is still bounded
+        if day.weekday() < 5 and day not in holidays:
+            start = datetime.combine(day, MARKET_OPEN, IST)
+            return max(start, local) if nse_open(local, holidays) else start
+        day += timedelta(days=1)
+    return datetime.combine(day, MARKET_OPEN, IST)

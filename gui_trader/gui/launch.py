@@ -39,7 +39,10 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
 
     async def main() -> int:
         window = MainWindow()
-        window.show()
+        if window.remembered:
+            window.show()  # restored geometry, maximised again if it was
+        else:
+            window.showMaximized()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # the same orderly shutdown as Quit
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -95,11 +95,12 @@ class MainWindow(QMainWindow):
         self.settings = QSettings(str(self.paths.root / "window.ini"), QSettings.Format.IniFormat)
         self.setWindowTitle("gui_trader")
         self.setWindowIcon(app_icon())
+        # The first window takes the screen (launch shows it maximised); later ones come back
+        # as they were left (geometry and maximised state are restored from window.ini).
         screen = QApplication.primaryScreen()
         avail = screen.availableGeometry() if screen is not None else None
-        width = min(1400, int(avail.width() * 0.96)) if avail else 1400
-        height = min(860, int(avail.height() * 0.94)) if avail else 860
-        self.resize(width, height)
+        self.resize(avail.width() if avail else 1366, avail.height() if avail else 768)
+        self.remembered = isinstance(self.settings.value("geometry"), QByteArray)
         self.setDockNestingEnabled(True)
         self.closed = asyncio.Event()
         self.engine: TradingEngine | None = None
@@ -204,11 +205,17 @@ class MainWindow(QMainWindow):
         )
 
     def default_sizes(self) -> None:
-        """The first layout, sized to the real window: chart wide, tabs ~40 % of the height."""
+        """The first layout, sized to the real window: chart wide, tabs ~40 % of the height.
+
+        The right column (ticket, straddle, signals) gets what its forms need, not a third of
+        the screen: 1366 px -> watchlist 300, chart ~690, ticket 360.
+        """
         d = self.docks
+        watch = min(max(int(self.width() * 0.22), 300), 360)
+        right = min(max(int(self.width() * 0.26), 360), 470)
         self.resizeDocks(
-            [d["watchlist"], d["chart"]],
-            [300, max(self.width() - 300 - 440, 300)],
+            [d["watchlist"], d["chart"], d["ticket"]],
+            [watch, max(self.width() - watch - right, 300), right],
             Qt.Orientation.Horizontal,
         )
         self.resizeDocks(
@@ -307,8 +314,16 @@ class MainWindow(QMainWindow):
         menu = self.account_menu
         menu.clear()
         menu.addAction("Add account…", self.add_account_dialog)
-        menu.addAction("Log in again with today's TOTP code…", self.login_with_code)
-        menu.addAction("Log out", lambda: self.spawn(self._logout(), "log out"))
+        # a paper account has no TOTP and nothing to log out of: shown only when live
+        self.relogin_action = menu.addAction(
+            "Log in again with today's TOTP code…", self.login_with_code
+        )
+        self.logout_action = menu.addAction(
+            "Log out", lambda: self.spawn(self._logout(), "log out")
+        )
+        live = self.engine is not None and self.engine.mode == "LIVE"
+        self.relogin_action.setVisible(live)
+        self.logout_action.setVisible(live)
         menu.addSeparator()
         switch = menu.addMenu("Switch to")
         switch.addAction(
@@ -520,6 +535,7 @@ class MainWindow(QMainWindow):
     def _register_handlers(self) -> None:
         on = self.register
         on(OrderUpdated, lambda e: self.orders_model.apply(e.order, e.external))
+        on(OrderUpdated, lambda e: self.ticket.on_order(e.order))
         on(LegProgress, self.straddle.on_leg)
         on(RunProgress, self.straddle.on_run)
         on(QuotesUpdated, self._on_quotes)
@@ -599,6 +615,8 @@ class MainWindow(QMainWindow):
     def _on_session(self, s: SessionState) -> None:
         self.status.on_session(s)
         live = s.mode == "LIVE"
+        self.relogin_action.setVisible(live)
+        self.logout_action.setVisible(live)
         title = f"gui_trader — {'LIVE ' + s.account if live else 'PAPER (simulated)'}"
         self.setWindowTitle(title)
         self.setWindowIcon(app_icon("#c62828" if live else "#1565c0"))
@@ -607,7 +625,7 @@ class MainWindow(QMainWindow):
 
     def _notify(self, n: Notice) -> None:
         self.status.notify(f"{n.title}: {n.text}", 8000)
-        if n.kind == "reject":
+        if n.kind == "reject" and self.ticket.following is None:
             self.ticket.say(f"{n.title}: {n.text}", error=True)
         if self.tray is not None:
             icon = (
@@ -652,6 +670,7 @@ class MainWindow(QMainWindow):
         )
         if not self.confirm("Send order", text):
             return
+        self.ticket.following = None
         self.ticket.say(f"sending {side.label} {req.instrument.trading_symbol}…")
 
         async def go() -> None:
@@ -669,11 +688,16 @@ class MainWindow(QMainWindow):
                     self.ticket.say(f"order {outcome.order_id} placed, NOT protected: {exc}", True)
                     return
             if outcome.ok:
+                what = f"{side.label} {qty:,} {req.instrument.trading_symbol}"
                 self.ticket.say(
-                    f"{side.label} {req.instrument.trading_symbol}: order "
-                    f"{outcome.order_id} ({outcome.status.value})"
+                    f"{what}: order {outcome.order_id} {outcome.status.value}"
                     + (f"; protected: {guard}" if guard else "")
                 )
+                if outcome.order_id:
+                    self.ticket.follow(outcome.order_id, what)
+                    known = engine.orders.get(outcome.order_id)
+                    if known is not None:  # the feed can be faster than the reply
+                        self.ticket.on_order(known)
             elif outcome.status is OrderStatus.UNKNOWN:
                 self.ticket.say(f"OUTCOME UNKNOWN (tag {outcome.tag}): {outcome.error}", error=True)
             else:
@@ -816,8 +840,14 @@ class MainWindow(QMainWindow):
         self.cancel_orders(ids)
 
     def show_risk(self) -> None:
+        """Twice a second: the risk strip and the IST clock with NSE open/closed."""
+        from gui_trader.core.clock import now_ist
+
         engine = self.engine
         self.status.on_risk(engine.risk.snapshot() if engine is not None else None)
+        paper = engine is None or engine.mode == "PAPER"
+        holidays = engine.ctx.holidays if engine is not None else frozenset()
+        self.status.on_clock(now_ist(), paper=paper, holidays=holidays)
 
     def kill_switch(self) -> None:
         """The red button and Ctrl+Shift+K: asked once, then the CLI's `kill --yes` path."""

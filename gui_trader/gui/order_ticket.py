@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -25,13 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui_trader.core.display import price as show_price
+from gui_trader.core.display import quantity
 from gui_trader.core.limits import MAX_QTY
 from gui_trader.core.market_data import Quote
-from gui_trader.core.order import Product, Side
+from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 from gui_trader.engine.order_guards import Verdict
 from gui_trader.engine.protection_rules import Trail, parse_level
-from gui_trader.gui import dialogs
+from gui_trader.gui import dialogs, theme
 from gui_trader.gui.depth_table import DepthTable
 from gui_trader.gui.dialogs import parse_price
 
@@ -84,20 +86,14 @@ class OrderTicket(QWidget):
             self.product.addItem(p.value, p)
         self.buy = QPushButton("Buy  (F1)")
         self.sell = QPushButton("Sell  (F2)")
-        self.buy.setStyleSheet(
-            "QPushButton { background: #2e7d32; color: white; padding: 6px; "
-            "font-weight: bold } QPushButton:disabled { background: #7a8a7b }"
-        )
-        self.sell.setStyleSheet(
-            "QPushButton { background: #c62828; color: white; padding: 6px; "
-            "font-weight: bold } QPushButton:disabled { background: #8a7a7a }"
-        )
+        self.following: str | None = None  # the order id the message follows
+        self._error = False
         self.buy.clicked.connect(lambda: self._send(Side.BUY))
         self.sell.clicked.connect(lambda: self._send(Side.SELL))
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.funds = QLabel("")
-        self.funds.setStyleSheet("color: palette(placeholder-text)")
+        self.funds.setWordWrap(True)
         self.book = DepthTable()
         self.book.hide()  # until the ticket has a symbol with a quote
         form.addRow("Symbol", self.symbol)
@@ -116,6 +112,40 @@ class OrderTicket(QWidget):
         outer.addWidget(self.book)
         outer.addStretch(1)
         self.set_enabled(False, "waiting for the broker…")
+        self._restyle()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
+
+    def _restyle(self) -> None:
+        """Buttons and messages in this theme's colours (a theme switch re-runs it)."""
+        self.buy.setStyleSheet(theme.button_style("buy"))
+        self.sell.setStyleSheet(theme.button_style("sell"))
+        self.funds.setStyleSheet(f"color: {theme.hex_colour('muted')}")
+        self.say(self.message.text(), self._error)
+
+    def follow(self, order_id: str, what: str) -> None:
+        """The message now tracks this order until it ends (filled, rejected, cancelled)."""
+        self.following = order_id
+        self._what = what
+
+    def on_order(self, order: Order) -> None:
+        """The followed order changed: say its state; a rejection's reason stays put."""
+        if order.order_id != self.following:
+            return
+        text = f"{self._what}: order {order.order_id} {order.status.value}"
+        if order.filled_qty and order.status is not OrderStatus.COMPLETE:
+            text += f", filled {quantity(order.filled_qty)} of {quantity(order.qty)}"
+        if order.filled_qty and order.avg_price:
+            text += f" at {show_price(order.avg_price)}"
+        rejected = order.status is OrderStatus.REJECTED
+        if rejected:
+            text += f": {order.reject_reason or 'no reason given by the broker'}"
+        self.say(text, error=rejected)
+        if order.status.terminal:
+            self.following = None
 
     def show_quote(self, quote: Quote | None) -> None:
         """Best bid/ask and the 5-level book of the symbol being typed."""
@@ -135,8 +165,10 @@ class OrderTicket(QWidget):
             self.say(why)
 
     def say(self, text: str, error: bool = False) -> None:
+        """The ticket's one message line; it stays until the next thing to say."""
+        self._error = error
         self.message.setText(text)
-        self.message.setStyleSheet("color: #d83b3b" if error else "")
+        self.message.setStyleSheet(f"color: {theme.hex_colour('loss')}" if error else "")
 
     def _send(self, side: Side) -> None:
         symbol = self.symbol.text().strip()
