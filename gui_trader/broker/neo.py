@@ -444,14 +444,17 @@ class NeoClient:
         price: Decimal | None = None,
         qty: int | None = None,
         trigger: Decimal | None = None,
+        order_type: str | None = None,
     ) -> str:
-        pt = order.order_type or "L"
+        pt = order_type or order.order_type or "L"
         trigger = trigger if trigger is not None else order.trigger_price
         form = {
             "no": order.order_id,
             "pt": pt,
             "qt": str(qty if qty is not None else order.qty),
-            "pr": wire_price(price if price is not None else order.price),
+            "pr": wire_price(
+                None if pt in ("MKT", "SL-M") else price if price is not None else order.price
+            ),
             "tp": wire_price(trigger if pt in ("SL", "SL-M") else None),
             "vd": order.validity or "DAY",
             "dq": "0",

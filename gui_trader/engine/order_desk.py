@@ -384,19 +384,23 @@ class OrderDesk:
         price: Decimal | None = None,
         qty: int | None = None,
         trigger: Decimal | None = None,
+        order_type: str | None = None,
     ) -> Order:
         """Modify is safe to repeat (same target); after an ambiguity, check before resending."""
         log.info(
-            "modifying order %s (%s): price %s qty %s%s",
+            "modifying order %s (%s): price %s qty %s%s%s",
             order.order_id,
             order.trading_symbol,
             price if price is not None else "unchanged",
             qty if qty is not None else "unchanged",
             f" trigger {trigger}" if trigger is not None else "",
+            f" type {order_type}" if order_type else "",
         )
         for _ in range(MAX_SENDS):
             try:
-                await self.broker.modify(order, price=price, qty=qty, trigger=trigger)
+                await self.broker.modify(
+                    order, price=price, qty=qty, trigger=trigger, order_type=order_type
+                )
             except Ambiguous:
                 current = await self._current(order.order_id)
                 if current is None or current.status.terminal:
@@ -405,6 +409,7 @@ class OrderDesk:
                     (price is None or current.price == price)
                     and (qty is None or current.qty == qty)
                     and (trigger is None or current.trigger_price == trigger)
+                    and (order_type is None or current.order_type == order_type)
                 ):
                     return current
                 order = current

@@ -31,7 +31,7 @@ from gui_trader.core.order import (
     Side,
     default_product,
 )
-from gui_trader.core.portfolio import Funds, Holding, Position
+from gui_trader.core.portfolio import Funds, Holding, MarginCheck, Position
 from gui_trader.engine.account import AccountContext
 from gui_trader.engine.account_risk import AccountRisk
 from gui_trader.engine.events import (
@@ -422,6 +422,16 @@ class TradingEngine:
         kind = OrderType.LIMIT if price is not None else OrderType.MARKET
         return OrderRequest(inst, side, qty, kind, price, product)
 
+    async def margin_for(self, req: OrderRequest, timeout_s: float = 2.0) -> MarginCheck | str:
+        """The broker's margin for an order about to be confirmed, or why it is not known
+        (a confirmation never waits longer than ``timeout_s`` for it)."""
+        try:
+            return await asyncio.wait_for(self.ctx.broker.margin(req), timeout_s)
+        except TimeoutError:
+            return f"the broker did not answer within {timeout_s:.0f} s"
+        except Exception as exc:  # a confirmation shows why, it never fails on it
+            return explain(exc)
+
     @property
     def guards(self) -> GuardSettings:
         return self.ctx.guards
@@ -491,24 +501,45 @@ class TradingEngine:
         return await self.cancel([o.order_id for o in self.open_orders()])
 
     async def modify(
-        self, order_id: str, *, price: Decimal | None = None, qty: int | None = None
+        self,
+        order_id: str,
+        *,
+        price: Decimal | None = None,
+        qty: int | None = None,
+        trigger: Decimal | None = None,
+        order_type: OrderType | None = None,
     ) -> Order:
+        """Price, quantity, trigger or type of a working order, judged like a new one first."""
         order = self.orders[order_id]
         inst = self.instruments.by_token(order.segment, order.token) if self.instruments else None
+        kind = order_type or OrderType(order.order_type or "L")
         if inst is not None:
             req = OrderRequest(
                 inst,
                 order.side,
                 qty if qty is not None else order.qty,
-                OrderType(order.order_type or "L"),
-                price if price is not None else order.price,
+                kind,
+                None
+                if kind in (OrderType.MARKET, OrderType.STOP_MARKET)
+                else price
+                if price is not None
+                else order.price,
                 Product(order.product),
+                trigger_price=(trigger if trigger is not None else order.trigger_price)
+                if kind in (OrderType.STOP, OrderType.STOP_MARKET)
+                else None,
             )
             check_order(req)
             feature = order.tag[:1] if self.ctx.journal.owns(order.tag) else "O"
             (await self.check_guards(req, feature)).enforce(confirmed=True)
         try:
-            result = await self.ctx.desk.modify(order, price=price, qty=qty)
+            result = await self.ctx.desk.modify(
+                order,
+                price=price,
+                qty=qty,
+                trigger=trigger,
+                order_type=order_type.value if order_type is not None else None,
+            )
         except (Rejected, Ambiguous) as exc:
             self.hub.publish(Notice("reject", f"Modify failed: {order.trading_symbol}", str(exc)))
             raise

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -16,7 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui_trader.core.order import Order
+from gui_trader.core.display import price as show_price
+from gui_trader.core.display import rupees
+from gui_trader.core.order import Order, OrderRequest, OrderType
+from gui_trader.core.portfolio import MarginCheck
+from gui_trader.gui import theme
+
+if TYPE_CHECKING:  # the account code brings httpx: not on the window's start-up path
+    from gui_trader.accounts import NewAccount
 
 
 def _question(parent: QWidget | None, title: str, text: str) -> QMessageBox:
@@ -53,6 +63,34 @@ async def ask(parent: QWidget | None, title: str, text: str) -> bool:
         box.deleteLater()
 
 
+def order_question(
+    req: OrderRequest, mode: str, ref: Decimal, margin: MarginCheck | str, guard: str = ""
+) -> str:
+    """What a Send confirmation says: the order by name, its value and the broker's margin."""
+    inst = req.instrument
+    lots = f" ({req.qty // inst.lot_size:,} lots)" if inst.lot_size > 1 else ""
+    kind = f"limit {show_price(req.price)}" if req.price is not None else "market"
+    lines = [
+        f"{req.side.label} {req.qty:,}{lots} {inst.trading_symbol} at {kind}, "
+        f"{req.product.value}, on {mode}"
+    ]
+    if ref > 0:
+        basis = "" if req.price is not None else f" (last price {show_price(ref)})"
+        lines.append(f"Value about {rupees(ref * req.qty)}{basis}")
+    if isinstance(margin, MarginCheck):
+        lines.append(
+            f"Margin needed {rupees(margin.required)} · available {rupees(margin.available)}"
+        )
+        if not margin.ok:
+            short = rupees(margin.shortfall)
+            lines.append(f"SHORT of margin by {short}: the broker will reject it")
+    else:
+        lines.append(f"Margin not known: {margin}")
+    if guard:
+        lines.append(f"Then protect it: {guard}")
+    return "\n".join([*lines, "", "Send it?"])
+
+
 def parse_price(text: str) -> Decimal | None:
     """Empty means market; anything else must be a positive number."""
     text = text.strip().replace(",", "")
@@ -67,55 +105,139 @@ def parse_price(text: str) -> Decimal | None:
     return value
 
 
+ModifyCheck = Callable[[OrderType, Decimal | None, int, Decimal | None], str | None]
+
+TYPES = (
+    ("Limit", OrderType.LIMIT),
+    ("Market", OrderType.MARKET),
+    ("Stop-loss limit (SL)", OrderType.STOP),
+    ("Stop-loss market (SL-M)", OrderType.STOP_MARKET),
+)
+
+
 class ModifyDialog(QDialog):
-    def __init__(self, order: Order, lot: int, parent: QWidget | None = None) -> None:
+    """Price, quantity, type and trigger of a working order, with its LTP and tick beside.
+
+    A bad value is explained inside the dialog, which stays open with what was typed.
+    """
+
+    def __init__(
+        self,
+        order: Order,
+        lot: int,
+        parent: QWidget | None = None,
+        *,
+        ltp: Decimal | None = None,
+        tick: Decimal = Decimal("0.05"),
+        check: ModifyCheck | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Modify {order.side.label} {order.trading_symbol}")
+        self.setMinimumWidth(420)
+        self.check = check
         form = QFormLayout(self)
-        self.price = QLineEdit(f"{order.price:.2f}")
+        about = QLabel(
+            f"Order {order.order_id} · {order.side.label} {order.qty:,} "
+            f"(filled {order.filled_qty:,}) · {order.product}<br>"
+            f"Last price <b>{show_price(ltp) if ltp else '–'}</b> · tick {tick} · lot {lot:,}"
+        )
+        about.setWordWrap(True)
+        form.addRow(about)
+        self.kind = QComboBox()
+        for text, kind in TYPES:
+            self.kind.addItem(text, kind.value)
+        current = order.order_type or OrderType.LIMIT.value
+        self.kind.setCurrentIndex(max(self.kind.findData(current), 0))
+        self.price = QLineEdit(f"{order.price:.2f}" if order.price else "")
+        self.trigger = QLineEdit(f"{order.trigger_price:.2f}" if order.trigger_price else "")
+        self.trigger.setPlaceholderText("the price that triggers the stop")
         self.qty = QSpinBox()
         self.qty.setRange(lot, 10_000_000)
         self.qty.setSingleStep(lot)
         self.qty.setValue(order.qty)
         self.error = QLabel("")
-        self.error.setStyleSheet("color: #d83b3b")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {theme.hex_colour('loss')}")
+        form.addRow("Type", self.kind)
         form.addRow("Price", self.price)
+        form.addRow("Trigger", self.trigger)
         form.addRow("Quantity", self.qty)
         form.addRow(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Modify")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.result_price: Decimal | None = None
+        self.result_trigger: Decimal | None = None
+        self.kind.currentIndexChanged.connect(self._fields)
+        self._fields()
+
+    def order_type(self) -> OrderType:
+        return OrderType(self.kind.currentData())
+
+    def _fields(self) -> None:
+        kind = self.order_type()
+        self.price.setEnabled(kind in (OrderType.LIMIT, OrderType.STOP))
+        self.trigger.setEnabled(kind in (OrderType.STOP, OrderType.STOP_MARKET))
 
     def _accept(self) -> None:
+        kind = self.order_type()
         try:
-            self.result_price = parse_price(self.price.text())
+            price = parse_price(self.price.text()) if self.price.isEnabled() else None
+            if self.price.isEnabled() and price is None:
+                raise ValueError("a limit price is required for this type")
+            trigger = parse_price(self.trigger.text()) if self.trigger.isEnabled() else None
+            if self.trigger.isEnabled() and trigger is None:
+                raise ValueError("a trigger price is required for a stop-loss order")
         except ValueError as exc:
             self.error.setText(str(exc))
             return
+        problem = self.check(kind, price, self.qty.value(), trigger) if self.check else None
+        if problem:
+            self.error.setText(problem)
+            return
+        self.result_price, self.result_trigger = price, trigger
         self.accept()
 
 
 class AccountDialog(QDialog):
-    """Add an account: secrets go straight to the keyring (never to config or logs)."""
+    """Add an account: secrets go straight to the keyring (never to config or logs).
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    OK checks the fields first: a mistake is said inside the dialog, which stays open with
+    everything typed. A failed login re-opens it the same way (``prefill`` and ``error``).
+    """
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        prefill: NewAccount | None = None,
+        error: str = "",
+    ) -> None:
+        from gui_trader.broker.neo import PROD_LOGIN_URL
+
         super().__init__(parent)
         self.setWindowTitle("Add a Kotak Neo account")
+        self.setMinimumWidth(560)
         form = QFormLayout(self)
-        self.name = QLineEdit("main")
-        self.mobile = QLineEdit()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        p = prefill
+        self.name = QLineEdit(p.name if p else "main")
+        self.mobile = QLineEdit(p.mobile if p else "")
         self.mobile.setPlaceholderText("+919876543210")
-        self.ucc = QLineEdit()
-        self.login_url = QLineEdit("https://mis.kotaksecurities.com")
-        self.consumer_key = QLineEdit()
-        self.mpin = QLineEdit()
-        self.totp = QLineEdit()
+        self.ucc = QLineEdit(p.ucc if p else "")
+        self.ucc.setPlaceholderText("your client code, e.g. AB123")
+        self.login_url = QLineEdit(p.login_url if p else PROD_LOGIN_URL)
+        self.consumer_key = QLineEdit(p.consumer_key if p else "")
+        self.mpin = QLineEdit(p.mpin if p else "")
+        self.totp = QLineEdit(p.totp_secret if p else "")
         for secret in (self.consumer_key, self.mpin, self.totp):
             secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.consumer_key.setPlaceholderText("Neo app -> Trade API")
+        self.mpin.setPlaceholderText("4-6 digits")
         self.totp.setPlaceholderText("the base32 secret shown when you set up TOTP")
         form.addRow("Name", self.name)
         form.addRow("Mobile", self.mobile)
@@ -129,14 +251,38 @@ class AccountDialog(QDialog):
         )
         note.setWordWrap(True)
         form.addRow(note)
-        self.error = QLabel("")
+        self.error = QLabel(error)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d83b3b")
+        self.error.setStyleSheet(f"color: {theme.hex_colour('loss')}")
         form.addRow(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add and log in")
-        self.buttons.accepted.connect(self.accept)
+        self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
+        self.account: NewAccount | None = None
+
+    def typed(self) -> NewAccount:
+        from gui_trader.accounts import NewAccount
+
+        return NewAccount(
+            self.name.text(),
+            self.mobile.text(),
+            self.ucc.text(),
+            self.consumer_key.text(),
+            self.mpin.text(),
+            self.totp.text(),
+            self.login_url.text(),
+        )
+
+    def _accept(self) -> None:
+        from gui_trader.accounts import BadAccountInput
+
+        try:
+            self.account = self.typed().checked()
+        except BadAccountInput as exc:
+            self.error.setText(str(exc))  # the dialog stays open, nothing typed is lost
+            return
+        self.accept()

@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._log_handler: HubLogHandler | None = None
         self._shut = False
         self._sized = False
+        self._confirming = False  # an order's confirmation is open: a second click waits
         self._asked = False  # quitting was confirmed (or forced by a signal): do not ask again
 
         self.orders_model = OrdersModel(self)
@@ -659,21 +660,27 @@ class MainWindow(QMainWindow):
         except (InvalidOrder, LookupError, ValueError) as exc:
             self.ticket.say(str(exc).strip("'\""), error=True)
             return
-        kind = f"limit {price}" if price is not None else "market"
         guard = ", ".join(
             f"{w} {v}" for w, v in (("stop", sl), ("target", target), ("trail", trail)) if v
         )
-        text = (
-            f"{side.label} {qty:,} {req.instrument.trading_symbol} at {kind} "
-            f"({req.product.value}) on {engine.mode}?"
-            + (f"\nThen protect it: {guard}" if guard else "")
-        )
-        if not self.confirm("Send order", text):
+        if self._confirming:
+            self.ticket.say("answer the open confirmation first", error=True)
             return
+        self._confirming = True
+        what = f"{side.label} {qty:,} {req.instrument.trading_symbol}"
         self.ticket.following = None
-        self.ticket.say(f"sending {side.label} {req.instrument.trading_symbol}…")
+        self.ticket.say(f"{what}: checking margin…")
 
         async def go() -> None:
+            try:
+                margin = await engine.margin_for(req)
+                question = dialogs.order_question(req, engine.mode, ref, margin, guard)
+                if not await self.ask("Send order", question):
+                    self.ticket.say(f"not sent: {what}")
+                    return
+            finally:
+                self._confirming = False
+            self.ticket.say(f"sending {what}…")
             outcome = await engine.place(req)
             if outcome.ok and guard:
                 try:
@@ -688,7 +695,6 @@ class MainWindow(QMainWindow):
                     self.ticket.say(f"order {outcome.order_id} placed, NOT protected: {exc}", True)
                     return
             if outcome.ok:
-                what = f"{side.label} {qty:,} {req.instrument.trading_symbol}"
                 self.ticket.say(
                     f"{what}: order {outcome.order_id} {outcome.status.value}"
                     + (f"; protected: {guard}" if guard else "")
@@ -894,14 +900,49 @@ class MainWindow(QMainWindow):
         engine = self.engine
         if engine is None:
             return
+        from gui_trader.core.order import OrderRequest, OrderType
+        from gui_trader.engine.order_checks import InvalidOrder, check_order
+
         inst = (
             engine.instruments.by_token(order.segment, order.token) if engine.instruments else None
         )
-        dialog = dialogs.ModifyDialog(order, inst.lot_size if inst else 1, self)
+        quote = engine.quotes.get(inst.key) if inst is not None else None
+
+        def check(
+            kind: OrderType, price: Decimal | None, qty: int, trigger: Decimal | None
+        ) -> str | None:
+            if inst is None:
+                return None
+            req = OrderRequest(
+                inst, order.side, qty, kind, price, Product(order.product), trigger_price=trigger
+            )
+            try:
+                check_order(req)
+            except InvalidOrder as exc:
+                return str(exc).strip("'\"")
+            return None
+
+        dialog = dialogs.ModifyDialog(
+            order,
+            inst.lot_size if inst else 1,
+            self,
+            ltp=quote.ltp if quote is not None and quote.ltp > 0 else None,
+            tick=inst.tick_size if inst else Decimal("0.05"),
+            check=check,
+        )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        price, qty = dialog.result_price, dialog.qty.value()
-        self.spawn(engine.modify(order.order_id, price=price, qty=qty), "modify")
+        kind = dialog.order_type()
+        self.spawn(
+            engine.modify(
+                order.order_id,
+                price=dialog.result_price,
+                qty=dialog.qty.value(),
+                trigger=dialog.result_trigger,
+                order_type=None if kind.value == order.order_type else kind,
+            ),
+            "modify",
+        )
 
     def add_watch(self, symbol: str) -> None:
         engine = self.engine
@@ -933,24 +974,23 @@ class MainWindow(QMainWindow):
         config.save()
 
     # ------------------------------------------------------------------ accounts
-    def add_account_dialog(self) -> None:
-        dialog = dialogs.AccountDialog(self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+    def add_account_dialog(self, prefill: Any = None, error: str = "") -> None:
+        """Add an account; a failed login re-opens the dialog with what was typed and why."""
+        dialog = dialogs.AccountDialog(self, prefill=prefill, error=error)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
             return
-        from gui_trader.accounts import NewAccount, add_account
+        from gui_trader.accounts import add_account
+        from gui_trader.engine.trading import explain
 
-        new = NewAccount(
-            dialog.name.text(),
-            dialog.mobile.text(),
-            dialog.ucc.text(),
-            dialog.consumer_key.text(),
-            dialog.mpin.text(),
-            dialog.totp.text(),
-            dialog.login_url.text(),
-        )
+        new = dialog.typed()
 
         async def go() -> None:
-            account = await add_account(self.paths, new)
+            try:
+                account = await add_account(self.paths, new)
+            except Exception as exc:  # shown in the dialog again, nothing typed is lost
+                why = explain(exc)
+                QTimer.singleShot(0, lambda: self.add_account_dialog(new, why))
+                return
             self._fill_account_menu()
             if await self.ask("Account added", f"Switch to {account.name} (live) now?"):
                 await self.switch(account.name, paper=False)

@@ -80,8 +80,18 @@ def test_above_a_soft_threshold_the_ticket_asks_naming_the_order_and_its_value(
 
     accepted = Answers(True)
     window.confirm = accepted  # type: ignore[method-assign]
+    sent = Answers(True)
+
+    async def send(title: str, text: str) -> bool:
+        return sent(title, text)
+
+    window.ask = send  # type: ignore[method-assign]
     qtbot.mouseClick(window.ticket.buy, Qt.MouseButton.LeftButton)
-    assert [t for t, _ in accepted.asked] == ["Confirm large order", "Send order"]
+    assert [t for t, _ in accepted.asked] == ["Confirm large order"]
+    qtbot.waitUntil(lambda: bool(sent.asked), timeout=10_000)  # after the margin is read
+    [(title, text)] = sent.asked
+    assert title == "Send order" and text.startswith(f"BUY {qty:,} RELIANCE-EQ at market, ")
+    assert "Value about ₹" in text and "Margin needed ₹" in text
     engine = window.engine
     assert engine is not None
     qtbot.waitUntil(lambda: bool(engine.orders), timeout=10_000)  # placed, then read back

@@ -75,4 +75,6 @@ def test_the_risk_strip_shows_mtm_against_the_limits(window: MainWindow, run: Ru
     run(engine.risk.refresh())  # what the engine's watch does every second
     window.show_risk()
     text = window.status.risk.text()
-    assert text.startswith("MTM ") and text.endswith(" / -25,000 / +50,000 · square-off 15:15")
+    assert text.startswith("MTM ") and text.endswith(
+        " / -₹25,000.00 / +₹50,000.00 · square-off 15:15"
+    )
