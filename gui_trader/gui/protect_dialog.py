@@ -25,6 +25,7 @@ from gui_trader.engine.protection_rules import (
     check_levels,
     parse_level,
 )
+from gui_trader.gui import theme
 
 STOP_AT = (
     ("watched here on every tick", StopAt.ENGINE),
@@ -73,7 +74,7 @@ class ProtectDialog(QDialog):
         form.addRow("Stop", self.stop_at)
         self.error = QLabel("")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d83b3b")
+        self.error.setStyleSheet(f"color: {theme.hex_colour('loss')}")
         form.addRow(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

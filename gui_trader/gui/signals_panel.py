@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from gui_trader.core import limits as L
 from gui_trader.core.order import Side
+from gui_trader.gui import theme
 
 if TYPE_CHECKING:
     from gui_trader.engine.fanout import FanoutReport, Signal
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 # (signals, group, fire, amount) -> the report; the window composes it (app.signal_run)
 Runner = Callable[[Sequence["Signal"], str, bool, Decimal | None], Awaitable["FanoutReport"]]
-COLOURS = {"placed": "#2e9d4f", "failed": "#d83b3b", "skipped": "#8a8a8a", "planned": ""}
+COLOURS = {"placed": "profit", "failed": "loss", "skipped": "muted"}  # theme.colour names
 COLUMNS = ["Account", "Status", "Qty", "Order", "Tries", "Reason"]
 
 
@@ -75,10 +75,7 @@ class SignalsPanel(QWidget):
         self.plan_button = QPushButton("Plan")
         self.fire_button = QPushButton("Fire")
         self.fire_button.setEnabled(False)
-        self.fire_button.setStyleSheet(
-            "QPushButton { background: #c62828; color: white; font-weight: bold; padding: 6px }"
-            " QPushButton:disabled { background: #8a7a7a }"
-        )
+        self.fire_button.setStyleSheet(theme.button_style("sell"))
         buttons = QHBoxLayout()
         buttons.addWidget(self.plan_button)
         buttons.addWidget(self.fire_button)
@@ -227,6 +224,17 @@ class SignalsPanel(QWidget):
             )
         self.summary.setText(text)
 
+    def changeEvent(self, event: QEvent) -> None:
+        """A theme switch: the Fire button and the status colours in this theme."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.fire_button.setStyleSheet(theme.button_style("sell"))
+            for r in range(self.grid.rowCount()):
+                item = self.grid.item(r, 1)
+                status = item.text().split(" ")[0] if item is not None else ""
+                if item is not None and status in COLOURS:
+                    item.setForeground(theme.colour(COLOURS[status]))
+
     # ------------------------------------------------------------------ view
     def show_report(self, report: FanoutReport) -> None:
         self.report = report
@@ -247,8 +255,8 @@ class SignalsPanel(QWidget):
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
-                if c == 1 and COLOURS.get(a.status):
-                    item.setForeground(QColor(COLOURS[a.status]))
+                if c == 1 and a.status in COLOURS:
+                    item.setForeground(theme.colour(COLOURS[a.status]))
                 if c == len(cells) - 1:
                     item.setToolTip(text)
                 self.grid.setItem(r, c, item)
