@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui_trader.config import Config, Paths
+from gui_trader.core import display
 from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.core.portfolio import Position
 from gui_trader.engine.events import (
@@ -116,6 +117,11 @@ class MainWindow(QMainWindow):
         self._confirming = False  # an order's confirmation is open: a second click waits
         self._asked = False  # quitting was confirmed (or forced by a signal): do not ask again
 
+        # numbers as the trader chose (View menu), else config.toml's number_grouping
+        chosen = self.settings.value("number_grouping") or Config.load(self.paths.config).extra.get(
+            "number_grouping", "indian"
+        )
+        display.set_grouping(str(chosen))
         self.orders_model = OrdersModel(self)
         self.positions_model = PositionsModel(self)
         self.holdings_model = HoldingsModel(self)
@@ -300,6 +306,10 @@ class MainWindow(QMainWindow):
         dark.setCheckable(True)
         dark.setChecked(str(self.settings.value("theme", "light")) == "dark")
         dark.toggled.connect(self.set_dark)
+        grouping = view.addAction("International number grouping (1,234,567.00)")
+        grouping.setCheckable(True)
+        grouping.setChecked(display.grouping() == "international")
+        grouping.toggled.connect(lambda on: self.set_grouping("international" if on else "indian"))
         view.addAction("Reset layout", self.reset_layout)
 
         self.account_menu = bar.addMenu("&Account")
@@ -354,6 +364,20 @@ class MainWindow(QMainWindow):
             "dark" if on else "light",
         )
         self.settings.setValue("theme", self.theme)
+
+    def set_grouping(self, style: str) -> None:
+        """Lakh/crore (12,34,567.00) or international grouping; every table re-renders now."""
+        self.settings.setValue("number_grouping", display.set_grouping(style))
+        for model in (
+            self.orders_model,
+            self.positions_model,
+            self.holdings_model,
+            self.watch_model,
+            self.monitor_model,
+        ):
+            for key in list(model.keys()):
+                model.upsert(key, model.row(key))
+        self.show_risk()
 
     def _focus_ticket(self) -> None:
         self.docks["ticket"].raise_()
