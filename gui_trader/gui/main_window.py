@@ -55,7 +55,6 @@ from gui_trader.gui.models import (
     OrdersModel,
     PositionsModel,
     WatchlistModel,
-    money,
 )
 from gui_trader.gui.monitor_controller import MonitorController
 from gui_trader.gui.order_ticket import OrderTicket
@@ -633,8 +632,8 @@ class MainWindow(QMainWindow):
 
     def _on_funds(self, event: FundsUpdated) -> None:
         self.ticket.funds.setText(
-            f"available ₹{money(event.funds.available)} · margin used "
-            f"₹{money(event.funds.margin_used)}"
+            f"available {display.rupees(event.funds.available)} · margin used "
+            f"{display.rupees(event.funds.margin_used)}"
         )
 
     def _on_session(self, s: SessionState) -> None:
