@@ -19,7 +19,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsItem,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui_trader.core.clock import IST
-from gui_trader.core.display import clock, percent, price, quantity
+from gui_trader.core.display import clock, percent, price
 from gui_trader.core.market_data import Candle
 from gui_trader.gui import theme
 from gui_trader.gui.chart_items import (
@@ -45,6 +45,7 @@ from gui_trader.gui.chart_items import (
     TimeAxis,
     VolumeAxis,
     VolumeItem,
+    short_volume,
 )
 from gui_trader.market.ema import ema, ema_series, ema_today
 
@@ -127,7 +128,6 @@ class ChartPane(QWidget):
         # The crosshair's readout: its own line above the plot, so it never covers a candle.
         # Ignored width: a new text never relayouts the dock on a live tick.
         self.readout = QLabel(" ")
-        self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -169,9 +169,11 @@ class ChartPane(QWidget):
         # engine; the line settles where the engine's answer puts it).
         self.stop_line = LevelLine(angle=0, movable=True)
         self.target_line = LevelLine(angle=0, movable=True)
+        # The levels count in the auto-range (a trader sees where the sell level is), but
+        # the view hears of a move only when it matters (_rebound), not on every tick or drag.
         for item in (self.daily_ema_line, self.order_line, self.stop_line, self.target_line):
-            self.plot.addItem(item, ignoreBounds=True)
             item.hide()
+            self.plot.addItem(item)
         self.stop_line.sigPositionChanged.connect(lambda _: self._dragging("stop"))
         self.target_line.sigPositionChanged.connect(lambda _: self._dragging("target"))
         self.cross_v = LevelLine(angle=90, movable=False)
@@ -278,6 +280,7 @@ class ChartPane(QWidget):
             line.hide()
             self._levels.pop(name, None)
             self.price_axis.set_tag(name, None)
+            self._rebound(line)
             return
         line.blockSignals(True)  # a set value is not a drag
         line.setValue(value)
@@ -286,6 +289,11 @@ class ChartPane(QWidget):
         self._levels[name] = value
         self._tag(name)
         self._fit_axis()
+        self._rebound(line)
+
+    def _rebound(self, line: pg.InfiniteLine) -> None:
+        """Tell the view a level line moved (LevelLine does not, by itself)."""
+        self.plot.vb.itemBoundsChanged(line)
 
     def _dragging(self, name: str) -> None:
         """The stop/target tag follows its line while it is dragged."""
@@ -315,14 +323,20 @@ class ChartPane(QWidget):
         self.moves.setData(xs, ys)
 
     def _update_daily_ema(self) -> None:
+        line = self.daily_ema_line
         if self.daily_ema_yesterday is None or not self.bars:
             self.daily_ema = None
-            self.daily_ema_line.hide()
+            if line.isVisible():
+                line.hide()
+                self._rebound(line)
             self.price_axis.set_tag("daily_ema", None)
             return
         self.daily_ema = ema_today(self.daily_ema_yesterday, self.bars[-1].close)
-        self.daily_ema_line.setValue(self.daily_ema)
-        self.daily_ema_line.show()
+        line.setValue(self.daily_ema)
+        low, high = self.plot.vb.viewRange()[1]
+        if not line.isVisible() or not low <= self.daily_ema <= high:
+            line.show()
+            self._rebound(line)  # a tick's small move inside the view: no re-range
         self._tag("daily_ema")
 
     # ------------------------------------------------------------------ tags and readout
@@ -348,8 +362,12 @@ class ChartPane(QWidget):
     def _fit_axis(self) -> None:
         """The price axis (and the volume axis under it) wide enough for every tag."""
         top = max([b.high for b in self.bars] + list(self._levels.values()) + [1.0])
-        self.price_axis.fit([f"{TAG_WORDS['daily_ema']} {price(top * 1.25)}"])
-        self.volume_axis.setWidth(self.price_axis.width())
+        words = [TAG_WORDS[n] for n in self._levels]
+        if self.daily_ema_yesterday is not None:
+            words.append(TAG_WORDS["daily_ema"])
+        widest = max(words, key=len, default="")
+        width = self.price_axis.fit([f"{widest} {price(top * 1.1)}".strip()])
+        self.volume_axis.setWidth(width)
 
     def _show_last(self) -> None:
         """The last-price tag and, unless the crosshair is on a bar, the last bar's readout."""
@@ -362,9 +380,13 @@ class ChartPane(QWidget):
         if not 0 <= index < len(self.bars):
             return " "
         bar = self.bars[index]
-        when = (
-            bar.time.strftime("%a %d %b %Y") if self.view == "D" else clock(bar.time, seconds=False)
-        )
+        when = self._when.get(bar.time)
+        if when is None:  # a live tick asks for the same bar's time a few times a second
+            daily = self.view == "D"
+            when = bar.time.strftime("%d %b %y") if daily else clock(bar.time, seconds=False)
+            if len(self._when) > 4096:
+                self._when.clear()
+            self._when[bar.time] = when
         parts = [
             when,
             f"O {price(bar.open)}",
@@ -377,7 +399,7 @@ class ChartPane(QWidget):
             parts.append(percent((bar.close - prev) / prev * 100))
         if index < len(self.emas):
             parts.append(f"EMA9 {price(self.emas[index])}")
-        parts.append(f"Vol {quantity(bar.volume)}")
+        parts.append(f"Vol {short_volume(bar.volume)}")
         return "  ".join(parts)
 
     # ------------------------------------------------------------------ crosshair

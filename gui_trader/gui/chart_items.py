@@ -252,6 +252,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         super().__init__(orientation="right")
         self.enableAutoSIPrefix(False)
         self.tags: dict[str, Tag] = {}
+        self.fitted = 0
 
     def set_tag(self, name: str, tag: Tag | None) -> None:
         if tag is None:
@@ -270,12 +271,15 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         h = QFontMetrics(self.font()).height() + 2
         return QRectF(0, y - h / 2, self.width(), h)
 
-    def fit(self, samples: Sequence[str]) -> None:
-        """Wide enough for the widest tag; changed only when it must (a relayout)."""
+    def fit(self, samples: Sequence[str]) -> int:
+        """Wide enough for the widest tag; changed only when it must (a relayout). Returns
+        the width, for the volume axis under it (the two panes' bars must line up)."""
         metrics = QFontMetrics(self.font())
         width = max((metrics.horizontalAdvance(s) for s in samples), default=40) + 12
-        if abs(width - self.width()) > 1:
+        if width != self.fitted:
+            self.fitted = width
             self.setWidth(width)
+        return width
 
     def paint(self, p: QPainter, opt: Any, widget: Any) -> None:
         super().paint(p, opt, widget)
