@@ -162,7 +162,8 @@ class ChartPane(QWidget):
         self.ema_line.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.ema_live = SegmentItem()
         self.plot.addItem(self.ema_live, ignoreBounds=True)
-        self.moves = self.plot.plot(symbol="o", symbolSize=5)
+        self.moves = self.plot.plot()  # the sell order's price over time, as steps
+        self.move_marks = self.plot.plot(pen=None, symbol="o", symbolSize=5)  # each move
         self.daily_ema_line = LevelLine(angle=0, movable=False)
         self.order_line = LevelLine(angle=0, movable=False)
         # A protection's stop and target: drag either to move it (the controller asks the
@@ -303,24 +304,34 @@ class ChartPane(QWidget):
             self._tag(name)
 
     def _place_moves(self) -> None:
-        """The sell order's moves right of the last candle (daily) or at their minutes."""
+        """The sell order's moves: on the 1-minute view at their minutes, as steps to the last
+        bar; on the daily view (all today) in a row just right of the last candle."""
         ys = [float(p) for _, p in self._moves]
         if not ys or not self.bars:
             self.moves.setData([], [])
+            self.move_marks.setData([], [])
             return
         n = len(self.bars)
         if self.view == "D":
             xs = [n - 1 + 0.55 + 0.35 * i / max(len(ys) - 1, 1) for i in range(len(ys))]
-        else:
-            times = [_naive_ist(b.time) for b in self.bars]
-            xs = []
-            for stamp, _ in self._moves:
-                try:
-                    at = _naive_ist(datetime.fromisoformat(stamp))
-                except ValueError:
-                    at = times[-1]
-                xs.append(float(max(bisect.bisect_right(times, at) - 1, 0)))
-        self.moves.setData(xs, ys)
+            self.moves.setData(xs, ys)
+            self.move_marks.setData(xs, ys)
+            return
+        times = [_naive_ist(b.time) for b in self.bars]
+        xs = []
+        for stamp, _ in self._moves:
+            try:
+                at = _naive_ist(datetime.fromisoformat(stamp))
+            except ValueError:
+                at = times[-1]
+            xs.append(float(max(bisect.bisect_right(times, at) - 1, 0)))
+        step_x, step_y = [], []
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            end = xs[i + 1] if i + 1 < len(xs) else float(n - 1)
+            step_x += [x, end]
+            step_y += [y, y]
+        self.moves.setData(step_x, step_y)
+        self.move_marks.setData(xs, ys)
 
     def _update_daily_ema(self) -> None:
         line = self.daily_ema_line
@@ -478,8 +489,8 @@ class ChartPane(QWidget):
             line.setPen(pg.mkPen(colour, width=2, style=dash))
             line.setHoverPen(pg.mkPen(colour, width=3, style=dash))
         self.moves.setPen(pg.mkPen(c.order, width=1))
-        self.moves.setSymbolBrush(c.order)
-        self.moves.setSymbolPen(c.order)
+        self.move_marks.setSymbolBrush(c.order)
+        self.move_marks.setSymbolPen(c.order)
         cross = pg.mkPen(c.crosshair, width=1, style=Qt.PenStyle.DotLine)
         for line in (self.cross_v, self.cross_h, self.cross_vv):
             line.setPen(cross)

@@ -264,12 +264,30 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
 
     def tag_rect(self, name: str) -> QRectF | None:
         """Where a tag is drawn, in this axis's coordinates (None: not shown)."""
-        tag, view = self.tags.get(name), self.linkedView()
-        if tag is None or view is None:
-            return None
-        y = self.mapFromScene(view.mapViewToScene(QPointF(0, tag.value))).y()
+        return self.layout_tags().get(name)
+
+    def layout_tags(self) -> dict[str, QRectF]:
+        """Each tag centred on its price, then nudged down (or up, at the bottom) just enough
+        that no two overlap: close levels (the sell order at the daily EMA9) stay readable."""
+        view = self.linkedView()
+        if view is None or not self.tags:
+            return {}
         h = QFontMetrics(self.font()).height() + 2
-        return QRectF(0, y - h / 2, self.width(), h)
+        width = self.width()
+        placed: list[tuple[float, str]] = []
+        for name, tag in self.tags.items():
+            y = self.mapFromScene(view.mapViewToScene(QPointF(0, tag.value))).y()
+            placed.append((y - h / 2, name))
+        placed.sort()
+        tops = [top for top, _ in placed]
+        for i in range(1, len(tops)):
+            tops[i] = max(tops[i], tops[i - 1] + h)
+        bottom = self.rect().bottom()
+        if tops and tops[-1] + h > bottom:  # pushed off the bottom: stack up from it instead
+            tops[-1] = min(tops[-1], bottom - h)
+            for i in range(len(tops) - 2, -1, -1):
+                tops[i] = min(tops[i], tops[i + 1] - h)
+        return {name: QRectF(0, top, width, h) for top, (_, name) in zip(tops, placed, strict=True)}
 
     def fit(self, samples: Sequence[str]) -> int:
         """Wide enough for the widest tag; changed only when it must (a relayout). Returns
@@ -286,9 +304,9 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         if not self.tags:
             return
         bounds = self.rect()
+        rects = self.layout_tags()
         for name in self.ORDER:
-            tag = self.tags.get(name)
-            rect = self.tag_rect(name) if tag is not None else None
+            tag, rect = self.tags.get(name), rects.get(name)
             if tag is None or rect is None or not bounds.intersects(rect):
                 continue
             p.setPen(Qt.PenStyle.NoPen)
