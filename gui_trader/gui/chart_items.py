@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen, QPicture
 
 BODY = 0.35  # half a candle's width, in bars
@@ -80,8 +80,7 @@ class BarsItem(pg.GraphicsObject):  # type: ignore[misc]
         self.prepareGeometryChange()
         self.closed = QPicture()
         painter = QPainter(self.closed)
-        for i, bar in enumerate(bars[:-1]):
-            self.draw(painter, i, bar)
+        self.draw_closed(painter, bars[:-1])
         painter.end()
         self.count = len(bars)
         self._bounds = self.bounds_of(bars)
@@ -114,6 +113,17 @@ class BarsItem(pg.GraphicsObject):  # type: ignore[misc]
     def draw(self, p: QPainter, i: int, bar: Bar) -> None:
         raise NotImplementedError
 
+    def draw_closed(self, p: QPainter, bars: Sequence[Bar]) -> None:
+        """All closed bars, a few batched draw calls per colour (a new symbol's cost)."""
+        for i, bar in enumerate(bars):
+            self.draw(p, i, bar)
+
+
+def _split(bars: Sequence[Bar]) -> tuple[list[int], list[int]]:
+    up = [i for i, b in enumerate(bars) if b.close >= b.open]
+    down = [i for i, b in enumerate(bars) if b.close < b.open]
+    return up, down
+
 
 class CandlesItem(BarsItem):
     def bounds_of(self, bars: Sequence[Bar]) -> QRectF:
@@ -131,6 +141,20 @@ class CandlesItem(BarsItem):
         p.setBrush(colour)
         top, height = min(bar.open, bar.close), abs(bar.close - bar.open)
         p.drawRect(QRectF(i - BODY, top, 2 * BODY, height or 1e-9))
+
+    def draw_closed(self, p: QPainter, bars: Sequence[Bar]) -> None:
+        for colour, indices in zip((self.up, self.down), _split(bars), strict=True):
+            if not indices:
+                continue
+            p.setPen(QPen(colour, 0))
+            p.setBrush(colour)
+            p.drawLines([QLineF(i, bars[i].low, i, bars[i].high) for i in indices])
+            rects = []
+            for i in indices:
+                b = bars[i]
+                top, height = min(b.open, b.close), abs(b.close - b.open)
+                rects.append(QRectF(i - BODY, top, 2 * BODY, height or 1e-9))
+            p.drawRects(rects)
 
 
 class VolumeItem(BarsItem):
@@ -152,6 +176,13 @@ class VolumeItem(BarsItem):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(self.up if bar.close >= bar.open else self.down)
         p.drawRect(QRectF(i - BODY, 0, 2 * BODY, float(bar.volume)))
+
+    def draw_closed(self, p: QPainter, bars: Sequence[Bar]) -> None:
+        p.setPen(Qt.PenStyle.NoPen)
+        for colour, indices in zip((self.up, self.down), _split(bars), strict=True):
+            if indices:
+                p.setBrush(colour)
+                p.drawRects([QRectF(i - BODY, 0, 2 * BODY, float(bars[i].volume)) for i in indices])
 
 
 class SegmentItem(pg.GraphicsObject):  # type: ignore[misc]

@@ -84,12 +84,23 @@ def main() -> None:
         ticks.append((time.perf_counter() - t) * 1000)
         cpu.append((time.process_time() - c) * 1000)
 
+    vb = pane.plot.vb if hasattr(pane.plot, "vb") else pane.plot.getViewBox()
+    pans: list[float] = []  # a pan: the view's range moves, every cached picture is redrawn
+    for i in range(60):
+        t = time.perf_counter()
+        vb.setXRange(i % 30, a.bars - 30 + i % 30, padding=0)
+        app.processEvents()
+        pans.append((time.perf_counter() - t) * 1000)
+    vb.enableAutoRange()
+    app.processEvents()
+
     out: dict[str, Any] = {
         "bars": a.bars,
         "size": "1100x480",
         "show_bars_ms": summary(full),
         "live_tick_ms": summary(ticks),
         "live_tick_cpu_ms": summary(cpu),  # this process's CPU: steadier on a busy machine
+        "pan_ms": summary(pans),
     }
     if hasattr(pane, "crosshair_at"):  # what one (rate-limited) mouse move costs, painted
         moves: list[float] = []
