@@ -4,18 +4,29 @@ monitor's sell-order line (from the MonitorRow events, never the monitor's own r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from gui_trader.core.market_data import Candle
 from gui_trader.engine.events import MonitorRow, ProtectionView, QuotesUpdated
+from gui_trader.market.ema import MIN_CLOSES, ema
 
 if TYPE_CHECKING:
     from gui_trader.gui.main_window import MainWindow
 
 TICK_MS = 250  # a few chart updates a second, whatever the tick rate
+HISTORY_DAYS = 180  # calendar days of daily bars: ~120 closes, EMA9 needs MIN_CLOSES
+
+
+def daily_ema_base(days: Sequence[Candle], today: date) -> float | None:
+    """Yesterday's daily EMA9, as the monitor computes it (closes before today, at least
+    MIN_CLOSES of them); None where the monitor would have no sell level either."""
+    closes = [float(c.close) for c in days if c.time.date() < today]
+    return ema(closes) if len(closes) >= MIN_CLOSES else None
 
 
 def _warm_chart_imports() -> None:
@@ -31,6 +42,7 @@ class ChartController:
         self.symbol: str | None = None
         self.key: str | None = None
         self.ltp: float | None = None
+        self.day_volume: int | None = None  # the charted symbol's cumulative volume today
         self.orders: dict[str, MonitorRow] = {}  # the latest monitor row per symbol
         self.guards: dict[str, ProtectionView] = {}  # instrument key -> its protection
         self.box = QWidget()
@@ -96,11 +108,20 @@ class ChartController:
         inst = engine.instruments.resolve(symbol)
         today = now_ist().date()
         daily = self.chart.daily.isChecked()
-        start = today - timedelta(days=180 if daily else 0)
-        candles = await engine.candles(inst, daily=daily, start=start, end=today)
+        history = today - timedelta(days=HISTORY_DAYS)
+        if daily:
+            candles = await engine.candles(inst, daily=True, start=history, end=today)
+            base = None
+        else:  # the minute bars, and the daily closes the monitor's sell level comes from
+            candles, days = await asyncio.gather(
+                engine.candles(inst, daily=False, start=today, end=today),
+                engine.candles(inst, daily=True, start=history, end=today),
+            )
+            base = daily_ema_base(days, today)
         if symbol != self.symbol:
             return  # the trader picked another one meanwhile
-        self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min")
+        self.day_volume = None
+        self.chart.show_bars(symbol, bars_from_candles(candles), "D" if daily else "1min", base)
         self._show_order(symbol)
         self._show_guard()
 
@@ -168,8 +189,9 @@ class ChartController:
         for q in event.quotes:
             if q.key == self.key:
                 self.ltp = float(q.ltp)
+                self.day_volume = q.volume or None
 
     def _tick(self) -> None:
         if self.chart is not None and self.ltp is not None:
-            self.chart.update_live(self.ltp)
+            self.chart.update_live(self.ltp, self.day_volume)
             self.ltp = None

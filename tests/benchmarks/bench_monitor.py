@@ -193,7 +193,7 @@ def chart_bench(updates: int = 200) -> dict[str, Any]:
                 pane.show_bars("X", list(bars), "1min")
             else:
                 pane.update_live(price + (k % 9 - 4) * 0.05)
-            pane.plot.viewport().repaint()
+            pane.graphics.viewport().repaint()
             app.processEvents()
             times.append((time.perf_counter() - t) * 1000)
         pane.close()
