@@ -23,16 +23,20 @@ def backgrounds(window: MainWindow) -> dict[str, QColor]:
     window.docks["holdings"].raise_()
     QApplication.processEvents()
     image = window.grab().toImage()
+    chart = window.charts.chart
+    assert chart is not None
     return {
+        "chart": pixel(image, window, chart.graphics.viewport(), 0.02, 0.05),
         "ticket": pixel(image, window, window.ticket, 0.5, 0.97),
         "holdings table": pixel(image, window, window.holdings.table.viewport(), 0.98, 0.97),
         "watchlist table": pixel(image, window, window.watchlist.table.viewport(), 0.5, 0.97),
-        "status bar": pixel(image, window, window.status, 0.45, 0.5),
+        "status bar": pixel(image, window, window.status, 0.45, 0.1),
         "menu bar": pixel(image, window, window.menuBar(), 0.9, 0.5),
     }
 
 
 def test_the_theme_switch_repaints_every_widget_both_ways(window: MainWindow, qtbot: QtBot) -> None:
+    qtbot.waitUntil(lambda: window.charts.chart is not None, timeout=10_000)
     window.set_dark(False)
     light = backgrounds(window)
     assert {k: c.lightness() > 180 for k, c in light.items()} == dict.fromkeys(light, True)
