@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import sys
 import time
@@ -56,7 +57,8 @@ def seconds_left(at: float | None, now: float | None = None) -> str:
     """A countdown as a trader reads it: `18 s`, `2 min 05 s`, `1 h 04 min`."""
     if at is None:
         return ""
-    left = max(0, round(at - (time.monotonic() if now is None else now)))
+    # Rounded up: a wait of 20 s reads "20 s" when it starts, and "0 s" only when it is over.
+    left = max(0, math.ceil(at - (time.monotonic() if now is None else now) - 0.001))
     if left < 60:
         return f"{left} s"
     if left < 3600:
@@ -104,13 +106,15 @@ class Renderer:
         self.tty = tty and os.environ.get("TERM") != "dumb"
         encoding = (getattr(self.stream, "encoding", None) or "").lower()
         self.fancy = self.tty and "utf" in encoding
+        self.sep = " · " if self.fancy else " | "
         self._status = ""  # the status line on screen (terminal only)
 
     def width(self) -> int:
         try:
-            return max(20, os.get_terminal_size(self.stream.fileno()).columns - 1)
+            columns = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, OSError, ValueError):
-            return 99
+            columns = 0
+        return max(20, columns - 1) if columns > 0 else 99  # 0: a terminal that never said
 
     def bar(self, done: float, total: float) -> str:
         share = 0.0 if total <= 0 else min(1.0, max(0.0, done / total))
@@ -311,8 +315,8 @@ class StraddleProgress:
         wait = seconds_left(self.next_at)
         self.r.status(
             f"straddle {self.r.bar(done, sum(self.planned.values()))} "
-            f"{self.sent_batches()}/{self.batches} batches · {self.legs_text()}"
-            + (f" · next batch in {wait}" if wait else "")
+            f"{self.sent_batches()}/{self.batches} batches{self.r.sep}{self.legs_text()}"
+            + (f"{self.r.sep}next batch in {wait}" if wait else "")
         )
 
     def running(self) -> contextlib.AbstractContextManager[None]:
@@ -391,13 +395,14 @@ class MonitorProgress:
         if not self.r.tty:
             return
         head = f"monitor{' (dry run)' if self.dry_run else ''}"
+        sep = self.r.sep
         if self.cycles:
-            head += f" · cycle {self.cycles} · {self.counts()}"
+            head += f"{sep}cycle {self.cycles}{sep}{self.counts()}"
         if self.detail:
-            head += f" · {self.detail}"
+            head += f"{sep}{self.detail}"
         wait = seconds_left(self.next_at)
         label = "next cycle in" if self.cycles else "starts in"
-        self.r.status(head + (f" · {label} {wait}" if wait else ""))
+        self.r.status(head + (f"{sep}{label} {wait}" if wait else ""))
 
     def running(self) -> contextlib.AbstractContextManager[None]:
         return self.ticking.running()
@@ -425,7 +430,8 @@ class FanoutProgress(logging.Handler):
         self.done += 1
         if self.r.tty:
             self.r.status(
-                f"signal {self.r.bar(self.done, self.total)} {self.done}/{self.total} · {message}"
+                f"signal {self.r.bar(self.done, self.total)} {self.done}/{self.total}"
+                f"{self.r.sep}{message}"
             )
         else:
             self.r.line(f"signal {self.done}/{self.total}: {message}")
@@ -435,7 +441,7 @@ class FanoutProgress(logging.Handler):
         source = logging.getLogger(self.LOGGER)
         source.addHandler(self)
         if self.r.tty:
-            self.r.status(f"signal {self.r.bar(0, self.total)} 0/{self.total} · sending")
+            self.r.status(f"signal {self.r.bar(0, self.total)} 0/{self.total}{self.r.sep}sending")
         try:
             with self.r.owning_stderr_logs():
                 yield
