@@ -243,27 +243,30 @@ class StraddleProgress:
         self.ticking = _Ticking(self.r, self.draw)
 
     # ---------------------------------------------------------------- the numbers
-    def leg(self, leg: str) -> tuple[int, int, int]:
-        """(quantity sent, quantity filled, orders failed) of one leg so far."""
-        sent = filled = failed = 0
+    def leg(self, leg: str) -> tuple[int, int, int, int]:
+        """(quantity sent, quantity filled, orders failed, orders unknown) of one leg so far."""
+        sent = filled = failed = unknown = 0
         for key, status in self.status.items():
             if str(key[1]) != leg:
                 continue
             qty = self.orders[key].qty if key in self.orders else 0
-            if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.UNKNOWN):
+            if status is OrderStatus.UNKNOWN:  # may exist: neither sent nor failed for sure
+                unknown += 1
+            elif status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
                 failed += 1
-                continue
-            sent += qty
-            if status is OrderStatus.COMPLETE:
-                filled += qty
-        return sent, filled, failed
+            else:
+                sent += qty
+                filled += qty if status is OrderStatus.COMPLETE else 0
+        return sent, filled, failed, unknown
 
     def legs_text(self) -> str:
         parts = []
         for leg in ("CE", "PE"):
-            sent, filled, failed = self.leg(leg)
+            sent, filled, failed, unknown = self.leg(leg)
             part = f"{leg} {sent:,}/{self.planned[leg]:,} sent, {filled:,} filled"
-            parts.append(part + (f", {plural(failed, 'failed order')}" if failed else ""))
+            part += f", {plural(failed, 'order')} failed" if failed else ""
+            part += f", {plural(unknown, 'order')} unknown" if unknown else ""
+            parts.append(part)
         return "; ".join(parts)
 
     def sent_batches(self) -> int:
@@ -282,8 +285,14 @@ class StraddleProgress:
                     self.say_batch(event.batch)
         elif isinstance(event, RunProgress) and event.run_id == self.run_id:
             self.batches_done, self.state = event.batches_done, event.state
-            self.next_at = event.next_batch_at if event.state is RunState.WAITING else None
-            if event.state is RunState.WAITING or (
+            waiting = event.state in (RunState.WAITING, RunState.SETTLING)
+            self.next_at = event.next_batch_at if waiting else None
+            if event.state is RunState.SETTLING and not self.r.tty:
+                self.r.line(
+                    f"straddle: legs that were on the wire are looked up by tag in "
+                    f"{seconds_left(self.next_at)}; only those proven absent are sent"
+                )
+            elif event.state is RunState.WAITING or (
                 event.state is RunState.RUNNING
                 and (not self.delay_s or event.batches_done >= self.batches)
             ):
@@ -313,10 +322,15 @@ class StraddleProgress:
             return
         done = sum(self.leg(leg)[0] for leg in ("CE", "PE"))
         wait = seconds_left(self.next_at)
+        label = (
+            "legs on the wire looked up in"
+            if self.state is RunState.SETTLING
+            else ("next batch in")
+        )
         self.r.status(
             f"straddle {self.r.bar(done, sum(self.planned.values()))} "
             f"{self.sent_batches()}/{self.batches} batches{self.r.sep}{self.legs_text()}"
-            + (f"{self.r.sep}next batch in {wait}" if wait else "")
+            + (f"{self.r.sep}{label} {wait}" if wait else "")
         )
 
     def running(self) -> contextlib.AbstractContextManager[None]:

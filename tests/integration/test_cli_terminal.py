@@ -5,6 +5,7 @@ said once, refusals before anything is sent, and one clear line where there is n
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -16,13 +17,19 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from gui_trader.cli import main
+from gui_trader.cli.progress import Renderer, StraddleProgress
 from gui_trader.cli.screen import no_screen
 from gui_trader.core.clock import today_ist
+from gui_trader.core.order import OrderStatus
+from gui_trader.engine.events import LegProgress, RunProgress, RunState
+from gui_trader.engine.straddle_plan import Batch, Leg, PlannedOrder
 from gui_trader.sim.paper_files import CLOCK_ENV
 from gui_trader.sim.universe import option_symbol, weekly_expiries
 
@@ -321,3 +328,33 @@ def test_readme_examples_do_not_go_stale_and_say_where_the_data_is() -> None:
     for where in ("GUI_TRADER_HOME", "~/.local/share/gui_trader", "Application Support"):
         assert where in readme
     assert "xvfb-run gui-trader" in readme and "QT_QPA_PLATFORM=offscreen" in readme
+
+
+def test_straddle_progress_tells_failed_and_unknown_legs_apart() -> None:
+    """A rejected leg failed; a leg whose outcome is unknown may exist: never counted as
+    either sent or failed. A resume's wait for legs on the wire is said with its countdown."""
+    orders = [PlannedOrder(b, leg, 1, 75) for b in (1, 2) for leg in (Leg.CE, Leg.PE)]
+    batches = tuple(Batch(b, 1, tuple(o for o in orders if o.batch == b)) for b in (1, 2))
+    plan = SimpleNamespace(batches=batches, orders=orders, spec=SimpleNamespace(delay_s=20.0))
+    stream = io.StringIO()
+    progress = StraddleProgress(SimpleNamespace(run_id="S1", plan=plan), Renderer(stream))
+    progress(RunProgress("S1", 0, 2, RunState.SETTLING, time.monotonic() + 45))
+    for leg, status in ((Leg.CE, OrderStatus.OPEN), (Leg.PE, OrderStatus.REJECTED)):
+        progress(LegProgress("S1", 1, leg, 1, 75, status, None))
+    progress(LegProgress("OTHER", 1, Leg.CE, 1, 75, OrderStatus.COMPLETE, "9"))  # not ours
+    progress(RunProgress("S1", 1, 2, RunState.RUNNING))
+    progress(RunProgress("S1", 1, 2, RunState.WAITING, time.monotonic() + 20))
+    progress(LegProgress("S1", 2, Leg.CE, 1, 75, OrderStatus.COMPLETE, "1"))
+    progress(LegProgress("S1", 2, Leg.PE, 1, 75, OrderStatus.UNKNOWN, None))
+    progress(RunProgress("S1", 2, 2, RunState.RUNNING))
+    progress(RunProgress("S1", 2, 2, RunState.DONE))
+    assert stream.getvalue().splitlines() == [
+        "straddle: legs that were on the wire are looked up by tag in 45 s; only those proven"
+        " absent are sent",
+        "straddle: batch 1/2 sent: CE 75/150 sent, 0 filled; PE 0/150 sent, 0 filled,"
+        " 1 order failed; next batch in 20 s",
+        "straddle: batch 2/2 sent: CE 150/150 sent, 75 filled; PE 0/150 sent, 0 filled,"
+        " 1 order failed, 1 order unknown",
+        "straddle done: 2/2 batches sent; CE 150/150 sent, 75 filled; PE 0/150 sent, 0 filled,"
+        " 1 order failed, 1 order unknown",
+    ]
