@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = args.command or "gui"
         if command == "gui":
+            from gui_trader.cli.screen import no_screen
+
+            reason = no_screen(os.environ)
+            if reason is not None:
+                return fail(reason, EXIT_BAD_INPUT, as_json)
             from gui_trader.gui.launch import run_gui
 
             return run_gui(
@@ -125,13 +132,35 @@ def fail(message: str, code: int, as_json: bool) -> int:
     return code
 
 
+class _SaidByTheCommand(logging.Filter):
+    """The order desk logs each order it could not place; every command that places orders
+    reports each outcome itself (buy/sell's one line, a straddle's summary, a signal's or a
+    kill's table), so on stderr that log line would be the same error a second time. The log
+    file keeps it."""
+
+    SOURCE = "gui_trader.engine.order_desk"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        said = record.name == self.SOURCE and record.levelno == logging.WARNING
+        text = record.msg if isinstance(record.msg, str) else ""
+        return not (said and (" not placed: " in text or " not sent: " in text))
+
+
+def said_by_the_command() -> None:
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if type(handler) is logging.StreamHandler and handler.stream is sys.stderr:
+            handler.addFilter(_SaidByTheCommand())
+
+
 async def dispatch(command: str, args: argparse.Namespace) -> Result:
     from gui_trader.app import open_context, setup_logging
-    from gui_trader.engine.events import EventHub
+    from gui_trader.cli.progress import TapHub
     from gui_trader.engine.trading import TradingEngine
 
     paths = Paths.resolve().ensure()
     setup_logging(paths, verbose=bool(opt(args, "verbose")))
+    said_by_the_command()
     if command == "account":
         from gui_trader.cli.accounts import account_command
 
@@ -155,7 +184,8 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         paths=paths,
     )
     try:
-        engine = TradingEngine(ctx, EventHub())  # the window's engine; the CLI never polls
+        # The window's engine; the CLI never polls: its hub calls the progress listeners.
+        engine = TradingEngine(ctx, TapHub())
         if command in ("buy", "sell", "cancel"):
             await engine.reconcile()
         return await COMMANDS[command](engine, args)

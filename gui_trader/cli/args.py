@@ -54,8 +54,14 @@ class OneLineParser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOne)
 
     def error(self, message: str) -> NoReturn:
-        # `fail` prefixes "gui-trader: "; a subcommand's prog says which one.
-        where = self.prog.removeprefix("gui-trader").strip()
+        # `fail` prefixes "gui-trader: " once; a subcommand's prog (whatever the program was
+        # called) says which one, and a message that already names the program loses it.
+        root, *words = self.prog.split()
+        where = " ".join(words)
+        for name in {root, "gui-trader"}:
+            message = message.removeprefix(f"{name}: ").removeprefix(f"{name} ")
+        if where:
+            message = message.removeprefix(f"{where}: ")
         raise CommandError(_one_line(f"{where}: {message}" if where else message), EXIT_BAD_INPUT)
 
 
@@ -292,7 +298,11 @@ def build_parser() -> OneLineParser:
     st.add_argument("--underlying", default="NIFTY")
     # --expiry and --lots are required unless --resume: cli/straddle.py checks (argparse has
     # no "unless").
-    st.add_argument("--expiry", metavar="YYYY-MM-DD")
+    st.add_argument(
+        "--expiry",
+        metavar="YYYY-MM-DD|next",
+        help="the expiry date, or next: the nearest one that has not passed",
+    )
     strikes = st.add_mutually_exclusive_group()
     strike = decimal(ZERO, L.MAX_STRIKE, above_lo=True)
     strikes.add_argument("--strike", type=strike, help="one strike for both legs")
@@ -301,9 +311,9 @@ def build_parser() -> OneLineParser:
     st.add_argument("--put-strike", type=strike)
     st.add_argument(
         "--steps",
-        type=whole(-L.MAX_STEPS, L.MAX_STEPS),
+        type=whole(0, L.MAX_STEPS),
         default=0,
-        help="with --atm: CE at ATM+N strikes, PE at ATM-N",
+        help="with --atm: CE at ATM+N strikes, PE at ATM-N (a strangle; 0: the straddle)",
     )
     st.add_argument("--lots", type=whole(1, L.MAX_LOTS))
     st.add_argument("--batch-lots", type=whole(1, L.MAX_LOTS), default=20)
@@ -356,7 +366,8 @@ def build_parser() -> OneLineParser:
         default=60.0,
         metavar="S",
     )
-    mon.add_argument("--dry-run", action="store_true", help="compute and show; send nothing")
+    sends = mon.add_mutually_exclusive_group()  # "--dry-run --yes" says two opposite things
+    sends.add_argument("--dry-run", action="store_true", help="compute and show; send nothing")
     mon.add_argument(
         "--max-below-entry-pct",
         type=decimal(ZERO, L.MAX_BELOW_ENTRY_PCT),
@@ -367,7 +378,7 @@ def build_parser() -> OneLineParser:
     mon.add_argument(
         "--include-positions", action="store_true", help="also manage today's long positions"
     )
-    mon.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
+    sends.add_argument("--yes", action="store_true", help="send orders (otherwise a dry run)")
     from gui_trader.cli.kill import add_arguments as kill_arguments
     from gui_trader.cli.risk import add_arguments as risk_arguments
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from gui_trader.cli.output import Result, table
+from gui_trader.cli.output import Result, table, tell
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -38,6 +38,7 @@ async def cmd_quote(engine: TradingEngine, args: argparse.Namespace) -> Result:
         ["SYMBOL", "LTP", "CHANGE", "%"],
         [[r["symbol"], r["ltp"], r["change"], r["change_pct"]] for r in rows],
     )
-    if missing:
-        text += f"\nno quote for {', '.join(missing)}"
+    if missing:  # the failure on stderr; stdout keeps the quotes that came (or nothing)
+        tell(f"no quote for {', '.join(missing)}")
+        text = text if rows else ""
     return not missing, {"mode": engine.mode, "quotes": rows, "missing": missing}, text

@@ -27,7 +27,11 @@ async def cmd_monitor(engine: TradingEngine, args: argparse.Namespace) -> Result
         symbols=symbols,
         include_positions=args.include_positions,
     )
-    with on_interrupt(monitor.stop):
+    from gui_trader.cli.progress import MonitorProgress
+    from gui_trader.cli.straddle import listening
+
+    progress = MonitorProgress()
+    with listening(engine, progress), progress.running(), on_interrupt(monitor.stop):
         report = await monitor.run(skip_wait=args.skip_wait, once=args.run_once)
     rows = [
         [

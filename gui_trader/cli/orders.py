@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError
-from gui_trader.cli.output import EXIT_UNKNOWN, Result, ok, table
+from gui_trader.cli.output import EXIT_UNKNOWN, Result, ok, table, tell
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import (
     Order,
@@ -128,9 +127,8 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
     }
     what = f"{side.label} {args.qty} {inst.trading_symbol}"
     if outcome.status is OrderStatus.UNKNOWN:
-        text = f"{engine.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}"
-        print(f"gui-trader: {text}", file=sys.stderr)
-        return EXIT_UNKNOWN, payload, text
+        tell(f"{engine.mode}: {what}: OUTCOME UNKNOWN (tag {outcome.tag}): {reason}")
+        return EXIT_UNKNOWN, payload, ""
     if outcome.order_id is not None and status is not OrderStatus.REJECTED:
         text = (
             f"{engine.mode}: {what} -> order {outcome.order_id} "
@@ -138,9 +136,8 @@ async def cmd_order(engine: TradingEngine, args: argparse.Namespace) -> Result:
             + (f" at {order.avg_price}" if order and order.filled_qty else "")
         )
         return 0, payload, text
-    text = f"{what} not placed: {status.value}: {reason} (tag {outcome.tag})"
-    print(f"gui-trader: {text}", file=sys.stderr)
-    return EXIT_FAILED, payload, text
+    tell(f"{what} not placed: {status.value}: {reason} (tag {outcome.tag})")
+    return EXIT_FAILED, payload, ""
 
 
 async def _order_protected(
@@ -175,9 +172,9 @@ async def _order_protected(
             ) from None
         if not outcome.ok or outcome.order_id is None:
             what = f"{req.side.label} {req.qty} {req.instrument.trading_symbol}"
-            text = f"{what} not placed: {outcome.error} (tag {outcome.tag})"
+            tell(f"{what} not placed: {outcome.error} (tag {outcome.tag})")
             code = EXIT_UNKNOWN if outcome.status is OrderStatus.UNKNOWN else EXIT_FAILED
-            return code, {"mode": engine.mode, "outcome": "rejected", "tag": outcome.tag}, text
+            return code, {"mode": engine.mode, "outcome": "rejected", "tag": outcome.tag}, ""
         status, doc, text = await protect_entry(engine, args, outcome)
         doc["entry"] = {"order_id": outcome.order_id, "tag": outcome.tag}
         return status, doc, f"{engine.mode}: order {outcome.order_id}; " + text

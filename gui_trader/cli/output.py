@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 # Exit statuses (README: "Exit status"): what is known about what was asked.
@@ -16,6 +17,14 @@ Result = tuple[bool | int, Any, str]  # (ok or an exit status, JSON payload, tex
 
 class Streamed:
     """The payload of a command that printed its lines as they came (`--follow`)."""
+
+
+def tell(line: str) -> None:
+    """A failure's one line, on stderr, once: the command then leaves stdout to its report
+    (or to its one JSON document with --json)."""
+    from gui_trader.broker.redact import redact
+
+    print(f"gui-trader: {redact(line)}", file=sys.stderr)
 
 
 def ok(payload: Any, text: str) -> Result:

@@ -4,6 +4,7 @@ group, accounts in parallel, signals one after another. Without --yes: the plan,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 from decimal import Decimal
@@ -118,15 +119,21 @@ async def cmd_signal(args: argparse.Namespace, paths: Paths) -> Result:
     notify = notify_urls(args.notify)
     config = Config.load(paths.config)
     names = chosen_accounts(args, config)
-    report = await run_signals(
-        signals,
-        names,
-        paths,
-        send=args.yes,
-        concurrency=args.concurrency,
-        amount=args.amount,
-        notify=notify,
-    )
+    from gui_trader.cli.progress import FanoutProgress
+
+    progress: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if args.yes:
+        progress = FanoutProgress(len(signals)).running()
+    with progress:
+        report = await run_signals(
+            signals,
+            names,
+            paths,
+            send=args.yes,
+            concurrency=args.concurrency,
+            amount=args.amount,
+            notify=notify,
+        )
     return outcome(report)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +28,8 @@ async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Resul
     missing = [o for o, v in (("--expiry", args.expiry), ("--lots", args.lots)) if v is None]
     if missing:
         raise CommandError(f"straddle: {' and '.join(missing)} required", EXIT_BAD_INPUT)
-    try:
-        expiry = date.fromisoformat(args.expiry)
-    except ValueError:
-        raise CommandError(f"--expiry {args.expiry!r}: use YYYY-MM-DD", EXIT_BAD_INPUT) from None
-    if not (args.atm or args.strike is not None or args.call_strike is not None):
-        raise CommandError(
-            "give --strike S, or --call-strike C --put-strike P, or --atm", EXIT_BAD_INPUT
-        )
-    if args.steps and not args.atm:
-        raise CommandError("--steps goes with --atm", EXIT_BAD_INPUT)
+    check_strikes(args)
+    expiry = await pick_expiry(engine, args.underlying, args.expiry)
     spec = sp.StraddleSpec(
         underlying=args.underlying.upper(),
         expiry=expiry,
@@ -70,7 +63,57 @@ async def cmd_straddle(engine: TradingEngine, args: argparse.Namespace) -> Resul
         )
     if not args.yes:
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to fire"
-    return await _run_straddle(args, engine.straddle_run(plan), payload, text, engine=engine)
+    return await _run_straddle(
+        args, engine.straddle_run(plan), payload, text, engine=engine, events=engine
+    )
+
+
+def check_strikes(args: argparse.Namespace) -> None:
+    """One way to say the strikes: --strike S, --call-strike C with --put-strike P, or --atm
+    (with --steps). Half a pair or two ways at once would trade strikes nobody asked for."""
+    pair = {"--call-strike": args.call_strike, "--put-strike": args.put_strike}
+    given = [name for name, v in pair.items() if v is not None]
+    if given and (args.atm or args.strike is not None):
+        other = "--atm" if args.atm else "--strike"
+        raise CommandError(
+            f"straddle: {given[0]} goes without {other}: give one of them", EXIT_BAD_INPUT
+        )
+    if len(given) == 1:
+        missing = "--put-strike" if given[0] == "--call-strike" else "--call-strike"
+        raise CommandError(
+            f"straddle: {given[0]} needs {missing} too (or --strike S for both legs)",
+            EXIT_BAD_INPUT,
+        )
+    if not (args.atm or args.strike is not None or given):
+        raise CommandError(
+            "straddle: give --strike S, or --call-strike C --put-strike P, or --atm", EXIT_BAD_INPUT
+        )
+    if args.steps and not args.atm:
+        raise CommandError("straddle: --steps goes with --atm", EXIT_BAD_INPUT)
+
+
+async def pick_expiry(engine: TradingEngine, underlying: str, text: str) -> date:
+    """YYYY-MM-DD, or `next`: the nearest expiry in today's instrument file that has not passed
+    (today's on an expiry day), so a command kept in a script or the README never goes stale."""
+    if text.strip().lower() != "next":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise CommandError(
+                f"--expiry {text!r}: use YYYY-MM-DD or next", EXIT_BAD_INPUT
+            ) from None
+    from gui_trader.core.clock import today_ist
+
+    store = await engine.store()
+    today = today_ist()
+    upcoming = [e for e in store.expiries(underlying) if e >= today]
+    if not upcoming:
+        raise CommandError(
+            f"--expiry next: no {underlying.upper()} expiry from {today} in today's instrument "
+            "file",
+            EXIT_BAD_INPUT,
+        )
+    return upcoming[0]
 
 
 def _plan_json(plan: Any) -> dict[str, Any]:
@@ -102,10 +145,15 @@ async def _run_straddle(
     text: str,
     resume: list[Any] | None = None,
     engine: TradingEngine | None = None,
+    events: TradingEngine | None = None,
 ) -> Result:
+    """Run it (progress on stderr from `events`' hub), then the stops asked for (`engine`)."""
+    from gui_trader.cli.progress import StraddleProgress
     from gui_trader.cli.straddle_report import summary_text
 
-    with on_interrupt(run.abort):  # Ctrl-C / SIGTERM: abort, then the summary
+    progress = StraddleProgress(run)
+    with listening(events, progress), progress.running(), on_interrupt(run.abort):
+        # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)
     from gui_trader.cli.protect import straddle_stops, watch_straddle
 
@@ -158,7 +206,17 @@ async def _resume_straddle(engine: TradingEngine, args: argparse.Namespace) -> R
     if not args.yes:
         run.release()
         return True, {**payload, "sent": False}, text + "\nnothing sent: add --yes to finish it"
-    return await _run_straddle(args, run, payload, text, resume=intents)
+    return await _run_straddle(args, run, payload, text, resume=intents, events=engine)
+
+
+def listening(
+    engine: TradingEngine | None, listener: Any
+) -> contextlib.AbstractContextManager[None]:
+    """The engine's events reach `listener` as they are published (the CLI's hub taps them)."""
+    from gui_trader.cli.progress import TapHub
+
+    hub = getattr(engine, "hub", None)
+    return hub.listening(listener) if isinstance(hub, TapHub) else contextlib.nullcontext()
 
 
 def _earlier_day_text(headline: str, report: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gui_trader.cli.progress import plural
 from gui_trader.engine.straddle import Summary
 from gui_trader.engine.straddle_plan import StraddlePlan
 
@@ -19,14 +20,21 @@ def plan_table(plan: StraddlePlan) -> str:
         f"CE {plan.call.trading_symbol if plan.call else '?'} + "
         f"PE {plan.put.trading_symbol if plan.put else '?'}"
         + (f" (spot {plan.spot:,.2f})" if plan.spot else ""),
-        f"{s.lots} lots x {plan.lot_size} = {plan.qty_per_leg:,} per leg in "
-        f"{len(plan.batches)} batches of up to {s.batch_lots} lots; "
+        f"{plural(s.lots, 'lot')} x {plan.lot_size} = {plan.qty_per_leg:,} per leg in "
         + (
-            "paced by the account's order rate"
-            if s.delay_s is None
-            else f"{s.delay_s:g} s between batches"
+            f"{plural(len(plan.batches), 'batch', 'batches')} of up to "
+            f"{plural(s.batch_lots, 'lot')}; "
+            if len(plan.batches) != 1
+            else f"1 batch of {plural(plan.batches[0].lots, 'lot')}; "
         )
-        + f"; {s.order_type.value} {s.product.value}",
+        + (
+            ""
+            if len(plan.batches) == 1
+            else "paced by the account's order rate; "
+            if s.delay_s is None
+            else f"{s.delay_s:g} s between batches; "
+        )
+        + f"{s.order_type.value} {s.product.value}",
         f"margin needed {_money(plan.margin_required)} of {_money(plan.margin_available)} "
         f"available; expected time {plan.expected_s:.1f} s",
         "",

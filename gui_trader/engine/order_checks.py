@@ -34,9 +34,9 @@ def check_order(req: OrderRequest) -> None:
         raise InvalidOrder(f"quantity {req.qty} is above the {MAX_QTY} units one order may carry")
     if req.qty % x.lot_size:
         lower = (req.qty // x.lot_size) * x.lot_size
+        near = " or ".join(str(q) for q in sorted({lower or x.lot_size, lower + x.lot_size}))
         raise InvalidOrder(
-            f"quantity {req.qty} is not a multiple of {sym}'s lot size "
-            f"{x.lot_size} (try {lower or x.lot_size} or {lower + x.lot_size})"
+            f"quantity {req.qty} is not a multiple of {sym}'s lot size {x.lot_size} (try {near})"
         )
     if x.max_order_qty and req.qty > x.max_order_qty:
         raise InvalidOrder(

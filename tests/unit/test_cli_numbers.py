@@ -44,7 +44,7 @@ OPTIONS = [
     Opt(("straddle",), "--batch-lots", "batch_lots", "whole", 1, L.MAX_LOTS),
     Opt(("straddle",), "--delay", "delay", "float", 0, L.MAX_DELAY_S),
     Opt(("straddle",), "--buffer-pct", "buffer_pct", "decimal", 0, L.MAX_BUFFER_PCT),
-    Opt(("straddle",), "--steps", "steps", "whole", -L.MAX_STEPS, L.MAX_STEPS),
+    Opt(("straddle",), "--steps", "steps", "whole", 0, L.MAX_STEPS),
     Opt(("straddle",), "--strike", "strike", "decimal", 0, L.MAX_STRIKE, True),
     Opt(("straddle",), "--call-strike", "call_strike", "decimal", 0, L.MAX_STRIKE, True),
     Opt(("straddle",), "--put-strike", "put_strike", "decimal", 0, L.MAX_STRIKE, True),
@@ -243,8 +243,8 @@ def test_resume_needs_neither_expiry_nor_lots() -> None:
 def test_good_values_and_defaults_are_unchanged() -> None:
     ns = parse([*BUY, "--qty", "5", "--price", "1600.05"])
     assert (ns.qty, ns.price, ns.product) == (5, Decimal("1600.05"), None)
-    ns = parse(["straddle", "--expiry", "2026-11-24", "--atm", "--steps", "-2", "--lots", "167"])
-    assert (ns.steps, ns.lots, ns.batch_lots, ns.delay) == (-2, 167, 20, 20.0)
+    ns = parse(["straddle", "--expiry", "2026-11-24", "--atm", "--steps", "2", "--lots", "167"])
+    assert (ns.steps, ns.lots, ns.batch_lots, ns.delay) == (2, 167, 20, 20.0)
     assert (ns.buffer_pct, ns.product, ns.order_type, ns.side) == (
         Decimal(1),
         "NRML",
