@@ -152,6 +152,9 @@ async def _run_straddle(
     from gui_trader.cli.straddle_report import summary_text
 
     progress = StraddleProgress(run)
+    if not getattr(args, "json", False) and text:
+        print(text, flush=True)  # the plan before it fires, not with the summary at the end
+        text = ""
     with listening(events, progress), progress.running(), on_interrupt(run.abort):
         # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)
@@ -160,7 +163,7 @@ async def _run_straddle(
     stops = straddle_stops(args)
     if stops is not None and engine is not None and not summary.aborted:
         _, doc, guard_text = await watch_straddle(engine, summary, stops)
-        text += "\n" + guard_text
+        text += ("\n" if text else "") + guard_text
         payload = {**payload, "guard": doc}
     result = summary.to_json()
     legs = list(summary.results.values())
@@ -170,7 +173,8 @@ async def _run_straddle(
         status = EXIT_UNKNOWN
     else:
         status = EXIT_FAILED
-    return status, {**payload, **result, "sent": True}, text + "\n" + summary_text(summary)
+    report = (text + "\n" if text else "") + summary_text(summary)
+    return status, {**payload, **result, "sent": True}, report
 
 
 async def _resume_straddle(engine: TradingEngine, args: argparse.Namespace) -> Result:
