@@ -6,13 +6,15 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
 )
 
 from gui_trader.gui.models import SortProxy
-from gui_trader.gui.monitor_model import MonitorModel
+from gui_trader.gui.monitor_model import REASON, MonitorModel
 from gui_trader.gui.panes import Actions, TablePane
 
 
@@ -29,13 +31,21 @@ class MonitorPane(TablePane):
         self.interval.setRange(5, 3600)
         self.interval.setValue(60)
         self.interval.setSuffix(" s")
+        self.interval.setToolTip("how often the monitor reads prices and moves its sells")
         self.max_below = QDoubleSpinBox()
         self.max_below.setRange(0, 100)
         self.max_below.setValue(5.0)
-        self.max_below.setSuffix(" % below entry: skip")
-        self.positions = QCheckBox("include positions")
+        self.max_below.setPrefix("skip if EMA9 < entry − ")
+        self.max_below.setSuffix(" %")
+        self.max_below.setToolTip("no sell for a symbol whose EMA9 is this far below its entry")
+        self.positions = QCheckBox("positions too")
+        self.positions.setToolTip("manage open long positions as well as holdings")
         self.state = QLabel("stopped")
+        # a long state ("waiting for the open · …") must never widen the pane past the dock
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.state.setMinimumWidth(60)
         bar = QHBoxLayout()
+        bar.setContentsMargins(2, 2, 2, 2)
         for w in (
             self.start,
             self.stop,
@@ -47,7 +57,18 @@ class MonitorPane(TablePane):
         ):
             bar.addWidget(w)
         bar.addWidget(self.state, 1)
-        super().__init__(model, SortProxy(), "monitor", actions=actions, bar=bar)
+        super().__init__(model, SortProxy(), "monitor", actions=actions, bar=bar, stretch=REASON)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(36)
+        header.setSectionResizeMode(REASON, QHeaderView.ResizeMode.Stretch)
+        model.rowsInserted.connect(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        """Every column but Reason as wide as its content (no wider than it needs), so Action,
+        P&L and Reason stay in view without scrolling sideways."""
+        for column in range(self.model.columnCount()):
+            if column != REASON:
+                self.table.resizeColumnToContents(column)
 
     def set_running(self, running: bool, text: str) -> None:
         self.start.setEnabled(not running)
@@ -55,3 +76,4 @@ class MonitorPane(TablePane):
         for w in (self.dry_run, self.interval, self.max_below, self.positions):
             w.setEnabled(not running)
         self.state.setText(text)
+        self.state.setToolTip(text)
