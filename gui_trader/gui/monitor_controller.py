@@ -161,7 +161,7 @@ class MonitorController:
         s = self.state
         if s is None:
             return
-        text = "dry run · " if s.dry_run else ""
+        text = ""  # (a dry run: its box is ticked beside this)
         left = countdown(s.next_cycle_at - self.clock()) if s.next_cycle_at else ""
         if s.running and left:
             text += f"next cycle in {left}" + (f" · {s.detail}" if s.detail else "")

@@ -47,6 +47,12 @@ def _pnl_colour(r: MonitorRow) -> QColor | None:
     return theme.colour("profit" if r.pnl > 0 else "loss")
 
 
+def _to_fill_colour(r: MonitorRow) -> QColor | None:
+    """A sell at or under the LTP is marketable: it fills at once, not at EMA9."""
+    to_fill = _to_fill(r)
+    return theme.colour("warn") if to_fill is not None and to_fill <= 0 and not r.closed else None
+
+
 def _order_text(r: MonitorRow) -> str:
     if r.order_status is None:
         return "dry run: nothing sent" if r.dry_run else "no sell order"
@@ -79,7 +85,9 @@ class MonitorModel(KeyedTableModel):
             lambda r: display.percent(_to_fill(r)),
             lambda r: _to_fill(r) or 0,
             True,
-            tip="how far the market must rise to reach the sell price",
+            _to_fill_colour,
+            tip="how far the market must rise to reach the sell price (at or under 0: the "
+            "limit is marketable and fills at once)",
             width=62,
         ),
         Column(

@@ -30,12 +30,13 @@ class MonitorPane(TablePane):
         self.interval = QSpinBox()
         self.interval.setRange(5, 3600)
         self.interval.setValue(60)
+        self.interval.setPrefix("every ")
         self.interval.setSuffix(" s")
         self.interval.setToolTip("how often the monitor reads prices and moves its sells")
         self.max_below = QDoubleSpinBox()
         self.max_below.setRange(0, 100)
         self.max_below.setValue(5.0)
-        self.max_below.setPrefix("skip if EMA9 < entry − ")
+        self.max_below.setPrefix("skip < entry − ")
         self.max_below.setSuffix(" %")
         self.max_below.setToolTip("no sell for a symbol whose EMA9 is this far below its entry")
         self.positions = QCheckBox("positions too")
@@ -50,7 +51,6 @@ class MonitorPane(TablePane):
             self.start,
             self.stop,
             self.dry_run,
-            QLabel("every"),
             self.interval,
             self.max_below,
             self.positions,
@@ -61,14 +61,22 @@ class MonitorPane(TablePane):
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(36)
         header.setSectionResizeMode(REASON, QHeaderView.ResizeMode.Stretch)
+        self._fitted = False
         model.rowsInserted.connect(self._fit_columns)
+        model.dataChanged.connect(self._fit_columns)
 
     def _fit_columns(self) -> None:
-        """Every column but Reason as wide as its content (no wider than it needs), so Action,
-        P&L and Reason stay in view without scrolling sideways."""
+        """Every column but Reason as wide as its content, so Action, P&L and Reason stay in
+        view without scrolling sideways: fitted to the first rows, then only widened (a P&L
+        that appears later is never elided, a width the trader chose is not undone)."""
+        header = self.table.horizontalHeader()
         for column in range(self.model.columnCount()):
-            if column != REASON:
-                self.table.resizeColumnToContents(column)
+            if column == REASON:
+                continue
+            need = max(self.table.sizeHintForColumn(column), header.sectionSizeHint(column))
+            if not self._fitted or need > header.sectionSize(column):
+                header.resizeSection(column, need)
+        self._fitted = self.model.rowCount() > 0
 
     def set_running(self, running: bool, text: str) -> None:
         self.start.setEnabled(not running)
