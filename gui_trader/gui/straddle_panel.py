@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -96,7 +97,7 @@ class _Split(QSplitter):
     chart below the fold. Asking for a modest height keeps everything in view."""
 
     def sizeHint(self) -> QSize:
-        return QSize(super().sizeHint().width(), 240)
+        return QSize(super().sizeHint().width(), 160)
 
 
 class StraddlePanel(QWidget):
@@ -142,7 +143,7 @@ class StraddlePanel(QWidget):
         self.chain.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.chain.verticalHeader().setDefaultSectionSize(20)
         self.chain.setMinimumHeight(90)
-        self.chain.setMaximumHeight(150)
+        self.chain.setMaximumHeight(330)  # more strikes in view where the screen has room
         self.chain.setToolTip("click a row to trade that strike")
         self.chain.cellClicked.connect(self._chain_clicked)
         # --- how much and how fast
@@ -210,17 +211,19 @@ class StraddlePanel(QWidget):
         self.setup = QWidget()
         setup_layout = QVBoxLayout(self.setup)
         setup_layout.setContentsMargins(0, 0, 0, 0)
-        setup_layout.addLayout(form)
-        setup_layout.addWidget(self.chain)
+        setup_layout.setSizeConstraint(QLayout.SizeConstraint.SetMinAndMaxSize)  # no gaps
+        form_box = QWidget()  # the form keeps its height: spare room goes to the chain
+        form_box.setLayout(form)
+        form_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        setup_layout.addWidget(form_box)
+        setup_layout.addWidget(self.chain, 1)
 
         # the setup folds away once armed; its summary stays in the toggle's text
         self.setup_toggle = QToolButton()
-        self.setup_toggle.setCheckable(True)
-        self.setup_toggle.setChecked(True)
         self.setup_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setup_toggle.setAutoRaise(True)
         self.setup_toggle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setup_toggle.toggled.connect(self._show_setup)
+        self.setup_toggle.clicked.connect(lambda: self._show_setup(self.setup.isHidden()))
 
         self.arm = QPushButton("ARM")
         self.fire = QPushButton("FIRE")
@@ -287,21 +290,23 @@ class StraddlePanel(QWidget):
         self.split.setChildrenCollapsible(False)
         self.split.addWidget(self.chart_box)
         self.split.addWidget(self.batches)
-        self.split.setStretchFactor(0, 3)
-        self.split.setStretchFactor(1, 2)
+        self.split.setStretchFactor(0, 5)
+        self.split.setStretchFactor(1, 4)
+        self.split.hide()  # nothing armed: the chain has the room
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
         layout.addWidget(self.setup_toggle)
-        layout.addWidget(self.setup)
+        layout.addWidget(self.setup, 2)
         layout.addLayout(buttons)
         layout.addWidget(self.plan_text)
         layout.addWidget(self.progress)
         layout.addWidget(self.figures)
         layout.addWidget(self.result)
         layout.addWidget(self.fix_box)
-        layout.addWidget(self.split, 1)
+        layout.addWidget(self.split, 3)
+        layout.addStretch()  # what the chain cannot use stays below, not between the rows
         self.underlying.currentTextChanged.connect(lambda _: self._fill_expiries())
         self.expiry.currentIndexChanged.connect(lambda _: self._fill_chain())
         self.mode.currentIndexChanged.connect(self._mode_changed)
@@ -375,9 +380,6 @@ class StraddlePanel(QWidget):
             )
 
     def _show_setup(self, on: bool) -> None:
-        if self.setup_toggle.isChecked() != on:
-            self.setup_toggle.setChecked(on)  # calls back here
-            return
         self.setup.setVisible(on)
         self.setup_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
         self.setup_toggle.setText("Setup" if on else f"Setup: {self._setup_summary()}")
@@ -401,6 +403,7 @@ class StraddlePanel(QWidget):
         self.fire.setEnabled(False)
         self.progress.hide()
         self.figures.hide()
+        self.split.hide()
         self.underlying.clear()
         if engine is None or engine.instruments is None:
             return
@@ -560,7 +563,7 @@ class StraddlePanel(QWidget):
         )
         self.plan = None
         self.batches.setRowCount(0)
-        for w in (self.progress, self.figures, self.chart_box, self.result, self.fix_box):
+        for w in (self.progress, self.figures, self.split, self.result, self.fix_box):
             w.hide()
 
     def _restyle_fire(self) -> None:
@@ -653,6 +656,7 @@ class StraddlePanel(QWidget):
         self.summary = None
         self.run_state = None
         self.timer.stop()
+        self.split.show()
         self.batches.setRowCount(len(plan.batches))
         for n, b in enumerate(plan.batches):
             ce = "+".join(f"{o.qty}" for o in b.orders if o.leg == "CE")
