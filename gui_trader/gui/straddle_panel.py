@@ -856,8 +856,12 @@ class StraddlePanel(QWidget):
         self.progress.show()
         self.progress.setMaximum(max(e.batches, 1))
         self.progress.setValue(e.batches_done)
-        if e.state in ACTIVE:
+        if e.state in ACTIVE:  # a resumed run too: nothing else fires while it runs
             self._show_setup(False)
+            self.fire.setEnabled(False)
+            self.arm.setEnabled(False)
+        else:
+            self.arm.setEnabled(True)
         if e.next_batch_at is not None and e.state in ACTIVE:
             if not self.timer.isActive():
                 self.timer.start()
