@@ -146,7 +146,7 @@ class HubLogHandler(logging.Handler):
 
 @dataclass(frozen=True, slots=True)
 class LegProgress:
-    """One straddle leg order landed (or failed): the trader sees each result as it lands."""
+    """One straddle leg order landed, filled (or failed): the trader sees each as it lands."""
 
     run_id: str
     batch: int
@@ -156,6 +156,8 @@ class LegProgress:
     status: OrderStatus
     order_id: str | None
     detail: str = ""
+    filled: int = 0  # units filled so far (a fill is published as it lands, not at the end)
+    avg_price: Decimal | None = None  # of what filled
 
 
 class RunState(StrEnum):

@@ -254,6 +254,7 @@ class Monitor:
             self._in_cycle = False
             for m in self.rows.values():
                 self._watch(m)
+                self._catch_up(m)
 
     def _watch(self, m: Managed) -> None:
         """Between cycles the symbol's sell follows its handle: a fill the engine sees (its book
@@ -262,6 +263,17 @@ class Monitor:
             return
         self._watched.add(m.order_id)
         self.desk.live.track(m.order_id).on_update(functools.partial(self._on_order, m.symbol))
+
+    def _catch_up(self, m: Managed) -> None:
+        """A sell that filled (or ended) while the cycle ran: the order feed's word reached its
+        handle then, when the cycle ignored it, and no later update will come. Without this
+        the row says "placed" until the next cycle, an interval later."""
+        handle = self.desk.live.get(m.order_id) if m.order_id and not m.closed else None
+        order = handle.order if handle is not None else None
+        if handle is None or order is None or self.settings.dry_run:
+            return
+        if order.status.terminal or order.filled_qty > m.filled_qty:
+            self._on_order(m.symbol, handle)
 
     def _on_order(self, symbol: str, handle: OrderHandle) -> None:
         m = self.rows.get(symbol)
@@ -550,6 +562,21 @@ class Monitor:
             return
         m.order_price = str(price)
         m.moves.append((stamp, str(price)))
+
+    def fills_at_once(self) -> list[str]:
+        """After a cycle (a dry run before the first start): the symbols whose sell that cycle
+        places or lowers at or under the last price. A limit sell there is marketable: it fills
+        at once, near the LTP, instead of resting at EMA9."""
+        out = []
+        for m in self.rows.values():
+            if m.action not in (MonitorAction.PLACED, MonitorAction.MODIFIED):
+                continue
+            inst = self.store.by_token(m.segment, m.token)
+            if inst is None or m.lowest is None or m.ltp is None:
+                continue
+            if Decimal(m.ltp) >= sell_price(m.lowest, inst):
+                out.append(m.symbol)
+        return out
 
     # ------------------------------------------------------------------ the day
     def stop(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -31,6 +32,7 @@ from gui_trader.core.order import (
 )
 from gui_trader.engine.events import EventHub, LegProgress, RunProgress, RunState
 from gui_trader.engine.journal import Intent, IntentState, Run
+from gui_trader.engine.live_orders import OrderHandle
 from gui_trader.engine.order_desk import LookupFailed, OrderDesk, collision_text, find_tag
 from gui_trader.engine.ownership import RunOwner
 from gui_trader.engine.straddle_plan import LEGS, Batch, Leg, PlannedOrder, StraddlePlan
@@ -358,18 +360,40 @@ class StraddleRun:
                 outcome.status,
                 outcome.error,
             )
+        self._publish_leg(result, result.error)
+        if result.order_id is not None:  # its fills, as the order feed or a book read sees them
+            handle = self.desk.live.track(result.order_id, result.tag)
+            handle.on_update(functools.partial(self._on_leg_order, o.key))
+            self._on_leg_order(o.key, handle)  # a fill that landed with the reply
+
+    def _publish_leg(self, r: LegResult, detail: str) -> None:
         self._publish(
             LegProgress(
                 self.run_id,
-                o.batch,
-                o.leg,
-                o.slice,
-                o.qty,
-                result.status,
-                result.order_id,
-                result.error,
+                r.order.batch,
+                r.order.leg,
+                r.order.slice,
+                r.order.qty,
+                r.status,
+                r.order_id,
+                detail,
+                r.filled,
+                r.avg_price if r.filled else None,
             )
         )
+
+    def _on_leg_order(self, key: tuple[int, str, int], handle: OrderHandle) -> None:
+        """A leg's order changed at the broker: a fill is shown when it happens, not at the
+        end of the run."""
+        r, order = self.results[key], handle.order
+        if order is None or order.order_id != r.order_id:
+            return
+        if (order.status, order.filled_qty) == (r.status, r.filled):
+            return
+        r.status, r.filled, r.avg_price = order.status, order.filled_qty, order.avg_price
+        if order.status is OrderStatus.REJECTED:
+            r.error = order.reject_reason
+        self._publish_leg(r, f"@ {r.avg_price}" if r.filled else r.error)
 
     def _adapt_delay(self, batch_s: float) -> None:
         """Optional "dynamic delay": widen when the broker slows down, shrink back after."""
@@ -487,19 +511,7 @@ class StraddleRun:
                     r.error = order.reject_reason
         for r in self.results.values():  # every leg's final word, for the trader
             if r.tag:
-                detail = f"@ {r.avg_price}" if r.filled else r.error
-                self._publish(
-                    LegProgress(
-                        self.run_id,
-                        r.order.batch,
-                        r.order.leg,
-                        r.order.slice,
-                        r.order.qty,
-                        r.status,
-                        r.order_id,
-                        detail,
-                    )
-                )
+                self._publish_leg(r, f"@ {r.avg_price}" if r.filled else r.error)
 
     # --------------------------------------------------------------------------- imbalance
     async def retry_missing(self, batch: int) -> list[OrderOutcome]:

@@ -51,17 +51,17 @@ from gui_trader.gui.models import (
     HoldingsModel,
     LogModel,
     LogRow,
-    MonitorModel,
     OrdersModel,
     PositionsModel,
     WatchlistModel,
 )
 from gui_trader.gui.monitor_controller import MonitorController
+from gui_trader.gui.monitor_model import MonitorModel
+from gui_trader.gui.monitor_pane import MonitorPane
 from gui_trader.gui.order_ticket import OrderTicket
 from gui_trader.gui.panes import (
     HoldingsPane,
     LogPane,
-    MonitorPane,
     OrdersPane,
     PositionsPane,
     WatchlistPane,

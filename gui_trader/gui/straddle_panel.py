@@ -1,5 +1,10 @@
 """The straddle panel: choose from the live chain, Arm to see the plan, Fire deliberately,
-watch every leg land, Abort at once."""
+watch every leg land and fill, Abort at once.
+
+It lives in a narrow right-hand dock: the setup (form and chain) folds away once a plan is
+armed, so the plan, the live progress, the money (premium, breakevens) and the combined-premium
+chart stay above the fold at 1366x768. Changing the setup after Arm disarms: what fires is
+always what the plan shows."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,29 +27,41 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from gui_trader.core import display
 from gui_trader.core.limits import MAX_BUFFER_PCT, MAX_LOTS
 from gui_trader.core.order import OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import LegProgress, QuotesUpdated, RunProgress, RunState
 from gui_trader.engine.order_guards import guard_straddle, rupees, straddle_value
 from gui_trader.engine.straddle import Summary
 from gui_trader.engine.straddle_plan import Leg, StraddlePlan, StraddleSpec
-from gui_trader.market.instruments import atm_index
+from gui_trader.gui import theme
+from gui_trader.gui.monitor_controller import countdown
+from gui_trader.gui.straddle_figures import LegFills, breakevens
+from gui_trader.market.instruments import INDICES, atm_index
 
 if TYPE_CHECKING:
     from gui_trader.engine.straddle import StraddleRun
     from gui_trader.engine.trading import TradingEngine
 
-GREEN, RED, AMBER = QColor("#2e9d4f"), QColor("#d83b3b"), QColor("#d98b00")
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+KIND_ROLE = Qt.ItemDataRole.UserRole  # a batch cell's state: filled / working / failed
+ACTIVE = (RunState.RUNNING, RunState.WAITING, RunState.SETTLING)
+# a border makes Qt paint the style sheet's colour as is (without it Fusion lightens it)
+BUTTON_EXTRA = "padding: 6px; border: 1px solid palette(shadow); border-radius: 3px;"
+CHART_POINTS = 3600  # the combined-premium curve keeps this many quotes (about 12 min)
 
 
 def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
@@ -52,6 +69,35 @@ def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
     if align_right:
         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
+
+
+def _strike(value: Decimal) -> str:
+    """25,900 (or 25,912.50 for an odd strike)."""
+    whole = value == value.to_integral_value()
+    return display.amount(value, places=0) if whole else display.price(value)
+
+
+def _leg_words(e: LegProgress) -> tuple[str, str]:
+    """A leg order's cell text and its kind (for the colour)."""
+    if e.status is OrderStatus.COMPLETE:
+        return "filled", "filled"
+    if e.status is OrderStatus.PARTIALLY_FILLED:
+        return f"part {display.quantity(e.filled)}", "working"
+    if e.status is OrderStatus.OPEN:
+        return "placed", "working"
+    failed = e.status in (OrderStatus.REJECTED, OrderStatus.UNKNOWN) or e.order_id is None
+    return e.status.value, "failed" if failed else "working"
+
+
+class _Split(QSplitter):
+    """The chart and the batches: they take what room is left, and ask for little.
+
+    The panel sits in a scroll area that sizes it by its preferred height (its wrapped
+    labels make that height-for-width); pyqtgraph asks for 480 px, which would push the
+    chart below the fold. Asking for a modest height keeps everything in view."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), 160)
 
 
 class StraddlePanel(QWidget):
@@ -64,9 +110,15 @@ class StraddlePanel(QWidget):
         self.run: StraddleRun | None = None
         self.summary: Summary | None = None
         self.premium: list[tuple[float, float]] = []
-        self.chart: Any = None
-        self._cells: dict[tuple[int, int], dict[int, str]] = {}
+        self.chart: Any = None  # the combined-premium curve
+        self.plot: Any = None
+        self.entry_line: Any = None
+        self.fills = LegFills()
+        self.clock: Callable[[], float] = time.monotonic  # tests drive the countdown with it
+        self.run_state: RunProgress | None = None
+        self._cells: dict[tuple[int, int], dict[int, tuple[str, str]]] = {}
         self._chart_t0 = time.monotonic()
+        self._refusal = ""
 
         # --- what to trade
         self.underlying = QComboBox()
@@ -75,10 +127,14 @@ class StraddlePanel(QWidget):
         self.mode.addItems(["ATM", "Strike", "Call / Put strikes"])
         self.steps = QSpinBox()
         self.steps.setRange(0, 20)
-        self.steps.setPrefix("ATM ± ")
+        self.steps.setPrefix("± ")
         self.steps.setSuffix(" steps")
+        self.steps.setToolTip("CE at ATM + steps, PE at ATM − steps (0: a straddle)")
+        self.atm_label = QLabel("ATM (resolved at Arm)")
+        self.atm_label.setToolTip("the strike comes from the live spot when you Arm")
         self.call_strike = QComboBox()
         self.put_strike = QComboBox()
+        self.ce_label, self.pe_label = QLabel("CE"), QLabel("PE")
         self.chain = QTableWidget(0, 3)
         self.chain.setHorizontalHeaderLabels(["CE LTP", "Strike", "PE LTP"])
         self.chain.verticalHeader().setVisible(False)
@@ -86,7 +142,9 @@ class StraddlePanel(QWidget):
         self.chain.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.chain.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.chain.verticalHeader().setDefaultSectionSize(20)
-        self.chain.setMaximumHeight(190)
+        self.chain.setMinimumHeight(90)
+        self.chain.setMaximumHeight(330)  # more strikes in view where the screen has room
+        self.chain.setToolTip("click a row to trade that strike")
         self.chain.cellClicked.connect(self._chain_clicked)
         # --- how much and how fast
         self.side = QComboBox()
@@ -98,11 +156,13 @@ class StraddlePanel(QWidget):
         self.batch = QSpinBox()
         self.batch.setRange(1, MAX_LOTS)
         self.batch.setValue(20)
+        self.batch.setToolTip("lots per batch: the CALL and the PUT of a batch leave together")
         self.delay = QDoubleSpinBox()
         self.delay.setRange(0, 600)
         self.delay.setValue(20)
         self.delay.setSuffix(" s")
-        self.paced = QCheckBox("paced (rate limit)")
+        self.delay.setToolTip("from a batch's replies to the next batch")
+        self.paced = QCheckBox("paced (as fast as the order rate allows)")
         self.paced.toggled.connect(lambda on: self.delay.setEnabled(not on))
         self.product = QComboBox()
         self.product.addItems(["NRML", "MIS"])
@@ -112,49 +172,66 @@ class StraddlePanel(QWidget):
         self.buffer.setRange(0, float(MAX_BUFFER_PCT))  # what `--buffer-pct` and the plan take
         self.buffer.setValue(1.0)
         self.buffer.setSuffix(" %")
+        self.buffer.setToolTip("LIMIT legs: how far through the LTP the limit price goes")
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
 
         form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(4)
         form.addWidget(QLabel("Underlying"), 0, 0)
         form.addWidget(self.underlying, 0, 1)
         form.addWidget(QLabel("Expiry"), 0, 2)
-        form.addWidget(self.expiry, 0, 3)
+        form.addWidget(self.expiry, 0, 3, 1, 3)
         form.addWidget(QLabel("Strikes"), 1, 0)
         form.addWidget(self.mode, 1, 1)
-        form.addWidget(self.steps, 1, 2, 1, 2)
-        form.addWidget(QLabel("CE"), 2, 0)
-        form.addWidget(self.call_strike, 2, 1)
-        form.addWidget(QLabel("PE"), 2, 2)
-        form.addWidget(self.put_strike, 2, 3)
-        form.addWidget(QLabel("Side"), 3, 0)
-        form.addWidget(self.side, 3, 1)
-        form.addWidget(QLabel("Product"), 3, 2)
-        form.addWidget(self.product, 3, 3)
-        form.addWidget(QLabel("Lots"), 4, 0)
-        form.addWidget(self.lots, 4, 1)
-        form.addWidget(QLabel("Lots / batch"), 4, 2)
-        form.addWidget(self.batch, 4, 3)
-        form.addWidget(QLabel("Delay"), 5, 0)
-        form.addWidget(self.delay, 5, 1)
-        form.addWidget(self.paced, 5, 2, 1, 2)
-        form.addWidget(QLabel("Order"), 6, 0)
-        form.addWidget(self.kind, 6, 1)
-        form.addWidget(QLabel("Buffer"), 6, 2)
-        form.addWidget(self.buffer, 6, 3)
+        form.addWidget(self.steps, 1, 2, 1, 2)  # ATM: steps and the live ATM strike
+        form.addWidget(self.atm_label, 1, 4, 1, 2)
+        form.addWidget(self.ce_label, 1, 2)  # a strike: the CE and PE strikes
+        form.addWidget(self.call_strike, 1, 3)
+        form.addWidget(self.pe_label, 1, 4)
+        form.addWidget(self.put_strike, 1, 5)
+        form.addWidget(QLabel("Side"), 2, 0)
+        form.addWidget(self.side, 2, 1)
+        form.addWidget(QLabel("Product"), 2, 2)
+        form.addWidget(self.product, 2, 3)
+        form.addWidget(QLabel("Order"), 2, 4)
+        form.addWidget(self.kind, 2, 5)
+        form.addWidget(QLabel("Lots"), 3, 0)
+        form.addWidget(self.lots, 3, 1)
+        form.addWidget(QLabel("Batch"), 3, 2)
+        form.addWidget(self.batch, 3, 3)
+        form.addWidget(QLabel("Buffer"), 3, 4)
+        form.addWidget(self.buffer, 3, 5)
+        form.addWidget(QLabel("Delay"), 4, 0)
+        form.addWidget(self.delay, 4, 1)
+        form.addWidget(self.paced, 4, 2, 1, 4)
+        for col in (1, 3, 5):
+            form.setColumnStretch(col, 1)
+        self.setup = QWidget()
+        setup_layout = QVBoxLayout(self.setup)
+        setup_layout.setContentsMargins(0, 0, 0, 0)
+        setup_layout.setSizeConstraint(QLayout.SizeConstraint.SetMinAndMaxSize)  # no gaps
+        form_box = QWidget()  # the form keeps its height: spare room goes to the chain
+        form_box.setLayout(form)
+        form_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        setup_layout.addWidget(form_box)
+        setup_layout.addWidget(self.chain, 1)
+
+        # the setup folds away once armed; its summary stays in the toggle's text
+        self.setup_toggle = QToolButton()
+        self.setup_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.setup_toggle.setAutoRaise(True)
+        self.setup_toggle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setup_toggle.clicked.connect(lambda: self._show_setup(self.setup.isHidden()))
 
         self.arm = QPushButton("ARM")
         self.fire = QPushButton("FIRE")
         self.abort = QPushButton("ABORT  (Esc)")
-        self.arm.setStyleSheet("QPushButton { font-weight: bold; padding: 6px; }")
-        self.fire.setStyleSheet(
-            "QPushButton { background: #c62828; color: white; font-weight: "
-            "bold; padding: 6px } QPushButton:disabled { background: "
-            "#8a7a7a; color: #ddd }"
-        )
-        self.abort.setStyleSheet(
-            "QPushButton { background: #ef6c00; color: white; font-weight:"
-            " bold; padding: 6px } QPushButton:disabled { background: "
-            "#a89a8a; color: #ddd }"
-        )
+        bold = QFont()
+        bold.setBold(True)
+        self.arm.setFont(bold)  # a font, not a style sheet: the palette keeps it themed
+        self.arm.setToolTip("read spot, prices and margin, and show the plan (sends nothing)")
         self.fire.setEnabled(False)
         self.abort.setEnabled(False)
         self.abort.setShortcut(Qt.Key.Key_Escape)
@@ -170,19 +247,34 @@ class StraddlePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m batches")
         self.progress.setValue(0)
+        self.progress.hide()  # nothing armed: no batches to count
+        self.figures = QLabel("")
+        self.figures.setWordWrap(True)
+        self.figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.figures.hide()
+        self.timer = QTimer(self)  # the countdown to the next batch, once a second
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self.tick)
+
         self.batches = QTableWidget(0, 4)
         self.batches.setHorizontalHeaderLabels(["Batch", "Lots", "CE", "PE"])
         self.batches.verticalHeader().setVisible(False)
         self.batches.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.batches.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.batches.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for col in (0, 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.batches.verticalHeader().setDefaultSectionSize(20)
+        self.batches.setMinimumHeight(70)
         self.result = QLabel("")
         self.result.setWordWrap(True)
+        self.result.hide()
         self.retry = QPushButton("Retry missing legs")
         self.flatten = QPushButton("Flatten filled leg")
         self.retry.clicked.connect(lambda: self._fix("retry"))
         self.flatten.clicked.connect(lambda: self._fix("flatten"))
         fixes = QHBoxLayout()
+        fixes.setContentsMargins(0, 0, 0, 0)
         fixes.addWidget(self.retry)
         fixes.addWidget(self.flatten)
         self.fix_box = QWidget()
@@ -190,28 +282,128 @@ class StraddlePanel(QWidget):
         self.fix_box.hide()
         self.chart_box = QGroupBox("Combined premium (CE + PE)")
         self.chart_layout = QVBoxLayout(self.chart_box)
+        self.chart_layout.setContentsMargins(2, 2, 2, 2)
+        self.chart_box.setMinimumHeight(130)
         self.chart_box.hide()
+        # the chart above the batches; the trader can give either more room
+        self.split = _Split(Qt.Orientation.Vertical)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.chart_box)
+        self.split.addWidget(self.batches)
+        self.split.setStretchFactor(0, 5)
+        self.split.setStretchFactor(1, 4)
+        self.split.hide()  # nothing armed: the chain has the room
 
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.chain)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.setup_toggle)
+        layout.addWidget(self.setup, 2)
         layout.addLayout(buttons)
         layout.addWidget(self.plan_text)
         layout.addWidget(self.progress)
+        layout.addWidget(self.figures)
         layout.addWidget(self.result)
         layout.addWidget(self.fix_box)
-        layout.addWidget(self.batches, 1)
-        layout.addWidget(self.chart_box)
+        layout.addWidget(self.split, 3)
+        layout.addStretch()  # what the chain cannot use stays below, not between the rows
         self.underlying.currentTextChanged.connect(lambda _: self._fill_expiries())
         self.expiry.currentIndexChanged.connect(lambda _: self._fill_chain())
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.steps.valueChanged.connect(lambda _: self._show_atm())
+        for signal in (
+            self.underlying.currentIndexChanged,
+            self.expiry.currentIndexChanged,
+            self.mode.currentIndexChanged,
+            self.steps.valueChanged,
+            self.call_strike.currentIndexChanged,
+            self.put_strike.currentIndexChanged,
+            self.side.currentIndexChanged,
+            self.lots.valueChanged,
+            self.batch.valueChanged,
+            self.delay.valueChanged,
+            self.paced.toggled,
+            self.product.currentIndexChanged,
+            self.kind.currentIndexChanged,
+            self.buffer.valueChanged,
+        ):
+            signal.connect(self._setup_changed)
         self._mode_changed()
+        self._show_setup(True)
+        self._restyle()
+
+    # ------------------------------------------------------------------ look
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
+
+    def _restyle(self) -> None:
+        """Colours from the theme now (never cached past a switch): buttons, cells, chart."""
+        self._restyle_fire()
+        abort = theme.button_style("abort", BUTTON_EXTRA)
+        if self.abort.styleSheet() != abort:
+            self.abort.setStyleSheet(abort)
+        for row in range(self.batches.rowCount()):
+            for col in (2, 3):
+                item = self.batches.item(row, col)
+                if item is not None:
+                    self._colour_cell(item)
+        if self.plan is not None:
+            self._render_plan()
+        elif self._refusal:
+            self._render_refusal()
+        if self.summary is not None:
+            self.show_summary(self.summary)
+        self._render_figures()
+        self._style_chart()
+
+    def _colour_cell(self, item: QTableWidgetItem) -> None:
+        kind = item.data(KIND_ROLE)
+        colour = {"filled": "profit", "failed": "loss"}.get(str(kind))
+        item.setData(Qt.ItemDataRole.ForegroundRole, theme.colour(colour) if colour else None)
+
+    def _style_chart(self) -> None:
+        if self.plot is None:
+            return
+        import pyqtgraph as pg
+
+        text = self.palette().color(self.foregroundRole())
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self.chart.setPen(pg.mkPen(theme.colour("accent"), width=2))
+        if self.entry_line is not None:
+            self.entry_line.setPen(
+                pg.mkPen(theme.colour("order"), width=1, style=Qt.PenStyle.DashLine)
+            )
+
+    def _show_setup(self, on: bool) -> None:
+        self.setup.setVisible(on)
+        self.setup_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.setup_toggle.setText("Setup" if on else f"Setup: {self._setup_summary()}")
+
+    def _setup_summary(self) -> str:
+        strikes = "ATM" + (f" ± {self.steps.value()}" if self.steps.value() else "")
+        if self.mode.currentIndex() == 1:
+            strikes = self.call_strike.currentText()
+        elif self.mode.currentIndex() == 2:
+            strikes = f"{self.call_strike.currentText()} CE / {self.put_strike.currentText()} PE"
+        pace = "paced" if self.paced.isChecked() else f"{self.delay.value():g} s"
+        return (
+            f"{self.underlying.currentText()} {self.expiry.currentText()} {strikes} · "
+            f"{self.lots.value()} lots / {self.batch.value()} · {pace} · {self.kind.currentText()}"
+        )
 
     # ------------------------------------------------------------------ engine
     def attach(self, engine: TradingEngine | None) -> None:
         self.engine = engine
         self.plan = None
         self.fire.setEnabled(False)
+        self.progress.hide()
+        self.figures.hide()
+        self.split.hide()
         self.underlying.clear()
         if engine is None or engine.instruments is None:
             return
@@ -232,6 +424,10 @@ class StraddlePanel(QWidget):
         value = self.expiry.currentData()
         return value if isinstance(value, date) else None
 
+    def _side(self) -> Side:
+        value = self.side.currentData()
+        return Side(value) if value else Side.SELL
+
     def _fill_chain(self) -> None:
         self._atm_scrolled = False
         engine, expiry = self.engine, self._expiry()
@@ -239,13 +435,17 @@ class StraddlePanel(QWidget):
         self.call_strike.clear()
         self.put_strike.clear()
         if engine is None or engine.instruments is None or expiry is None:
+            self._show_atm()
             return
         rows = engine.instruments.chain(self.underlying.currentText(), expiry)
         engine.extra_keys = {i.key for r in rows for i in (r.call, r.put) if i is not None}
+        spot = INDICES.get(self.underlying.currentText().upper())
+        if spot is not None:
+            engine.extra_keys.add(spot.key)
         self.chain.setRowCount(len(rows))
         for n, r in enumerate(rows):
             self.chain.setItem(n, 0, _item("…", True))
-            strike = _item(f"{r.strike:g}")
+            strike = _item(_strike(r.strike))
             strike.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             self.chain.setItem(n, 1, strike)
             self.chain.setItem(n, 2, _item("…", True))
@@ -255,20 +455,45 @@ class StraddlePanel(QWidget):
         if self.engine is not None:
             self.spawn(self.engine.refresh(), "chain prices")
 
+    def _spot(self) -> Decimal | None:
+        engine = self.engine
+        index = INDICES.get(self.underlying.currentText().upper())
+        if engine is None or index is None:
+            return None
+        quote = engine.quotes.get(index.key)
+        return quote.ltp if quote is not None else None
+
+    def _atm_row(self) -> int | None:
+        """The chain row at the money now (from the live spot), or None without a spot."""
+        engine, expiry, spot = self.engine, self._expiry(), self._spot()
+        if engine is None or engine.instruments is None or expiry is None or spot is None:
+            return None
+        rows = engine.instruments.chain(self.underlying.currentText(), expiry)
+        return atm_index([r.strike for r in rows], spot) if rows else None
+
+    def _show_atm(self) -> None:
+        """ATM mode names the strikes the live spot gives now; Arm fixes them."""
+        atm = self._atm_row()
+        steps = self.steps.value()
+        strikes = [self.call_strike.itemData(i) for i in range(self.call_strike.count())]
+        if atm is None or not strikes:
+            self.atm_label.setText("ATM (resolved at Arm)")
+            return
+        ce, pe = atm + steps, atm - steps
+        if not (pe >= 0 and ce < len(strikes)):
+            self.atm_label.setText(f"ATM ± {steps} is off the chain")
+        elif steps == 0:
+            self.atm_label.setText(f"ATM {_strike(strikes[atm])} now")
+        else:
+            self.atm_label.setText(f"CE {_strike(strikes[ce])} · PE {_strike(strikes[pe])} now")
+
     def _paint_chain(self) -> None:
         """LTPs in the chain; the ATM row highlighted."""
         engine, expiry = self.engine, self._expiry()
         if engine is None or engine.instruments is None or expiry is None:
             return
         rows = engine.instruments.chain(self.underlying.currentText(), expiry)
-        spot_q = (
-            engine.quotes.get("nse_cm|Nifty 50")
-            if self.underlying.currentText() == "NIFTY"
-            else None
-        )
-        atm = None
-        if spot_q is not None and rows:
-            atm = atm_index([r.strike for r in rows], spot_q.ltp)
+        atm = self._atm_row()
         bold = QFont()
         bold.setBold(True)
         for n, r in enumerate(rows[: self.chain.rowCount()]):
@@ -276,13 +501,14 @@ class StraddlePanel(QWidget):
                 q = engine.quotes.get(inst.key) if inst else None
                 item = self.chain.item(n, col)
                 if item is not None:
-                    item.setText(f"{q.ltp:,.2f}" if q else "…")
+                    item.setText(display.price(q.ltp) if q else "…")
             brush = QBrush(QColor(255, 193, 7, 70)) if n == atm else QBrush()
             for col in range(3):
                 item = self.chain.item(n, col)
                 if item is not None:
                     item.setBackground(brush)
                     item.setFont(bold if n == atm else QFont())
+        self._show_atm()
         centre = self.chain.item(atm, 1) if atm is not None else None
         if (
             centre is not None
@@ -305,11 +531,48 @@ class StraddlePanel(QWidget):
 
     def _mode_changed(self) -> None:
         mode = self.mode.currentIndex()
-        self.steps.setEnabled(mode == 0)
+        widgets: tuple[QWidget, ...] = (self.steps, self.atm_label)
+        for w in widgets:
+            w.setVisible(mode == 0)
+        widgets = (self.ce_label, self.call_strike)
+        for w in widgets:
+            w.setVisible(mode != 0)
+        widgets = (self.pe_label, self.put_strike)
+        for w in widgets:
+            w.setVisible(mode == 2)
         self.call_strike.setEnabled(mode != 0)
         self.put_strike.setEnabled(mode == 2)
+        self.ce_label.setText("Strike" if mode == 1 else "CE")
         if mode == 1:
             self.put_strike.setCurrentIndex(self.call_strike.currentIndex())
+        self._show_atm()
+
+    def _kind_changed(self) -> None:
+        """A market leg has no limit price, so no buffer to put through the LTP."""
+        self.buffer.setEnabled(self.kind.currentText() == "LIMIT")
+
+    def _setup_changed(self) -> None:
+        """What fires is what the plan shows: a change after Arm disarms."""
+        self._restyle_fire()
+        if self.run_active() or self.plan is None or not self.fire.isEnabled():
+            return
+        self.fire.setEnabled(False)
+        self.fire.setText("FIRE")
+        self.plan_text.setText(
+            "The setup changed after Arm: <b>Arm again</b> to see the plan that will fire."
+        )
+        self.plan = None
+        self.batches.setRowCount(0)
+        for w in (self.progress, self.figures, self.split, self.result, self.fix_box):
+            w.hide()
+
+    def _restyle_fire(self) -> None:
+        style = theme.button_style("buy" if self._side() is Side.BUY else "sell", BUTTON_EXTRA)
+        if self.fire.styleSheet() != style:
+            self.fire.setStyleSheet(style)
+
+    def run_active(self) -> bool:
+        return self.run_state is not None and self.run_state.state in ACTIVE
 
     def spec(self) -> StraddleSpec:
         expiry = self._expiry()
@@ -326,7 +589,7 @@ class StraddlePanel(QWidget):
             call_strike=None if mode == 0 else Decimal(call),
             put_strike=None if mode == 0 else Decimal(put),
             atm_steps=self.steps.value() if mode == 0 else None,
-            side=Side(self.side.currentData()),
+            side=self._side(),
             delay_s=None if self.paced.isChecked() else self.delay.value(),
             product=Product(self.product.currentText()),
             order_type=OrderType.MARKET if self.kind.currentText() == "MKT" else OrderType.LIMIT,
@@ -343,39 +606,57 @@ class StraddlePanel(QWidget):
             self.plan_text.setText(str(exc))
             return
         self.fire.setEnabled(False)
+        self._refusal = ""
         refusal = guard_straddle(spec, self.engine.guards).refusal
         if refusal is not None:  # the trader's own limit: nothing is read, planned or sent
             self.plan = None
-            self.plan_text.setText(f"<span style='color:#d83b3b'>✖ {html.escape(refusal)}</span>")
+            self._refusal = refusal
+            self._render_refusal()
             return
         self.plan_text.setText("arming: spot, option prices and margin…")
         self.spawn(self._arm(spec), "arm")
+
+    def _render_refusal(self) -> None:
+        self.plan_text.setText(
+            f"<span style='color:{theme.hex_colour('loss')}'>✖ {html.escape(self._refusal)}</span>"
+        )
 
     async def _arm(self, spec: StraddleSpec) -> None:
         engine = self.engine
         assert engine is not None
         self.show_plan(await engine.prepare_straddle(spec))
 
-    def show_plan(self, plan: StraddlePlan) -> None:
-        self.plan = plan
+    def _render_plan(self) -> None:
+        plan = self.plan
+        if plan is None:
+            return
         s = plan.spec
         lines = [
             f"<b>{s.side.label} {plan.call.trading_symbol if plan.call else '?'} + "
             f"{plan.put.trading_symbol if plan.put else '?'}</b>",
-            f"{s.lots} lots × {plan.lot_size} = {plan.qty_per_leg:,} per leg, "
-            f"{len(plan.batches)} batches, "
+            f"{s.lots} lots × {plan.lot_size} = {display.quantity(plan.qty_per_leg)} per leg, "
+            f"{len(plan.batches)} batch{'es' * (len(plan.batches) != 1)}, "
             + ("paced" if s.delay_s is None else f"{s.delay_s:g} s apart")
             + f", about {plan.expected_s:.1f} s",
         ]
         if plan.margin_required is not None:
             lines.append(
-                f"margin ₹{plan.margin_required:,.2f} of ₹"
-                f"{plan.margin_available or 0:,.2f} available"
+                f"margin {display.rupees(plan.margin_required)} of "
+                f"{display.rupees(plan.margin_available or 0)} available"
             )
-        if plan.problems:
-            lines += [f"<span style='color:#d83b3b'>✖ {p}</span>" for p in plan.problems]
+        loss = theme.hex_colour("loss")
+        lines += [f"<span style='color:{loss}'>✖ {html.escape(p)}</span>" for p in plan.problems]
         self.plan_text.setText("<br>".join(lines))
+
+    def show_plan(self, plan: StraddlePlan) -> None:
+        self.plan = plan
+        self._render_plan()
         self._cells = {}
+        self.fills.clear()
+        self.summary = None
+        self.run_state = None
+        self.timer.stop()
+        self.split.show()
         self.batches.setRowCount(len(plan.batches))
         for n, b in enumerate(plan.batches):
             ce = "+".join(f"{o.qty}" for o in b.orders if o.leg == "CE")
@@ -386,15 +667,21 @@ class StraddlePanel(QWidget):
                 self.batches.setItem(n, col, _item(text, col < 2))
         self.progress.setMaximum(max(len(plan.batches), 1))
         self.progress.setValue(0)
+        self.progress.setFormat("%v / %m batches · armed")
+        self.progress.setVisible(plan.ok)
         self.fire.setEnabled(plan.ok)
         self.fire.setText(f"FIRE {len(plan.batches)} batches" if plan.ok else "FIRE")
         self.result.setText("")
+        self.result.hide()
         self.fix_box.hide()
+        if plan.ok:
+            self._show_setup(False)  # armed: the plan, the money and the chart in view
         if plan.call and plan.put and self.engine is not None:
             self.engine.extra_keys |= {plan.call.key, plan.put.key}
             self.premium.clear()
             self._chart_t0 = time.monotonic()
             self._ensure_chart()
+        self._render_figures()
 
     def fire_plan(self) -> None:
         plan, engine = self.plan, self.engine
@@ -408,6 +695,11 @@ class StraddlePanel(QWidget):
             f"{plan.put.trading_symbol if plan.put else ''} in {len(plan.batches)} batches "
             f"on {engine.mode}"
             + (f", premium about Rs {rupees(value)}" if value is not None else "")
+            + (
+                f", margin {display.rupees(plan.margin_required)}"
+                if plan.margin_required is not None
+                else ""
+            )
             + "?"
             + "".join(f"\n\nLarge: {w}." for w in large.warnings)
         )
@@ -418,6 +710,7 @@ class StraddlePanel(QWidget):
         self.fire.setEnabled(False)
         self.arm.setEnabled(False)
         self.abort.setEnabled(True)
+        self._show_setup(False)
         self.spawn(self._execute(self.run), "straddle")
 
     async def _execute(self, run: StraddleRun) -> None:
@@ -433,7 +726,11 @@ class StraddlePanel(QWidget):
     def abort_run(self) -> None:
         if self.run is not None:
             self.run.abort()
-            self.result.setText("<b style='color:#ef6c00'>ABORTING: nothing more will be sent</b>")
+            self.result.setText(
+                f"<b style='color:{theme.hex_colour('order')}'>ABORTING: nothing more will be "
+                "sent</b>"
+            )
+            self.result.show()
 
     def show_summary(self, summary: Summary) -> None:
         d = summary.to_json()
@@ -442,21 +739,21 @@ class StraddlePanel(QWidget):
         text = (
             f"<b>{head}Call {ce['placed']}/{ce['planned']} · Put {pe['placed']}/"
             f"{pe['planned']}</b> · filled {ce['filled']} + {pe['filled']} · failed "
-            f"{ce['failed']} + {pe['failed']}<br>avg CE {ce['avg_price']} PE "
-            f"{pe['avg_price']} · combined {d['combined_premium']} · "
-            f"{d['elapsed_s']:.1f} s · max leg skew {d['skew_ms_max']} ms · logins "
-            f"{d['logins']}"
+            f"{ce['failed']} + {pe['failed']}<br>avg CE {display.price(ce['avg_price'])} PE "
+            f"{display.price(pe['avg_price'])} · {d['elapsed_s']:.1f} s · max leg skew "
+            f"{d['skew_ms_max']} ms · logins {d['logins']}"
         )
         if d["imbalances"]:
             batches = ", ".join(str(i["batch"]) for i in d["imbalances"])
             text += (
-                f"<br><span style='color:#d83b3b; font-size:14px'><b>LEG IMBALANCE in "
-                f"batch {batches}</b></span>"
+                f"<br><span style='color:{theme.hex_colour('loss')}; font-size:14px'><b>LEG "
+                f"IMBALANCE in batch {batches}</b></span>"
             )
             self.fix_box.show()
         else:
             self.fix_box.hide()
         self.result.setText(text)
+        self.result.show()
 
     def _fix(self, how: str) -> None:
         run, summary = self.run, self.summary
@@ -485,32 +782,102 @@ class StraddlePanel(QWidget):
 
         self.spawn(go(), how)
 
+    # ------------------------------------------------------------------ the money
+    def _render_figures(self) -> None:
+        """Premium and breakevens: from the fills once both legs have some, before that an
+        estimate from the live LTPs of the armed plan."""
+        plan = self.plan if self.plan is not None else (self.run.plan if self.run else None)
+        if plan is None or plan.call is None or plan.put is None:
+            self.figures.hide()
+            return
+        side = plan.spec.side
+        per_unit = self.fills.per_unit
+        if per_unit is not None:
+            word = "collected" if side is Side.SELL else "paid"
+            text = (
+                f"<b>premium {word} {display.rupees(self.fills.total)}</b> · "
+                f"{display.price(per_unit)} per unit"
+            )
+        else:
+            estimate = self._ltp_premium(plan)
+            if estimate is None:
+                self.figures.hide()
+                return
+            per_unit = estimate
+            text = (
+                f"at the LTPs now: premium about {display.rupees(per_unit * plan.qty_per_leg)}"
+                f" · {display.price(per_unit)} per unit"
+            )
+        if side is Side.SELL and plan.call.strike is not None and plan.put.strike is not None:
+            low, high = breakevens(plan.call.strike, plan.put.strike, per_unit)
+            text += f"<br>breakevens {display.price(low)} and {display.price(high)}"
+        self.figures.setText(text)
+        self.figures.show()
+        if self.entry_line is not None and self.fills.per_unit is not None:
+            self.entry_line.setValue(float(self.fills.per_unit))
+            self.entry_line.show()
+
+    def _ltp_premium(self, plan: StraddlePlan) -> Decimal | None:
+        engine = self.engine
+        if engine is None or plan.call is None or plan.put is None:
+            return None
+        ce, pe = engine.quotes.get(plan.call.key), engine.quotes.get(plan.put.key)
+        if ce is None or pe is None:
+            return None
+        return ce.ltp + pe.ltp
+
     # ------------------------------------------------------------------ events
     def on_leg(self, e: LegProgress) -> None:
         if self.run is None or e.run_id != self.run.run_id:
             return
         row = e.batch - 1
         col = 2 if e.leg is Leg.CE else 3
-        ok = e.order_id is not None and e.status not in (OrderStatus.REJECTED, OrderStatus.UNKNOWN)
-        words = {OrderStatus.COMPLETE: "filled", OrderStatus.OPEN: "placed"}.get(
-            e.status, e.status.value
-        )
+        words, kind = _leg_words(e)
         text = f"{e.qty} · {words}" + (f" {e.detail}" if e.detail else "")
         slices = self._cells.setdefault((row, col), {})
-        slices[e.slice] = text  # a leg above the freeze quantity has several orders
-        item = _item(" | ".join(slices[k] for k in sorted(slices)))
-        item.setForeground(GREEN if ok else RED)
+        slices[e.slice] = (text, kind)  # a leg above the freeze quantity has several orders
+        kinds = {k for _, k in slices.values()}
+        item = _item(" | ".join(slices[k][0] for k in sorted(slices)))
+        item.setData(
+            KIND_ROLE,
+            "failed" if "failed" in kinds else "filled" if kinds == {"filled"} else "working",
+        )
+        self._colour_cell(item)
         item.setToolTip(f"order {e.order_id}" if e.order_id else e.detail)
         self.batches.setItem(row, col, item)
+        self.fills.apply(e)
+        if e.filled:
+            self._render_figures()
 
     def on_run(self, e: RunProgress) -> None:
         if self.run is None or e.run_id != self.run.run_id:
             return
+        self.run_state = e
+        self.progress.show()
         self.progress.setMaximum(max(e.batches, 1))
         self.progress.setValue(e.batches_done)
-        if e.state is RunState.WAITING and e.next_batch_at:
-            wait = max(0.0, e.next_batch_at - time.monotonic())
-            self.progress.setFormat(f"%v / %m batches · next in {wait:.0f} s")
+        if e.state in ACTIVE:  # a resumed run too: nothing else fires while it runs
+            self._show_setup(False)
+            self.fire.setEnabled(False)
+            self.arm.setEnabled(False)
+        else:
+            self.arm.setEnabled(True)
+        if e.next_batch_at is not None and e.state in ACTIVE:
+            if not self.timer.isActive():
+                self.timer.start()
+        else:
+            self.timer.stop()
+        self.tick()
+
+    def tick(self) -> None:
+        """The progress line, its countdown recomputed from the next batch's time."""
+        e = self.run_state
+        if e is None:
+            return
+        if e.state in (RunState.WAITING, RunState.SETTLING) and e.next_batch_at is not None:
+            left = countdown(e.next_batch_at - self.clock())
+            what = "next batch" if e.state is RunState.WAITING else "settling"
+            self.progress.setFormat(f"%v / %m batches · {what} in {left}")
         else:
             self.progress.setFormat(f"%v / %m batches · {e.state.value}")
 
@@ -519,16 +886,19 @@ class StraddlePanel(QWidget):
         if engine is None:
             return
         self._paint_chain()
-        plan = self.plan
+        plan = self.plan if self.plan is not None else (self.run.plan if self.run else None)
         if plan is None or plan.call is None or plan.put is None:
             return
-        ce, pe = engine.quotes.get(plan.call.key), engine.quotes.get(plan.put.key)
-        if ce is None or pe is None:
+        combined = self._ltp_premium(plan)
+        if combined is None:
             return
-        self.premium.append((time.monotonic() - self._chart_t0, float(ce.ltp + pe.ltp)))
+        self.premium.append((time.monotonic() - self._chart_t0, float(combined)))
+        del self.premium[:-CHART_POINTS]
         if self.chart is not None:
             xs, ys = zip(*self.premium, strict=True)
             self.chart.setData(list(xs), list(ys))
+        if self.fills.per_unit is None:
+            self._render_figures()  # the estimate follows the LTPs until there are fills
 
     def _ensure_chart(self) -> None:
         if self.chart is not None:
@@ -540,10 +910,16 @@ class StraddlePanel(QWidget):
         plot.setBackground(None)
         plot.setLabel("left", "CE + PE")
         plot.setLabel("bottom", "seconds since armed")
-        plot.setMinimumHeight(150)
-        self.chart = plot.plot(pen=pg.mkPen("#1e88e5", width=2))
+        plot.setMinimumHeight(110)
+        self.plot = plot
+        self.chart = plot.plot()
+        self.entry_line = pg.InfiniteLine(angle=0, movable=False)
+        self.entry_line.setToolTip("the premium per unit the fills got")
+        self.entry_line.hide()
+        plot.addItem(self.entry_line)
         self.chart_layout.addWidget(plot)
         self.chart_box.show()
+        self._style_chart()
 
 
 __all__ = ["StraddlePanel"]

@@ -267,3 +267,47 @@ async def test_a_failing_cycle_is_counted_for_back_off_not_a_crash(rig: Rig) -> 
     rig.server.faults.update({"rates": {}})
     await mon.run(skip_wait=True, once=True)
     assert mon.failures == 0
+
+
+@pytest.mark.asyncio
+async def test_a_sell_that_fills_while_its_cycle_runs_is_shown_filled_by_that_cycle(
+    rig: Rig,
+) -> None:
+    """The order feed can report the fill of a marketable sell before the cycle that placed
+    it has ended (the cycle ignores handle updates then); the cycle's last word must be
+    "filled", not a "placed" that stays until the next cycle, an interval later."""
+    hub = EventHub()
+    events = hub.subscribe()
+    y = await rig.ema_yesterday("RELIANCE")
+    rig.pin("RELIANCE-EQ", Decimal(str(round(y * 1.05, 1))))  # above EMA9: fills at once
+    mon = rig.monitor()
+    mon.hub = hub
+    place = rig.client.place
+
+    async def place_then_feed(req: OrderRequest) -> str:  # the feed's push, as the reply lands
+        order_id: str = await place(req)
+        book = await rig.client.orders()
+        mon.desk.live.track(order_id)  # the desk tracks it on this reply
+        mon.desk.live.apply(book)
+        return order_id
+
+    rig.client.place = place_then_feed
+    await mon.cycle()
+    rows = [e for e in events if isinstance(e, MonitorRow) and e.symbol == "RELIANCE-EQ"]
+    assert rows[-1].action is MonitorAction.FILLED and rows[-1].closed
+    assert rows[-1].order_status is OrderStatus.COMPLETE and rows[-1].pnl is not None
+
+
+@pytest.mark.asyncio
+async def test_fills_at_once_names_the_sells_placed_at_or_under_the_last_price(rig: Rig) -> None:
+    y_rel, y_infy = await rig.ema_yesterday("RELIANCE"), await rig.ema_yesterday("INFY")
+    rig.pin("RELIANCE-EQ", Decimal(str(round(y_rel * 1.03, 1))))  # LTP above EMA9
+    rig.pin("INFY-EQ", Decimal(str(round(y_infy * 0.98, 1))))  # LTP below EMA9: rests
+    mon = rig.monitor(
+        symbols=frozenset({"RELIANCE-EQ", "INFY-EQ"}),
+        dry_run=True,
+        max_below_entry_pct=Decimal(100),
+    )
+    await mon.cycle()
+    assert mon.fills_at_once() == ["RELIANCE-EQ"]
+    assert rig.server.exchange.stats["placed"] == 0

@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 
 from gui_trader.broker.neo import NeoClient
-from gui_trader.core.order import OrderRequest, OrderType, Side
+from gui_trader.core.order import OrderRequest, OrderStatus, OrderType, Side
 from gui_trader.engine import straddle as sd
 from gui_trader.engine import straddle_plan as sp
-from gui_trader.engine.events import EventHub, RunProgress
+from gui_trader.engine.events import EventHub, LegProgress, RunProgress
 from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.order_desk import OrderDesk
 from gui_trader.market.instruments import InstrumentStore, load_instruments
@@ -183,6 +183,23 @@ async def test_abort_stops_what_is_not_yet_sent(rig: Rig) -> None:
     assert len(rig.book()) == 2
     [record] = await rig.journal.runs("paper", "straddle", ("aborted",))
     assert record.id == run.run_id
+
+
+@pytest.mark.asyncio
+async def test_a_leg_is_reported_filled_when_it_fills_not_at_the_end_of_the_run(rig: Rig) -> None:
+    plan = await rig.plan(lots=40, delay_s=30.0)  # two batches, a long wait between them
+    hub = WaitingHub()
+    events = hub.subscribe()
+    run = sd.StraddleRun(plan, rig.desk, hub=hub)
+    task = asyncio.create_task(run.execute())
+    await asyncio.wait_for(hub.waiting.wait(), 10)  # batch 1 out, waiting for batch 2
+    await rig.desk.book()  # any read of the book (the window's poll, the order feed)
+    fills = [e for e in events if isinstance(e, LegProgress) and e.status is OrderStatus.COMPLETE]
+    assert not task.done()
+    assert sorted((e.batch, e.leg, e.filled) for e in fills) == [(1, "CE", 1500), (1, "PE", 1500)]
+    assert all(e.avg_price is not None and e.avg_price > 0 for e in fills)
+    run.abort()
+    await asyncio.wait_for(task, 5)
 
 
 class Crash(BaseException):
