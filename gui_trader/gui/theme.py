@@ -82,12 +82,20 @@ def hex_colour(name: str) -> str:
 
 
 def button_style(kind: str, extra: str = "padding: 6px;") -> str:
-    """A solid coloured button ("buy", "sell", "abort") whose disabled state looks disabled."""
+    """A solid coloured button ("buy", "sell", "abort") whose disabled state looks disabled.
+
+    The border is what makes Qt paint the background flat: without one, Fusion draws its
+    own lighter gradient over the colour (#c62828 came out near #f26d6d).
+    """
     i = 1 if is_dark() else 0
+    base = QColor(BUTTONS[kind][i])
     return (
-        f"QPushButton {{ background: {BUTTONS[kind][i]}; color: white; font-weight: bold; "
-        f"{extra} }} QPushButton:disabled {{ background: {BUTTONS['disabled'][i]}; "
-        f"color: {BUTTONS['disabled_text'][i]}; }}"
+        f"QPushButton {{ background: {base.name()}; color: white; font-weight: bold; "
+        f"border: 1px solid {base.darker(130).name()}; border-radius: 3px; {extra} }} "
+        f"QPushButton:hover {{ background: {base.lighter(112).name()}; }} "
+        f"QPushButton:pressed {{ background: {base.darker(115).name()}; }} "
+        f"QPushButton:disabled {{ background: {BUTTONS['disabled'][i]}; "
+        f"color: {BUTTONS['disabled_text'][i]}; border-color: {BUTTONS['disabled'][i]}; }}"
     )
 
 
