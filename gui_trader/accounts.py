@@ -21,6 +21,8 @@ from gui_trader.broker.vault import (
 )
 from gui_trader.config import AccountConfig, Config, Paths
 
+DEFAULT_LOGIN_URL = PROD_LOGIN_URL  # what the account form starts with
+
 
 class BadAccountInput(ValueError):
     pass

@@ -619,6 +619,11 @@ class TradingEngine:
         return await self.ctx.broker.candles(inst.key, "D" if daily else "1min", start, end)
 
     # ------------------------------------------------------------------ straddles
+    @property
+    def holidays(self) -> frozenset[date]:
+        """Exchange holidays (config.toml): the window's market clock reads them here."""
+        return self.ctx.holidays
+
     def market_open(self, now: datetime | None = None) -> bool:
         """Paper is open whenever the app runs; live follows NSE hours and config holidays."""
         return self.ctx.always_open or nse_open(now or now_ist(), self.ctx.holidays)
@@ -819,3 +824,29 @@ class TradingEngine:
             hub=self.hub,
             paper=self.ctx.always_open,
         )
+
+    async def monitor_forecast(
+        self,
+        *,
+        interval_s: float,
+        max_below_entry_pct: Decimal,
+        symbols: frozenset[str] | None = None,
+        include_positions: bool = False,
+    ) -> Monitor | str:
+        """What a monitor's first cycle would do, from a dry run that publishes and sends
+        nothing; or why that could not be told."""
+        from gui_trader.engine.order_desk import LookupFailed
+
+        preview = await self.monitor(
+            interval_s=interval_s,
+            max_below_entry_pct=max_below_entry_pct,
+            dry_run=True,
+            symbols=symbols,
+            include_positions=include_positions,
+        )
+        preview.hub = None  # its rows are a forecast, not the monitor's state
+        try:
+            await preview.cycle()
+        except (BrokerError, LookupFailed) as exc:
+            return explain(exc)
+        return preview

@@ -217,7 +217,7 @@ class AccountDialog(QDialog):
         prefill: NewAccount | None = None,
         error: str = "",
     ) -> None:
-        from gui_trader.broker.neo import PROD_LOGIN_URL
+        from gui_trader.accounts import DEFAULT_LOGIN_URL
 
         super().__init__(parent)
         self.setWindowTitle("Add a Kotak Neo account")
@@ -230,7 +230,7 @@ class AccountDialog(QDialog):
         self.mobile.setPlaceholderText("+919876543210")
         self.ucc = QLineEdit(p.ucc if p else "")
         self.ucc.setPlaceholderText("your client code, e.g. AB123")
-        self.login_url = QLineEdit(p.login_url if p else PROD_LOGIN_URL)
+        self.login_url = QLineEdit(p.login_url if p else DEFAULT_LOGIN_URL)
         self.consumer_key = QLineEdit(p.consumer_key if p else "")
         self.mpin = QLineEdit(p.mpin if p else "")
         self.totp = QLineEdit(p.totp_secret if p else "")

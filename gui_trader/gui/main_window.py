@@ -875,7 +875,7 @@ class MainWindow(QMainWindow):
         engine = self.engine
         self.status.on_risk(engine.risk.snapshot() if engine is not None else None)
         paper = engine is None or engine.mode == "PAPER"
-        holidays = engine.ctx.holidays if engine is not None else frozenset()
+        holidays = engine.holidays if engine is not None else frozenset()
         self.status.on_clock(now_ist(), paper=paper, holidays=holidays)
 
     def kill_switch(self) -> None:

@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
 
-from gui_trader.broker.base import BrokerError
 from gui_trader.core import display
 from gui_trader.engine.events import MonitorAction, MonitorRow, MonitorState
-from gui_trader.engine.order_desk import LookupFailed
 
 if TYPE_CHECKING:
     from gui_trader.engine.monitor import Monitor
@@ -131,14 +129,11 @@ class MonitorController:
 
     async def _question(self, engine: TradingEngine, settings: dict[str, Any]) -> str:
         """A dry run of the first cycle (it publishes and sends nothing) says what will happen."""
-        preview = await engine.monitor(dry_run=True, **settings)
-        preview.hub = None  # its rows are a forecast, not the monitor's state
-        try:
-            await preview.cycle()
-        except (BrokerError, LookupFailed) as exc:
+        preview = await engine.monitor_forecast(**settings)
+        if isinstance(preview, str):
             return (
                 f"Place a limit sell at EMA9 for every holding on {engine.mode}? (What the "
-                f"first cycle will do could not be checked: {exc}; a sell whose price is "
+                f"first cycle will do could not be checked: {preview}; a sell whose price is "
                 "already above EMA9 fills at once.)"
             )
         return first_start_text(preview, engine.mode)
