@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSystemTrayIcon,
+    QToolBar,
     QWidget,
 )
 
 from gui_trader.config import Config, Paths
+from gui_trader.core import display
 from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.core.portfolio import Position
 from gui_trader.engine.events import (
@@ -70,6 +72,7 @@ from gui_trader.gui.panes import (
 from gui_trader.gui.signals_panel import SignalsPanel
 from gui_trader.gui.status_bar import TradingStatusBar
 from gui_trader.gui.straddle_panel import StraddlePanel
+from gui_trader.gui.summary_bar import PnlSummary
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
@@ -142,6 +145,14 @@ class MainWindow(QMainWindow):
         self.charts = ChartController(self, self.monitors.running)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
+        self.summary = PnlSummary(self.positions_model, self.holdings_model)
+        summary_bar = QToolBar("P&L and funds", self)
+        summary_bar.setObjectName("toolbar-summary")
+        summary_bar.setMovable(False)
+        summary_bar.setFloatable(False)
+        summary_bar.toggleViewAction().setVisible(False)  # not hidden by a stray right-click
+        summary_bar.addWidget(self.summary)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, summary_bar)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._build_menus()
         self.tray = self._build_tray()
@@ -480,6 +491,7 @@ class MainWindow(QMainWindow):
             self.watch_model,
         ):
             model.clear()
+        self.summary.set_funds(None)
         self.straddle.attach(None)
         await self.start(account=account, paper=paper)
 
@@ -593,6 +605,7 @@ class MainWindow(QMainWindow):
             f"available ₹{money(event.funds.available)} · margin used "
             f"₹{money(event.funds.margin_used)}"
         )
+        self.summary.set_funds(event.funds)
 
     def _on_session(self, s: SessionState) -> None:
         self.status.on_session(s)
@@ -742,6 +755,31 @@ class MainWindow(QMainWindow):
         if self.confirm("Exit position", text):
             self.spawn(engine.exit_position(position), "exit")
 
+    def exit_all(self) -> None:
+        """Every open position closed at market: one question for all, then one exit each
+        (the single exit's path, sliced at the freeze quantity)."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            plans = [(p, engine.exit_plan(p)) for p in engine.positions if p.net_qty]
+        except LookupError as exc:
+            self.ticket.say(str(exc), error=True)
+            return
+        if not plans:
+            self.status.notify("no open positions", 3000)
+            return
+        lines = "\n".join(
+            f"{plan[0].side.label} {display.quantity(abs(p.net_qty))} {p.trading_symbol}"
+            f" ({len(plan)} order{'s' * (len(plan) > 1)})"
+            for p, plan in plans
+        )
+        n = len(plans)
+        text = f"Close {n} position{'s' * (n != 1)} at market on {engine.mode}?\n{lines}"
+        if self.confirm("Exit all positions", text):
+            for position, _ in plans:
+                self.spawn(engine.exit_position(position), "exit")
+
     def protect_symbol(self, symbol: str) -> None:
         """The Protect dialog for a held symbol; what it sets goes through the engine."""
         from gui_trader.gui.protect_dialog import ProtectDialog
@@ -878,7 +916,7 @@ class MainWindow(QMainWindow):
         try:
             inst = engine.add_watch(symbol)
         except LookupError as exc:
-            self.status.notify(str(exc).strip("'\""), 5000)
+            self.watchlist.show_error(str(exc).strip("'\""))
             return
         self.watch_model.add(inst.trading_symbol, inst.key, engine.quotes.get(inst.key))
         self._save_watchlist()

@@ -1,14 +1,38 @@
-"""A table view that looks right for numbers and remembers its columns and sort order."""
+"""A table view that looks right for numbers and remembers its columns and sort order.
+
+Columns are sized to their content: a number column is as wide as its widest value (it only
+grows, so a ticking price never makes the table jump), the symbol column stretches over the
+rest and elides in the middle (NIFTY…25900CE keeps the strike and CE/PE apart). When the view
+is narrower than its columns, the columns a model marks droppable give way before anything
+scrolls sideways.
+"""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import (
+    QAbstractProxyModel,
+    QByteArray,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSettings,
+    Qt,
+)
+from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from gui_trader.gui.models import KEY_ROLE
+from gui_trader.gui.models import KEY_ROLE, Column, KeyedTableModel
+
+Index = QModelIndex | QPersistentModelIndex
+PAD = 14  # the cell's margins and a little air, in pixels
+STRETCH_MIN = 112  # the stretching column's least width before columns drop or it scrolls
+STRETCH_MAX = 260  # its width when the table scrolls sideways anyway
+# Saved header states from before the columns were fitted to content would bring back the
+# cut-off widths: a new version leaves them behind.
+HEADER_VERSION = 2
 
 
 class TradingTable(QTableView):
@@ -21,6 +45,7 @@ class TradingTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(22)
         # fixed heights: the view never asks every row for a size hint on a change
@@ -32,15 +57,115 @@ class TradingTable(QTableView):
         header.setDefaultSectionSize(92)
         self.stretch = stretch  # the column that takes the spare width (symbol, message)
         header.setSortIndicatorShown(True)
+        self.source: KeyedTableModel | None = None
+        self._stretch_need = 0  # the stretching column's widest text
+        self._laying_out = False
 
+    # ------------------------------------------------------------------ columns
     def setModel(self, model: object) -> None:  # type: ignore[override]
         super().setModel(model)  # type: ignore[arg-type]
-        source = getattr(model, "sourceModel", lambda: model)()
-        for i, column in enumerate(getattr(source, "columns", ())):
-            if column.width:
-                self.setColumnWidth(i, column.width)
-        self.horizontalHeader().setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
+        source = model.sourceModel() if isinstance(model, QAbstractProxyModel) else model
+        self.source = source if isinstance(source, KeyedTableModel) else None
+        if self.source is not None:
+            self.source.rowsInserted.connect(self._rows_inserted)
+            self.source.dataChanged.connect(self._data_changed)
+            self.source.modelReset.connect(lambda: self.fit_columns(grow_only=False))
+        self.fit_columns(grow_only=False)
 
+    def columns(self) -> Sequence[Column]:
+        return self.source.columns if self.source is not None else ()
+
+    def _rows_inserted(self, parent: Index, first: int, last: int) -> None:
+        self.fit_columns(first, last)
+
+    def _data_changed(self, top_left: Index, bottom_right: Index, roles: object = None) -> None:
+        self.fit_columns(
+            top_left.row(), bottom_right.row(), top_left.column(), bottom_right.column()
+        )
+
+    def content_width(self, column: int, first: int = 0, last: int = -1) -> int:
+        """The widest text of a column in rows first..last (the header's own included)."""
+        source = self.source
+        if source is None:
+            return 0
+        col = source.columns[column]
+        metrics = QFontMetrics(source.mono if col.numeric else self.font())
+        if last < 0:
+            last = source.rowCount() - 1
+        widest = 0
+        for row in range(first, last + 1):
+            text = source.index(row, column).data()
+            if text:
+                widest = max(widest, metrics.horizontalAdvance(str(text)))
+        return max(widest + PAD, self.horizontalHeader().sectionSizeHint(column))
+
+    def fit_columns(
+        self,
+        first: int = 0,
+        last: int = -1,
+        left: int = 0,
+        right: int = -1,
+        *,
+        grow_only: bool = True,
+    ) -> None:
+        """Widen the columns to the text in rows first..last (only the rows a frame changed);
+        `grow_only=False` sizes every column to its content afresh."""
+        columns = self.columns()
+        if right < 0:
+            right = len(columns) - 1
+        for i in range(left, right + 1):
+            col = columns[i]
+            need = self.content_width(i, first, last)
+            if i == self.stretch:
+                self._stretch_need = need if not grow_only else max(need, self._stretch_need)
+                continue
+            if col.width:
+                need = min(need, col.width)
+            if not grow_only or need > self.columnWidth(i):
+                self.setColumnWidth(i, need)
+        self.lay_out()
+
+    def lay_out(self) -> None:
+        """Drop the droppable columns, the highest first, while the rest leave the stretching
+        column less than its least width; if even that does not fit, the table scrolls."""
+        columns = self.columns()
+        if not columns or self._laying_out:
+            return
+        self._laying_out = True
+        try:
+            header = self.horizontalHeader()
+            room = self.viewport().width()
+            least = min(self._stretch_need, STRETCH_MIN) or STRETCH_MIN
+            hidden: set[int] = set()
+
+            def fixed() -> int:
+                return sum(
+                    self.columnWidth(i)
+                    for i in range(len(columns))
+                    if i != self.stretch and i not in hidden
+                )
+
+            for level in sorted({c.drop for c in columns if c.drop}, reverse=True):
+                if fixed() + least <= room:
+                    break
+                hidden |= {i for i, c in enumerate(columns) if c.drop == level}
+            for i, c in enumerate(columns):
+                if c.drop and self.isColumnHidden(i) != (i in hidden):
+                    self.setColumnHidden(i, i in hidden)
+            if fixed() + least <= room:
+                header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
+            else:
+                header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Interactive)
+                self.setColumnWidth(self.stretch, min(self._stretch_need, STRETCH_MAX))
+        finally:
+            self._laying_out = False
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.lay_out()
+        return super().viewportEvent(event)
+
+    # ------------------------------------------------------------------ selection
     def selected_keys(self) -> list[str]:
         keys = []
         for index in self.selectionModel().selectedRows():
@@ -65,6 +190,7 @@ class TradingTable(QTableView):
         QGuiApplication.clipboard().setText(text)
         return text
 
+    # ------------------------------------------------------------------ remembered
     def _key(self) -> str:
         """Saved per set of columns: a layout saved before a column was added (or removed)
         would put headers over the wrong data, so it is not restored onto the new set."""
@@ -72,12 +198,16 @@ class TradingTable(QTableView):
         titles = "|".join(
             str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())
         )
-        return f"header/{self.objectName()}/{zlib.crc32(titles.encode()):08x}"
+        crc = zlib.crc32(titles.encode())
+        return f"header/v{HEADER_VERSION}/{self.objectName()}/{crc:08x}"
 
     def save(self, settings: QSettings) -> None:
         settings.setValue(self._key(), self.horizontalHeader().saveState())
 
     def restore(self, settings: QSettings) -> None:
+        """The trader's widths and sort order; a column narrower than its content is widened
+        again (numbers never hide behind a remembered width)."""
         state = settings.value(self._key())
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.horizontalHeader().restoreState(state)
+            self.fit_columns()
