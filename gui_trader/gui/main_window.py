@@ -217,9 +217,12 @@ class MainWindow(QMainWindow):
     def default_sizes(self) -> None:
         """The first layout, sized to the real window: chart wide, tabs ~40 % of the height."""
         d = self.docks
+        # the watchlist wide enough for symbol, LTP and Chg %; the ticket no wider than it needs
+        watch = min(max(int(self.width() * 0.2), 270), 340)
+        ticket = min(max(int(self.width() * 0.26), 340), 460)
         self.resizeDocks(
-            [d["watchlist"], d["chart"]],
-            [300, max(self.width() - 300 - 440, 300)],
+            [d["watchlist"], d["chart"], d["ticket"]],
+            [watch, max(self.width() - watch - ticket, 300), ticket],
             Qt.Orientation.Horizontal,
         )
         self.resizeDocks(

@@ -98,6 +98,9 @@ class Column:
     # Hidden when the view is too narrow for every column, the highest first (equal values
     # go together); 0 = always shown.
     drop: int = 0
+    # Cut in the middle when too long: a symbol's end (strike, CE / PE) is what tells two
+    # contracts apart. Other text is cut at its end.
+    elide_middle: bool = False
 
 
 def sign_colour(value: Decimal | None) -> QColor | None:
@@ -322,6 +325,8 @@ class OrdersModel(KeyedTableModel):
             "Symbol",
             lambda r: r.order.trading_symbol,
             tooltip=lambda r: r.order.trading_symbol,
+            elide_middle=True,
+            width=240,
         ),
         Column(
             "Side",
@@ -356,21 +361,22 @@ class OrdersModel(KeyedTableModel):
             colour=lambda r: status_colour(r.order.status),
             tooltip=_status_tip,
         ),
+        Column("Order no", lambda r: r.order.order_id, tip="the broker's order number"),
         Column(
             "Reason",
             lambda r: r.order.reject_reason,
-            width=300,
             tooltip=lambda r: r.order.reject_reason,
             tip="why the broker rejected (or cancelled) the order",
         ),
-        Column("Order no", lambda r: r.order.order_id, tip="the broker's order number"),
-        Column("Tag", lambda r: r.order.tag or "—", width=140),
+        Column("Tag", lambda r: r.order.tag or "—", width=140, drop=2),
         Column(
             "Source",
             lambda r: "external" if r.external else "gui_trader",
             tip="external: placed outside this app (another terminal or the broker's app)",
+            drop=1,
         ),
     )
+    STRETCH = [c.title for c in columns].index("Reason")  # spare width; the symbol is whole
 
     def apply(self, order: Order, external: bool) -> None:
         self.upsert(order.order_id, OrderRow(order, external))
@@ -413,6 +419,7 @@ class PositionsModel(KeyedTableModel):
             "Symbol",
             lambda r: r.position.trading_symbol,
             tooltip=lambda r: f"{r.position.trading_symbol} ({r.position.product})",
+            elide_middle=True,
         ),
         Column("Product", lambda r: r.position.product),
         Column(
@@ -432,6 +439,7 @@ class PositionsModel(KeyedTableModel):
             lambda r: r.day_change_pct or 0,
             True,
             lambda r: sign_colour(r.day_change_pct),
+            drop=1,
         ),
         Column(
             "Unrealised",
@@ -567,6 +575,7 @@ class HoldingsModel(KeyedTableModel):
             "Symbol",
             lambda r: r.holding.symbol,
             tooltip=lambda r: r.holding.trading_symbol,
+            elide_middle=True,
         ),
         Column("Qty", lambda r: qty(r.holding.qty), lambda r: r.holding.qty, True),
         Column(
@@ -574,6 +583,7 @@ class HoldingsModel(KeyedTableModel):
             lambda r: qty(r.holding.sellable_qty),
             lambda r: r.holding.sellable_qty,
             True,
+            drop=1,
         ),
         Column(
             "Avg",
@@ -677,7 +687,7 @@ class WatchlistModel(KeyedTableModel):
     """Symbol, LTP and Chg % always; Chg, then Bid / Ask give way first in a narrow dock."""
 
     columns = (
-        Column("Symbol", lambda r: r.symbol, tooltip=lambda r: r.symbol),
+        Column("Symbol", lambda r: r.symbol, tooltip=lambda r: r.symbol, elide_middle=True),
         Column(
             "LTP",
             lambda r: money(r.quote.ltp) if r.quote else "…",

@@ -151,11 +151,15 @@ class PositionsPane(TablePane):
         self.exit_all_button = QPushButton("Exit all positions…")
         self.exit_all_button.setToolTip("close every open position at market (asks first)")
         self.exit_all_button.setEnabled(False)
-        bar = QHBoxLayout()
-        bar.addStretch(1)
-        bar.addWidget(self.exit_all_button)
-        super().__init__(model, SortProxy(), "positions", actions=actions, bar=bar, total=True)
+        super().__init__(model, SortProxy(), "positions", actions=actions, total=True)
         self.positions = model
+        footer = QHBoxLayout()  # the button beside the totals: no row of its own
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.removeWidget(self.total)
+        footer.addWidget(self.exit_all_button)
+        footer.addWidget(self.total, 1)
+        layout.addLayout(footer)
         self.exit_all_button.clicked.connect(actions.exit_all)
         _guard_clicks(self, model.GUARD_COLUMNS, actions)
 
@@ -230,7 +234,9 @@ class OrdersPane(TablePane):
         bar.addStretch(1)
         bar.addWidget(self.cancel_all)
         self.orders_proxy = OrdersFilter()
-        super().__init__(model, self.orders_proxy, "orders", actions=actions, bar=bar, stretch=1)
+        super().__init__(
+            model, self.orders_proxy, "orders", actions=actions, bar=bar, stretch=model.STRETCH
+        )
         self.filter.currentIndexChanged.connect(lambda i: self.orders_proxy.set_open_only(i == 1))
         self.cancel_all.clicked.connect(actions.cancel_all_open)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)

@@ -22,7 +22,15 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from gui_trader.gui.models import KEY_ROLE, Column, KeyedTableModel
 
@@ -35,6 +43,14 @@ STRETCH_MAX = 260  # its width when the table scrolls sideways anyway
 HEADER_VERSION = 2
 
 
+class MiddleElide(QStyledItemDelegate):
+    """Cells cut in the middle ("NIFTY08…24650CE"); the view cuts everything else at the end."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
+
+
 class TradingTable(QTableView):
     def __init__(self, name: str, parent: QWidget | None = None, stretch: int = 0) -> None:
         super().__init__(parent)
@@ -45,7 +61,8 @@ class TradingTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.middle = MiddleElide(self)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(22)
         # fixed heights: the view never asks every row for a size hint on a change
@@ -59,18 +76,37 @@ class TradingTable(QTableView):
         header.setSortIndicatorShown(True)
         self.source: KeyedTableModel | None = None
         self._stretch_need = 0  # the stretching column's widest text
+        # Each column's width when shown (a hidden column's width reads 0): fitted or the
+        # trader's own.
+        self._want: dict[int, int] = {}
         self._laying_out = False
+        header.sectionResized.connect(self._resized)
+        # the sorted column's arrow needs room: the others keep none for it
+        header.sortIndicatorChanged.connect(
+            lambda column, _: self.fit_columns(0, -1, column, column)
+        )
 
     # ------------------------------------------------------------------ columns
     def setModel(self, model: object) -> None:  # type: ignore[override]
         super().setModel(model)  # type: ignore[arg-type]
         source = model.sourceModel() if isinstance(model, QAbstractProxyModel) else model
         self.source = source if isinstance(source, KeyedTableModel) else None
+        for i, col in enumerate(self.columns()):
+            if col.elide_middle:
+                self.setItemDelegateForColumn(i, self.middle)
         if self.source is not None:
             self.source.rowsInserted.connect(self._rows_inserted)
             self.source.dataChanged.connect(self._data_changed)
             self.source.modelReset.connect(lambda: self.fit_columns(grow_only=False))
         self.fit_columns(grow_only=False)
+
+    def _resized(self, column: int, old: int, new: int) -> None:
+        if new > 0 and column != self.stretch and not self.isColumnHidden(column):
+            self._want[column] = new
+
+    def width_of(self, column: int) -> int:
+        """The column's width when shown, hidden or not."""
+        return self._want.get(column) or self.columnWidth(column)
 
     def columns(self) -> Sequence[Column]:
         return self.source.columns if self.source is not None else ()
@@ -97,7 +133,18 @@ class TradingTable(QTableView):
             text = source.index(row, column).data()
             if text:
                 widest = max(widest, metrics.horizontalAdvance(str(text)))
-        return max(widest + PAD, self.horizontalHeader().sectionSizeHint(column))
+        return max(widest + PAD, self.header_width(column))
+
+    def header_width(self, column: int) -> int:
+        """The title's width, with the sort arrow's room only on the sorted column."""
+        header = self.horizontalHeader()
+        style = self.style()
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+        title = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
+        width = QFontMetrics(header.font()).horizontalAdvance(title) + 2 * margin + PAD // 2
+        if header.isSortIndicatorShown() and header.sortIndicatorSection() == column:
+            width += style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize, None, header) + margin
+        return width
 
     def fit_columns(
         self,
@@ -121,8 +168,10 @@ class TradingTable(QTableView):
                 continue
             if col.width:
                 need = min(need, col.width)
-            if not grow_only or need > self.columnWidth(i):
-                self.setColumnWidth(i, need)
+            if not grow_only or need > self.width_of(i):
+                self._want[i] = need
+                if not self.isColumnHidden(i):  # a width set on a hidden column shows it
+                    self.setColumnWidth(i, need)
         self.lay_out()
 
     def lay_out(self) -> None:
@@ -140,7 +189,7 @@ class TradingTable(QTableView):
 
             def fixed() -> int:
                 return sum(
-                    self.columnWidth(i)
+                    self.width_of(i)
                     for i in range(len(columns))
                     if i != self.stretch and i not in hidden
                 )
@@ -151,7 +200,10 @@ class TradingTable(QTableView):
                 hidden |= {i for i, c in enumerate(columns) if c.drop == level}
             for i, c in enumerate(columns):
                 if c.drop and self.isColumnHidden(i) != (i in hidden):
+                    width = self.width_of(i)  # showing it reports its width from before
                     self.setColumnHidden(i, i in hidden)
+                    if i not in hidden:
+                        self.setColumnWidth(i, width)
             if fixed() + least <= room:
                 header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
             else:

@@ -233,8 +233,8 @@ def test_layout_columns_and_sort_are_remembered(
     window: MainWindow, qtbot: QtBot, run: Runner, home: Path
 ) -> None:
     window.orders.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)
-    reason = col(window.orders_model, "Reason")  # the symbol stretches: not set by hand
-    window.orders.table.setColumnWidth(reason, 211)
+    number = col(window.orders_model, "Order no")  # not the one that stretches
+    window.orders.table.setColumnWidth(number, 211)
     window.docks["log"].raise_()
     window.docks["watchlist"].hide()
     window.close()
@@ -243,7 +243,7 @@ def test_layout_columns_and_sort_are_remembered(
     qtbot.addWidget(again)
     header = again.orders.table.horizontalHeader()
     assert header.sortIndicatorSection() == 3
-    assert again.orders.table.columnWidth(reason) == 211
+    assert again.orders.table.columnWidth(number) == 211
     assert not again.docks["watchlist"].isVisibleTo(again)
     again.reset_layout()
     assert again.docks["watchlist"].isVisibleTo(again)
