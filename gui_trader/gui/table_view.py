@@ -36,7 +36,8 @@ from gui_trader.gui.models import KEY_ROLE, Column, KeyedTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 PAD = 14  # the cell's margins and a little air, in pixels
-STRETCH_MIN = 112  # the stretching column's least width before columns drop or it scrolls
+STRETCH_MIN = 112  # the stretching column's width below which droppable columns give way
+STRETCH_FLOOR = 64  # below this it stops shrinking (eliding) and the table scrolls instead
 STRETCH_MAX = 260  # its width when the table scrolls sideways anyway
 # Saved header states from before the columns were fitted to content would bring back the
 # cut-off widths: a new version leaves them behind.
@@ -176,7 +177,8 @@ class TradingTable(QTableView):
 
     def lay_out(self) -> None:
         """Drop the droppable columns, the highest first, while the rest leave the stretching
-        column less than its least width; if even that does not fit, the table scrolls."""
+        column less than its least width; then it shrinks (eliding) down to a floor, and only
+        below that does the table scroll sideways."""
         columns = self.columns()
         if not columns or self._laying_out:
             return
@@ -204,7 +206,7 @@ class TradingTable(QTableView):
                     self.setColumnHidden(i, i in hidden)
                     if i not in hidden:
                         self.setColumnWidth(i, width)
-            if fixed() + least <= room:
+            if fixed() + min(least, STRETCH_FLOOR) <= room:
                 header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
             else:
                 header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Interactive)
@@ -262,4 +264,7 @@ class TradingTable(QTableView):
         state = settings.value(self._key())
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.horizontalHeader().restoreState(state)
+            for i in range(len(self.columns())):
+                if not self.isColumnHidden(i) and i != self.stretch:
+                    self._want[i] = self.columnWidth(i)
             self.fit_columns()
