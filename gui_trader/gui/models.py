@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -290,6 +291,12 @@ class KeyedTableModel(QAbstractTableModel):
     def rows(self) -> list[Any]:
         return [self._rows[k] for k in self.keys()]
 
+    def column_texts(self, column: int, first: int = 0, last: int = -1) -> list[str]:
+        """The shown text of one column in rows first..last (last < 0: to the end)."""
+        keys = self._keys[first : None if last < 0 else last + 1]
+        cells = self._cells
+        return [cells[k][column] for k in keys]
+
 
 # -------------------------------------------------------------------- orders
 @dataclass(frozen=True)
@@ -390,21 +397,21 @@ class PositionRow:
     prev_close: Decimal
     guard: ProtectionView | None = None  # its stop / target / trail, if protected
 
-    @property
+    @cached_property
     def pnl(self) -> Decimal:
         return self.position.pnl(self.ltp).quantize(CENT)
 
-    @property
+    @cached_property
     def realised(self) -> Decimal:
         """What the closed part booked (the matched buys and sells)."""
         return self.position.realized
 
-    @property
+    @cached_property
     def unrealised(self) -> Decimal:
         """The open part at the last price: the rest of the P&L, so the two add up exactly."""
         return self.pnl - self.realised
 
-    @property
+    @cached_property
     def day_change_pct(self) -> Decimal | None:
         return _pct_of(self.ltp - self.prev_close, self.prev_close)
 
@@ -545,26 +552,26 @@ class HoldingRow:
     guard: ProtectionView | None = None
     prev_close: Decimal = Decimal(0)  # yesterday's close: the day's change is from it
 
-    @property
+    @cached_property
     def pnl(self) -> Decimal:
         return self.holding.pnl(self.ltp).quantize(CENT)
 
-    @property
+    @cached_property
     def pnl_pct(self) -> Decimal | None:
         return _pct_of(self.ltp - self.holding.avg_price, self.holding.avg_price)
 
-    @property
+    @cached_property
     def value(self) -> Decimal:
         return self.ltp * self.holding.qty
 
-    @property
+    @cached_property
     def day_change(self) -> Decimal:
         """Today's move on the whole holding; 0 while yesterday's close is not known."""
         if not self.prev_close:
             return Decimal("0.00")
         return ((self.ltp - self.prev_close) * self.holding.qty).quantize(CENT)
 
-    @property
+    @cached_property
     def day_change_pct(self) -> Decimal | None:
         return _pct_of(self.ltp - self.prev_close, self.prev_close)
 

@@ -189,6 +189,9 @@ class PositionsPane(TablePane):
         exit_action.triggered.connect(lambda: act.exit_position(row.position))
         if row.position.net_qty != 0:
             _guard_items(menu, act, row.position.trading_symbol, row.guard is not None)
+        exit_all = menu.addAction("Exit all positions at market…", act.exit_all)
+        exit_all.setEnabled(self.exit_all_button.isEnabled())
+        menu.addSeparator()
         menu.addAction("Trade this symbol", lambda: act.pick_symbol(row.position.trading_symbol))
         menu.addAction("Copy", self.table.copy_selection)
         menu.exec(self.table.viewport().mapToGlobal(pos))

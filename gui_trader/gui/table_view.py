@@ -81,6 +81,7 @@ class TradingTable(QTableView):
         # trader's own.
         self._want: dict[int, int] = {}
         self._laying_out = False
+        self._header_widths: dict[tuple[int, bool], int] = {}  # (column, sorted) -> width
         header.sectionResized.connect(self._resized)
         # the sorted column's arrow needs room: the others keep none for it
         header.sortIndicatorChanged.connect(
@@ -121,30 +122,37 @@ class TradingTable(QTableView):
         )
 
     def content_width(self, column: int, first: int = 0, last: int = -1) -> int:
-        """The widest text of a column in rows first..last (the header's own included)."""
+        """The widest text of a column in rows first..last (the header's own included).
+
+        Runs on every frame's changes: numbers are in a fixed-pitch font, so only the longest
+        is measured; text is measured once per distinct value."""
         source = self.source
         if source is None:
             return 0
-        col = source.columns[column]
-        metrics = QFontMetrics(source.mono if col.numeric else self.font())
-        if last < 0:
-            last = source.rowCount() - 1
+        texts = source.column_texts(column, first, last)
         widest = 0
-        for row in range(first, last + 1):
-            text = source.index(row, column).data()
-            if text:
-                widest = max(widest, metrics.horizontalAdvance(str(text)))
+        if texts and source.columns[column].numeric:
+            longest = max(texts, key=len)
+            widest = QFontMetrics(source.mono).horizontalAdvance(longest)
+        elif texts:
+            metrics = self.fontMetrics()
+            widest = max(metrics.horizontalAdvance(t) for t in set(texts))
         return max(widest + PAD, self.header_width(column))
 
     def header_width(self, column: int) -> int:
         """The title's width, with the sort arrow's room only on the sorted column."""
         header = self.horizontalHeader()
+        key = (column, header.sortIndicatorSection() == column)
+        known = self._header_widths.get(key)
+        if known is not None:
+            return known
         style = self.style()
         margin = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
         title = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
         width = QFontMetrics(header.font()).horizontalAdvance(title) + 2 * margin + PAD // 2
         if header.isSortIndicatorShown() and header.sortIndicatorSection() == column:
             width += style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize, None, header) + margin
+        self._header_widths[key] = width
         return width
 
     def fit_columns(
@@ -206,11 +214,12 @@ class TradingTable(QTableView):
                     self.setColumnHidden(i, i in hidden)
                     if i not in hidden:
                         self.setColumnWidth(i, width)
-            if fixed() + min(least, STRETCH_FLOOR) <= room:
-                header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Stretch)
-            else:
-                header.setSectionResizeMode(self.stretch, QHeaderView.ResizeMode.Interactive)
-                self.setColumnWidth(self.stretch, min(self._stretch_need, STRETCH_MAX))
+            fits = fixed() + min(least, STRETCH_FLOOR) <= room
+            mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Interactive
+            if header.sectionResizeMode(self.stretch) != mode:  # a set re-lays the header out
+                header.setSectionResizeMode(self.stretch, mode)
+                if not fits:  # from then on the trader's to drag
+                    self.setColumnWidth(self.stretch, min(self._stretch_need, STRETCH_MAX))
         finally:
             self._laying_out = False
 

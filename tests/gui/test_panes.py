@@ -31,7 +31,8 @@ from gui_trader.gui.models import (
     WatchlistModel,
     apply_number_grouping,
 )
-from gui_trader.gui.panes import HoldingsPane, WatchlistPane
+from gui_trader.gui.panes import HoldingsPane, PositionsPane, WatchlistPane
+from gui_trader.gui.summary_bar import PnlSummary
 from gui_trader.gui.table_view import MiddleElide, TradingTable
 from tests.gui.conftest import Runner
 from tests.gui.test_window import shown
@@ -179,6 +180,39 @@ def test_profit_and_loss_colours_follow_the_theme(qapp: QApplication) -> None:
         assert index.data(Qt.ItemDataRole.ForegroundRole) == QColor(theme.STATUS["profit"][1])
     finally:
         theme.apply_theme(qapp, "light")
+
+
+def test_the_summary_and_the_totals_recolour_on_a_theme_switch(
+    qtbot: QtBot, qapp: QApplication
+) -> None:
+    positions, holdings = PositionsModel(), HoldingsModel()
+    summary = PnlSummary(positions, holdings)
+    pane = PositionsPane(positions, Desk())
+    qtbot.addWidget(summary)
+    qtbot.addWidget(pane)
+    positions.apply_positions([booked("100.00")])
+    positions.flush()
+    summary.refresh()
+    pane.update_total()
+    summary.show()
+    pane.show()
+    qtbot.waitExposed(pane)
+    light, dark = theme.STATUS["profit"]
+
+    def coloured(hex_colour: str) -> bool:
+        return hex_colour in summary.values["day"].styleSheet() and (
+            hex_colour in pane.total.styleSheet()
+        )
+
+    try:
+        theme.apply_theme(qapp, "light")
+        qtbot.waitUntil(lambda: coloured(light), timeout=2_000)
+        theme.apply_theme(qapp, "dark")  # Qt posts every widget a PaletteChange: nothing else
+        qtbot.waitUntil(lambda: coloured(dark), timeout=2_000)
+    finally:
+        theme.apply_theme(qapp, "light")
+    assert summary.text("day") == "+₹100.00" and summary.text("realised") == "+₹100.00"
+    assert pane.exit_all_button.isEnabled() is False  # closed: nothing to exit
 
 
 # ------------------------------------------------------------------ symbols
