@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QScrollArea,
     QSystemTrayIcon,
+    QToolBar,
     QWidget,
 )
 
@@ -54,6 +55,7 @@ from gui_trader.gui.models import (
     OrdersModel,
     PositionsModel,
     WatchlistModel,
+    apply_number_grouping,
 )
 from gui_trader.gui.monitor_controller import MonitorController
 from gui_trader.gui.monitor_model import MonitorModel
@@ -69,6 +71,7 @@ from gui_trader.gui.panes import (
 from gui_trader.gui.signals_panel import SignalsPanel
 from gui_trader.gui.status_bar import TradingStatusBar
 from gui_trader.gui.straddle_panel import StraddlePanel
+from gui_trader.gui.summary_bar import PnlSummary
 from gui_trader.gui.theme import apply_theme
 
 if TYPE_CHECKING:
@@ -117,10 +120,11 @@ class MainWindow(QMainWindow):
         self._asked = False  # quitting was confirmed (or forced by a signal): do not ask again
 
         # numbers as the trader chose (View menu), else config.toml's number_grouping
-        chosen = self.settings.value("number_grouping") or Config.load(self.paths.config).extra.get(
-            "number_grouping", "indian"
-        )
-        display.set_grouping(str(chosen))
+        chosen = self.settings.value("number_grouping")
+        if chosen:
+            display.set_grouping(str(chosen))
+        else:
+            apply_number_grouping(Config.load(self.paths.config))
         self.orders_model = OrdersModel(self)
         self.positions_model = PositionsModel(self)
         self.holdings_model = HoldingsModel(self)
@@ -149,6 +153,14 @@ class MainWindow(QMainWindow):
         self.charts = ChartController(self, self.monitors.running)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
+        self.summary = PnlSummary(self.positions_model, self.holdings_model)
+        summary_bar = QToolBar("P&L and funds", self)
+        summary_bar.setObjectName("toolbar-summary")
+        summary_bar.setMovable(False)
+        summary_bar.setFloatable(False)
+        summary_bar.toggleViewAction().setVisible(False)  # not hidden by a stray right-click
+        summary_bar.addWidget(self.summary)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, summary_bar)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._build_menus()
         self.tray = self._build_tray()
@@ -521,6 +533,7 @@ class MainWindow(QMainWindow):
             self.watch_model,
         ):
             model.clear()
+        self.summary.set_funds(None)
         self.straddle.attach(None)
         await self.start(account=account, paper=paper)
 
@@ -631,10 +644,7 @@ class MainWindow(QMainWindow):
         self.after_drain(self.log_pane.follow)
 
     def _on_funds(self, event: FundsUpdated) -> None:
-        self.ticket.funds.setText(
-            f"available {display.rupees(event.funds.available)} · margin used "
-            f"{display.rupees(event.funds.margin_used)}"
-        )
+        self.summary.set_funds(event.funds)  # margin used / available, always in view
 
     def _on_session(self, s: SessionState) -> None:
         self.status.on_session(s)
@@ -796,6 +806,31 @@ class MainWindow(QMainWindow):
         )
         if self.confirm("Exit position", text):
             self.spawn(engine.exit_position(position), "exit")
+
+    def exit_all(self) -> None:
+        """Every open position closed at market: one question for all, then one exit each
+        (the single exit's path, sliced at the freeze quantity)."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            plans = [(p, engine.exit_plan(p)) for p in engine.positions if p.net_qty]
+        except LookupError as exc:
+            self.ticket.say(str(exc), error=True)
+            return
+        if not plans:
+            self.status.notify("no open positions", 3000)
+            return
+        lines = "\n".join(
+            f"{plan[0].side.label} {display.quantity(abs(p.net_qty))} {p.trading_symbol}"
+            f" ({len(plan)} order{'s' * (len(plan) > 1)})"
+            for p, plan in plans
+        )
+        n = len(plans)
+        text = f"Close {n} position{'s' * (n != 1)} at market on {engine.mode}?\n{lines}"
+        if self.confirm("Exit all positions", text):
+            for position, _ in plans:
+                self.spawn(engine.exit_position(position), "exit")
 
     def protect_symbol(self, symbol: str) -> None:
         """The Protect dialog for a held symbol; what it sets goes through the engine."""
@@ -974,7 +1009,7 @@ class MainWindow(QMainWindow):
         try:
             inst = engine.add_watch(symbol)
         except LookupError as exc:
-            self.status.notify(str(exc).strip("'\""), 5000)
+            self.watchlist.show_error(str(exc).strip("'\""))
             return
         self.watch_model.add(inst.trading_symbol, inst.key, engine.quotes.get(inst.key))
         self._save_watchlist()

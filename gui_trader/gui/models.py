@@ -3,6 +3,10 @@
 Each model keeps rows by key and the formatted cells of each row. `upsert` marks only the cells
 whose text changed; `flush` (called once per frame by the window's drain timer) emits one
 `dataChanged` per run of touched rows. Rows are never rebuilt wholesale.
+
+Every figure is formatted by core/display.py (lakh/crore grouping by default, always two
+decimals) and every time by display.clock (IST, with the date when not today). Colours are
+read from the theme when a cell paints, so a theme switch needs no reformatting.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -23,35 +28,60 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
+from gui_trader.core import display
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderStatus
 from gui_trader.core.portfolio import Holding, Position
 from gui_trader.engine.events import ProtectionView
+from gui_trader.gui import theme
+
+if TYPE_CHECKING:
+    from gui_trader.config import Config
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+# Light-theme constants, kept for the monitor's model until it moves; the panes read
+# theme.colour() at paint time instead.
 PROFIT, LOSS = QColor("#2e9d4f"), QColor("#d83b3b")
+CENT = Decimal("0.01")
 STATUS_COLOURS = {
-    OrderStatus.COMPLETE: PROFIT,
-    OrderStatus.REJECTED: LOSS,
-    OrderStatus.CANCELLED: QColor("#8a8a8a"),
-    OrderStatus.UNKNOWN: QColor("#d98b00"),
+    OrderStatus.COMPLETE: "profit",
+    OrderStatus.REJECTED: "loss",
+    OrderStatus.CANCELLED: "muted",
+    OrderStatus.UNKNOWN: "warn",
 }
 
 
 def money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+    """A price or an amount as an Indian trader reads it: "5,85,25,354.58"; None -> ""."""
+    return display.amount(value)
 
 
 def _level(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+    return display.price(value)
 
 
 def signed(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:+,.2f}"
+    """A gain or loss: "+5,354.00", "-1,536.50"."""
+    return display.amount(value, sign=True)
+
+
+def qty(value: int) -> str:
+    return display.quantity(value)
+
+
+def pct(value: Decimal | None) -> str:
+    """A signed percentage, "+1.25%"; None (no reference price) -> ""."""
+    return display.percent(value)
+
+
+def apply_number_grouping(config: Config) -> str:
+    """The `number_grouping` setting ("indian", the default, or "international") for every
+    figure shown. Call it before the first row is formatted: cells are cached as text."""
+    return display.set_grouping(str(config.extra.get("number_grouping", "indian")))
 
 
 @dataclass(frozen=True)
@@ -62,13 +92,32 @@ class Column:
     numeric: bool = False
     colour: Callable[[Any], QColor | None] | None = None
     tip: str = ""
-    width: int = 0  # default width in pixels; 0 = the view's default
+    # The most a column fitted to its content takes, in pixels (longer text elides in the
+    # middle and its tooltip shows it whole); 0 = no cap.
+    width: int = 0
+    tooltip: Callable[[Any], str] | None = None  # a cell's tooltip (default: long text's text)
+    # Hidden when the view is too narrow for every column, the highest first (equal values
+    # go together); 0 = always shown.
+    drop: int = 0
+    # Cut in the middle when too long: a symbol's end (strike, CE / PE) is what tells two
+    # contracts apart. Other text is cut at its end.
+    elide_middle: bool = False
 
 
 def sign_colour(value: Decimal | None) -> QColor | None:
+    """Profit green, loss red, in the theme in force when the cell paints."""
     if value is None or value == 0:
         return None
-    return PROFIT if value > 0 else LOSS
+    return theme.colour("profit" if value > 0 else "loss")
+
+
+def status_colour(status: OrderStatus) -> QColor | None:
+    name = STATUS_COLOURS.get(status)
+    return None if name is None else theme.colour(name)
+
+
+def _pct_of(change: Decimal, base: Decimal) -> Decimal | None:
+    return None if not base else (change * 100 / base).quantize(CENT)
 
 
 class KeyedTableModel(QAbstractTableModel):
@@ -127,10 +176,12 @@ class KeyedTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and col.numeric:
             return self.mono
         if role == Qt.ItemDataRole.ForegroundRole and col.colour:
-            return col.colour(row)
+            return col.colour(row)  # read now: the theme may have switched since the last paint
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col.tooltip is not None:
+                return col.tooltip(row) or None
             text = self._cells[key][index.column()]
-            return text if len(text) > 12 else None  # the full text of a truncated cell
+            return text if not col.numeric and len(text) > 12 else None  # may be elided
         return None
 
     # ---------------------------------------------------------------- updates
@@ -240,6 +291,12 @@ class KeyedTableModel(QAbstractTableModel):
     def rows(self) -> list[Any]:
         return [self._rows[k] for k in self.keys()]
 
+    def column_texts(self, column: int, first: int = 0, last: int = -1) -> list[str]:
+        """The shown text of one column in rows first..last (last < 0: to the end)."""
+        keys = self._keys[first : None if last < 0 else last + 1]
+        cells = self._cells
+        return [cells[k][column] for k in keys]
+
 
 # -------------------------------------------------------------------- orders
 @dataclass(frozen=True)
@@ -248,22 +305,51 @@ class OrderRow:
     external: bool
 
 
+def _status_tip(r: OrderRow) -> str:
+    o = r.order
+    parts = [o.status.value]
+    if o.raw_status and o.raw_status != o.status.value:
+        parts.append(f"broker: {o.raw_status}")
+    if o.reject_reason:
+        parts.append(o.reject_reason)
+    return "\n".join(parts)
+
+
+def _type_text(o: Order) -> str:
+    return f"{o.order_type} @{money(o.trigger_price)}" if o.trigger_price else o.order_type
+
+
 class OrdersModel(KeyedTableModel):
+    """The day's orders; the reason and the broker's order number stay in view."""
+
     columns = (
         Column(
             "Time",
-            lambda r: r.order.time.strftime("%H:%M:%S") if r.order.time else "",
+            lambda r: display.clock(r.order.time),
             lambda r: r.order.time.isoformat() if r.order.time else "",
         ),
-        Column("Symbol", lambda r: r.order.trading_symbol),
+        Column(
+            "Symbol",
+            lambda r: r.order.trading_symbol,
+            tooltip=lambda r: r.order.trading_symbol,
+            elide_middle=True,
+            width=240,
+        ),
         Column(
             "Side",
             lambda r: r.order.side.label,
-            colour=lambda r: PROFIT if r.order.side.value == "B" else LOSS,
+            colour=lambda r: theme.colour("profit" if r.order.side.value == "B" else "loss"),
         ),
-        Column("Qty", lambda r: f"{r.order.qty:,}", lambda r: r.order.qty, True),
-        Column("Filled", lambda r: f"{r.order.filled_qty:,}", lambda r: r.order.filled_qty, True),
-        Column("Type", lambda r: r.order.order_type),
+        Column("Product", lambda r: r.order.product),
+        Column("Qty", lambda r: qty(r.order.qty), lambda r: r.order.qty, True),
+        Column("Filled", lambda r: qty(r.order.filled_qty), lambda r: r.order.filled_qty, True),
+        Column(
+            "Type",
+            lambda r: _type_text(r.order),
+            tooltip=lambda r: (
+                f"trigger {money(r.order.trigger_price)}" if r.order.trigger_price else ""
+            ),
+        ),
         Column(
             "Price",
             lambda r: money(r.order.price) if r.order.price else "MKT",
@@ -279,17 +365,25 @@ class OrdersModel(KeyedTableModel):
         Column(
             "Status",
             lambda r: r.order.status.value,
-            colour=lambda r: STATUS_COLOURS.get(r.order.status),
+            colour=lambda r: status_colour(r.order.status),
+            tooltip=_status_tip,
         ),
-        Column("Tag", lambda r: r.order.tag or "—", width=130),
+        Column("Order no", lambda r: r.order.order_id, tip="the broker's order number"),
+        Column(
+            "Reason",
+            lambda r: r.order.reject_reason,
+            tooltip=lambda r: r.order.reject_reason,
+            tip="why the broker rejected (or cancelled) the order",
+        ),
+        Column("Tag", lambda r: r.order.tag or "—", width=140, drop=2),
         Column(
             "Source",
             lambda r: "external" if r.external else "gui_trader",
             tip="external: placed outside this app (another terminal or the broker's app)",
+            drop=1,
         ),
-        Column("Reason", lambda r: r.order.reject_reason, width=260),
-        Column("Order no", lambda r: r.order.order_id, width=140),
     )
+    STRETCH = [c.title for c in columns].index("Reason")  # spare width; the symbol is whole
 
     def apply(self, order: Order, external: bool) -> None:
         self.upsert(order.order_id, OrderRow(order, external))
@@ -303,46 +397,81 @@ class PositionRow:
     prev_close: Decimal
     guard: ProtectionView | None = None  # its stop / target / trail, if protected
 
-    @property
+    @cached_property
     def pnl(self) -> Decimal:
-        return self.position.pnl(self.ltp).quantize(Decimal("0.01"))
+        return self.position.pnl(self.ltp).quantize(CENT)
 
-    @property
+    @cached_property
+    def realised(self) -> Decimal:
+        """What the closed part booked (the matched buys and sells)."""
+        return self.position.realized
+
+    @cached_property
+    def unrealised(self) -> Decimal:
+        """The open part at the last price: the rest of the P&L, so the two add up exactly."""
+        return self.pnl - self.realised
+
+    @cached_property
     def day_change_pct(self) -> Decimal | None:
-        if not self.prev_close:
-            return None
-        return ((self.ltp - self.prev_close) * 100 / self.prev_close).quantize(Decimal("0.01"))
+        return _pct_of(self.ltp - self.prev_close, self.prev_close)
+
+
+def _guard_columns(columns: Sequence[Column]) -> tuple[int, ...]:
+    return tuple(i for i, c in enumerate(columns) if c.title in ("Stop", "Target", "Trail"))
 
 
 class PositionsModel(KeyedTableModel):
     columns = (
-        Column("Symbol", lambda r: r.position.trading_symbol),
-        Column("Product", lambda r: r.position.product, width=64),
+        Column(
+            "Symbol",
+            lambda r: r.position.trading_symbol,
+            tooltip=lambda r: f"{r.position.trading_symbol} ({r.position.product})",
+            elide_middle=True,
+        ),
+        Column("Product", lambda r: r.position.product),
         Column(
             "Net qty",
-            lambda r: f"{r.position.net_qty:,}",
+            lambda r: qty(r.position.net_qty),
             lambda r: r.position.net_qty,
             True,
             lambda r: sign_colour(Decimal(r.position.net_qty)),
-            width=72,
         ),
-        Column(
-            "Avg",
-            lambda r: money(r.position.avg_price),
-            lambda r: r.position.avg_price,
-            True,
-            width=84,
-        ),
-        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True, width=84),
+        Column("Buy qty", lambda r: qty(r.position.buy_qty), lambda r: r.position.buy_qty, True),
+        Column("Sell qty", lambda r: qty(r.position.sell_qty), lambda r: r.position.sell_qty, True),
+        Column("Avg", lambda r: money(r.position.avg_price), lambda r: r.position.avg_price, True),
+        Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
         Column(
             "Day %",
-            lambda r: "" if r.day_change_pct is None else f"{r.day_change_pct:+.2f}%",
+            lambda r: pct(r.day_change_pct),
             lambda r: r.day_change_pct or 0,
             True,
             lambda r: sign_colour(r.day_change_pct),
-            width=64,
+            drop=1,
         ),
-        Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+        Column(
+            "Unrealised",
+            lambda r: signed(r.unrealised),
+            lambda r: r.unrealised,
+            True,
+            lambda r: sign_colour(r.unrealised),
+            tip="the open quantity at the last price",
+        ),
+        Column(
+            "Realised",
+            lambda r: signed(r.realised),
+            lambda r: r.realised,
+            True,
+            lambda r: sign_colour(r.realised),
+            tip="booked by the matched buys and sells",
+        ),
+        Column(
+            "P&L",
+            lambda r: signed(r.pnl),
+            lambda r: r.pnl,
+            True,
+            lambda r: sign_colour(r.pnl),
+            tip="realised + unrealised",
+        ),
         Column(
             "Stop",
             lambda r: (
@@ -352,7 +481,6 @@ class PositionsModel(KeyedTableModel):
             lambda r: (r.guard.sl if r.guard else None) or 0,
             True,
             tip="the stop-loss; B: an SL order rests at the broker (else watched here on ticks)",
-            width=88,
         ),
         Column(
             "Target",
@@ -360,11 +488,10 @@ class PositionsModel(KeyedTableModel):
             lambda r: (r.guard.target if r.guard else None) or 0,
             True,
             tip="the target: a LIMIT resting at the broker",
-            width=80,
         ),
-        Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True, width=56),
+        Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
     )
-    GUARD_COLUMNS = (7, 8, 9)  # Stop, Target, Trail: double-click edits the protection
+    GUARD_COLUMNS = _guard_columns(columns)  # double-click one: edit the protection
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -413,6 +540,9 @@ class PositionsModel(KeyedTableModel):
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))
 
+    def open_positions(self) -> list[Position]:
+        return [r.position for r in self.rows() if r.position.net_qty]
+
 
 # -------------------------------------------------------------------- holdings
 @dataclass(frozen=True)
@@ -420,30 +550,79 @@ class HoldingRow:
     holding: Holding
     ltp: Decimal
     guard: ProtectionView | None = None
+    prev_close: Decimal = Decimal(0)  # yesterday's close: the day's change is from it
 
-    @property
+    @cached_property
     def pnl(self) -> Decimal:
-        return self.holding.pnl(self.ltp).quantize(Decimal("0.01"))
+        return self.holding.pnl(self.ltp).quantize(CENT)
+
+    @cached_property
+    def pnl_pct(self) -> Decimal | None:
+        return _pct_of(self.ltp - self.holding.avg_price, self.holding.avg_price)
+
+    @cached_property
+    def value(self) -> Decimal:
+        return self.ltp * self.holding.qty
+
+    @cached_property
+    def day_change(self) -> Decimal:
+        """Today's move on the whole holding; 0 while yesterday's close is not known."""
+        if not self.prev_close:
+            return Decimal("0.00")
+        return ((self.ltp - self.prev_close) * self.holding.qty).quantize(CENT)
+
+    @cached_property
+    def day_change_pct(self) -> Decimal | None:
+        return _pct_of(self.ltp - self.prev_close, self.prev_close)
 
 
 class HoldingsModel(KeyedTableModel):
     columns = (
-        Column("Symbol", lambda r: r.holding.symbol),
-        Column("Qty", lambda r: f"{r.holding.qty:,}", lambda r: r.holding.qty, True),
+        Column(
+            "Symbol",
+            lambda r: r.holding.symbol,
+            tooltip=lambda r: r.holding.trading_symbol,
+            elide_middle=True,
+        ),
+        Column("Qty", lambda r: qty(r.holding.qty), lambda r: r.holding.qty, True),
         Column(
             "Sellable",
-            lambda r: f"{r.holding.sellable_qty:,}",
+            lambda r: qty(r.holding.sellable_qty),
             lambda r: r.holding.sellable_qty,
             True,
+            drop=1,
         ),
         Column(
             "Avg",
-            lambda r: money(r.holding.avg_price.quantize(Decimal("0.01"))),
+            lambda r: money(r.holding.avg_price.quantize(CENT)),
             lambda r: r.holding.avg_price,
             True,
         ),
         Column("LTP", lambda r: money(r.ltp), lambda r: r.ltp, True),
+        Column(
+            "Day chg",
+            lambda r: signed(r.day_change),
+            lambda r: r.day_change,
+            True,
+            lambda r: sign_colour(r.day_change),
+            tip="today's change on the whole holding (₹), from yesterday's close",
+        ),
+        Column(
+            "Day %",
+            lambda r: pct(r.day_change_pct),
+            lambda r: r.day_change_pct or 0,
+            True,
+            lambda r: sign_colour(r.day_change_pct),
+        ),
         Column("P&L", lambda r: signed(r.pnl), lambda r: r.pnl, True, lambda r: sign_colour(r.pnl)),
+        Column(
+            "P&L %",
+            lambda r: pct(r.pnl_pct),
+            lambda r: r.pnl_pct or 0,
+            True,
+            lambda r: sign_colour(r.pnl_pct),
+            tip="against the average buy price",
+        ),
         Column(
             "Stop",
             lambda r: _level(r.guard.sl if r.guard else None),
@@ -457,29 +636,33 @@ class HoldingsModel(KeyedTableModel):
             True,
         ),
     )
-    GUARD_COLUMNS = (6, 7)
+    GUARD_COLUMNS = _guard_columns(columns)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.quotes: dict[str, Decimal] = {}
+        self.quotes: dict[str, Quote] = {}
         self.guards: dict[str, ProtectionView] = {}
+
+    def _row(self, h: Holding) -> HoldingRow:
+        q = self.quotes.get(h.key)
+        ltp = q.ltp if q is not None else h.close_price
+        prev = q.prev_close if q is not None and q.prev_close else h.close_price
+        return HoldingRow(h, ltp, self.guards.get(h.key), prev)
 
     def apply_holdings(self, holdings: Sequence[Holding]) -> None:
         seen = set()
         for h in holdings:
-            key = h.key
-            seen.add(key)
-            ltp = self.quotes.get(key, h.close_price)
-            self.upsert(key, HoldingRow(h, ltp, self.guards.get(key)))
+            seen.add(h.key)
+            self.upsert(h.key, self._row(h))
         for key in [k for k in self.keys() if k not in seen]:
             self.remove(key)
 
     def apply_quotes(self, quotes: Sequence[Quote]) -> None:
         for q in quotes:
-            self.quotes[q.key] = q.ltp
-            row = self.row(q.key)
+            row: HoldingRow | None = self.row(q.key)
+            self.quotes[q.key] = q
             if row is not None:
-                self.upsert(q.key, HoldingRow(row.holding, q.ltp, row.guard))
+                self.upsert(q.key, self._row(row.holding))
 
     def apply_protections(self, views: Sequence[ProtectionView]) -> None:
         before = set(self.guards)
@@ -487,10 +670,16 @@ class HoldingsModel(KeyedTableModel):
         for key in before | set(self.guards):
             row: HoldingRow | None = self.row(key)
             if row is not None:
-                self.upsert(key, HoldingRow(row.holding, row.ltp, self.guards.get(key)))
+                self.upsert(key, self._row(row.holding))
 
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))
+
+    def total_value(self) -> Decimal:
+        return sum((r.value for r in self.rows()), Decimal(0))
+
+    def total_day_change(self) -> Decimal:
+        return sum((r.day_change for r in self.rows()), Decimal(0))
 
 
 # -------------------------------------------------------------------- watchlist
@@ -502,14 +691,15 @@ class WatchRow:
 
 
 class WatchlistModel(KeyedTableModel):
+    """Symbol, LTP and Chg % always; Chg, then Bid / Ask give way first in a narrow dock."""
+
     columns = (
-        Column("Symbol", lambda r: r.symbol),
+        Column("Symbol", lambda r: r.symbol, tooltip=lambda r: r.symbol, elide_middle=True),
         Column(
             "LTP",
             lambda r: money(r.quote.ltp) if r.quote else "…",
             lambda r: r.quote.ltp if r.quote else 0,
             True,
-            width=76,
         ),
         Column(
             "Chg",
@@ -517,29 +707,28 @@ class WatchlistModel(KeyedTableModel):
             lambda r: r.quote.change if r.quote else 0,
             True,
             lambda r: sign_colour(r.quote.change) if r.quote else None,
-            width=58,
+            drop=1,
         ),
         Column(
             "Chg %",
-            lambda r: f"{r.quote.change_pct:+.2f}%" if r.quote else "",
+            lambda r: pct(r.quote.change_pct) if r.quote else "",
             lambda r: r.quote.change_pct if r.quote else 0,
             True,
             lambda r: sign_colour(r.quote.change_pct) if r.quote else None,
-            width=58,
         ),
         Column(
             "Bid",
             lambda r: money(r.quote.bid) if r.quote and r.quote.bid else "",
             lambda r: r.quote.bid if r.quote else 0,
             True,
-            width=76,
+            drop=2,
         ),
         Column(
             "Ask",
             lambda r: money(r.quote.ask) if r.quote and r.quote.ask else "",
             lambda r: r.quote.ask if r.quote else 0,
             True,
-            width=76,
+            drop=2,
         ),
     )
 
@@ -557,7 +746,7 @@ class WatchlistModel(KeyedTableModel):
 @dataclass(frozen=True)
 class LogRow:
     level: str
-    time: datetime
+    time: datetime  # naive: the machine's local time (logging's record.created)
     source: str
     message: str
 
@@ -565,22 +754,24 @@ class LogRow:
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
+def _log_time(at: datetime) -> str:
+    """IST with milliseconds; a naive time is the machine's local time, not IST."""
+    aware = at if at.tzinfo is not None else at.astimezone()
+    return f"{display.clock(aware)}.{aware.microsecond // 1000:03d}"
+
+
+def _level_colour(r: LogRow) -> QColor | None:
+    if LEVELS.get(r.level, 0) >= 40:
+        return theme.colour("loss")
+    return theme.colour("warn") if r.level == "WARNING" else None
+
+
 class LogModel(KeyedTableModel):
     columns = (
-        Column(
-            "Level",
-            lambda r: r.level,
-            colour=lambda r: (
-                LOSS
-                if LEVELS.get(r.level, 0) >= 40
-                else QColor("#d98b00")
-                if r.level == "WARNING"
-                else None
-            ),
-        ),
-        Column("Time", lambda r: r.time.strftime("%H:%M:%S.%f")[:-3]),
-        Column("Source", lambda r: r.source, width=150),
-        Column("Message", lambda r: r.message),
+        Column("Level", lambda r: r.level, colour=_level_colour),
+        Column("Time", lambda r: _log_time(r.time)),
+        Column("Source", lambda r: r.source, width=180),
+        Column("Message", lambda r: r.message, tooltip=lambda r: r.message),
     )
 
     def __init__(self, cap: int = 5000, parent: QObject | None = None) -> None:

@@ -92,8 +92,9 @@ class OrderTicket(QWidget):
         self.sell.clicked.connect(lambda: self._send(Side.SELL))
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.funds = QLabel("")
+        self.funds = QLabel("")  # funds live in the summary bar; kept for a floating ticket
         self.funds.setWordWrap(True)
+        self.funds.hide()
         self.book = DepthTable()
         self.book.hide()  # until the ticket has a symbol with a quote
         form.addRow("Symbol", self.symbol)

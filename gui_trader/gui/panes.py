@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QEvent, QPoint, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -19,8 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui_trader.core import display
 from gui_trader.core.order import Order
 from gui_trader.core.portfolio import Position
+from gui_trader.gui import theme
 from gui_trader.gui.models import (
     HoldingsModel,
     KeyedTableModel,
@@ -32,14 +33,13 @@ from gui_trader.gui.models import (
     PositionsModel,
     SortProxy,
     WatchlistModel,
-    money,
-    signed,
 )
 from gui_trader.gui.table_view import TradingTable
 
 
 class Actions(Protocol):
     def exit_position(self, position: Position) -> None: ...
+    def exit_all(self) -> None: ...
     def cancel_orders(self, order_ids: list[str]) -> None: ...
     def cancel_all_open(self) -> None: ...
     def modify_order(self, order: Order) -> None: ...
@@ -81,13 +81,12 @@ def _total_label() -> QLabel:
 
 
 def _colour_total(label: QLabel, text: str, value: Decimal) -> None:
-    colour = "#2e9d4f" if value > 0 else "#d83b3b" if value < 0 else ""
+    """Green on a gain, red on a loss, in the theme in force now."""
+    style = "font-weight: bold; padding: 2px 6px"
+    if value:
+        style += f"; color: {theme.hex_colour('profit' if value > 0 else 'loss')}"
     label.setText(text)
-    label.setStyleSheet(
-        f"font-weight: bold; padding: 2px 6px; color: {colour}"
-        if colour
-        else "font-weight: bold; padding: 2px 6px"
-    )
+    label.setStyleSheet(style)
 
 
 class TablePane(QWidget):
@@ -120,6 +119,7 @@ class TablePane(QWidget):
             layout.addWidget(bar)
         layout.addWidget(self.table)
         self.total = _total_label()
+        self._total_value = Decimal(0)
         if total:
             layout.addWidget(self.total)
         self.table.customContextMenuRequested.connect(self._menu)
@@ -131,17 +131,47 @@ class TablePane(QWidget):
     def _menu(self, pos: QPoint) -> None:
         """Panes with a context menu override this."""
 
+    def set_total(self, text: str, value: Decimal) -> None:
+        self._total_value = value
+        _colour_total(self.total, text, value)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A theme switch: the total's colour is re-read (the cells read theirs at paint)."""
+        if event.type() == QEvent.Type.PaletteChange and self.total.text():
+            _colour_total(self.total, self.total.text(), self._total_value)
+        super().changeEvent(event)
+
 
 class PositionsPane(TablePane):
     def __init__(self, model: PositionsModel, actions: Actions) -> None:
+        self.exit_all_button = QPushButton("Exit all positions…")
+        self.exit_all_button.setToolTip("close every open position at market (asks first)")
+        self.exit_all_button.setEnabled(False)
         super().__init__(model, SortProxy(), "positions", actions=actions, total=True)
         self.positions = model
+        footer = QHBoxLayout()  # the button beside the totals: no row of its own
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.removeWidget(self.total)
+        footer.addWidget(self.exit_all_button)
+        footer.addWidget(self.total, 1)
+        layout.addLayout(footer)
+        self.exit_all_button.clicked.connect(actions.exit_all)
         _guard_clicks(self, model.GUARD_COLUMNS, actions)
 
     def update_total(self) -> None:
+        rows = self.positions.rows()
         pnl = self.positions.total_pnl()
-        n = self.model.rowCount()
-        _colour_total(self.total, f"{n} position{'s' * (n != 1)} · total P&L {signed(pnl)}", pnl)
+        realised = sum((r.realised for r in rows), Decimal(0))
+        n, open_ = len(rows), len(self.positions.open_positions())
+        self.exit_all_button.setEnabled(open_ > 0)
+        self.set_total(
+            f"{n} position{'s' * (n != 1)} ({open_} open) · realised "
+            f"{display.rupees(realised, sign=True)} · unrealised "
+            f"{display.rupees(pnl - realised, sign=True)} · total P&L "
+            f"{display.rupees(pnl, sign=True)}",
+            pnl,
+        )
 
     def _menu(self, pos: QPoint) -> None:
         key = self.table.key_at(pos)
@@ -155,6 +185,9 @@ class PositionsPane(TablePane):
         exit_action.triggered.connect(lambda: act.exit_position(row.position))
         if row.position.net_qty != 0:
             _guard_items(menu, act, row.position.trading_symbol, row.guard is not None)
+        exit_all = menu.addAction("Exit all positions at market…", act.exit_all)
+        exit_all.setEnabled(self.exit_all_button.isEnabled())
+        menu.addSeparator()
         menu.addAction("Trade this symbol", lambda: act.pick_symbol(row.position.trading_symbol))
         menu.addAction("Copy", self.table.copy_selection)
         menu.exec(self.table.viewport().mapToGlobal(pos))
@@ -181,8 +214,12 @@ class HoldingsPane(TablePane):
 
     def update_total(self) -> None:
         pnl = self.holdings.total_pnl()
-        value = sum((r.ltp * r.holding.qty for r in self.model.rows()), Decimal(0))
-        _colour_total(self.total, f"value {money(value)} · unrealised P&L {signed(pnl)}", pnl)
+        day = self.holdings.total_day_change()
+        self.set_total(
+            f"value {display.rupees(self.holdings.total_value())} · today "
+            f"{display.rupees(day, sign=True)} · unrealised P&L {display.rupees(pnl, sign=True)}",
+            pnl,
+        )
 
 
 class OrdersPane(TablePane):
@@ -196,7 +233,9 @@ class OrdersPane(TablePane):
         bar.addStretch(1)
         bar.addWidget(self.cancel_all)
         self.orders_proxy = OrdersFilter()
-        super().__init__(model, self.orders_proxy, "orders", actions=actions, bar=bar, stretch=1)
+        super().__init__(
+            model, self.orders_proxy, "orders", actions=actions, bar=bar, stretch=model.STRETCH
+        )
         self.filter.currentIndexChanged.connect(lambda i: self.orders_proxy.set_open_only(i == 1))
         self.cancel_all.clicked.connect(actions.cancel_all_open)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
@@ -267,22 +306,53 @@ class LogPane(TablePane):
 
 
 class WatchlistPane(TablePane):
+    """Symbols to watch. A symbol that cannot be added stays in the box with the reason under
+    it (no pop-up): the trader corrects a typo instead of typing it all again."""
+
     def __init__(self, model: WatchlistModel, actions: Actions) -> None:
         self.add = QLineEdit()
         self.add.setPlaceholderText("add a symbol, Enter")
-        super().__init__(model, SortProxy(), "watchlist", actions=actions, bar=self.add)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(1)
+        column.addWidget(self.add)
+        column.addWidget(self.error)
+        self._failed = False
+        super().__init__(model, SortProxy(), "watchlist", actions=actions, bar=box)
         self.add.returnPressed.connect(self._add)
-        # Six columns rarely fit the narrow dock: the symbol keeps a readable width and the
-        # rest scroll, instead of the symbol stretching over the prices.
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 104)
+        self.add.textEdited.connect(lambda _: self.clear_error())
 
     def _add(self) -> None:
         text = self.add.text().strip()
         if text and self.act is not None:
+            self.clear_error()
             self.act.add_watch(text)
-            self.add.clear()
+            if not self._failed:
+                self.add.clear()
+
+    def show_error(self, message: str) -> None:
+        """Why the typed symbol was not added; the text stays for correcting."""
+        self._failed = True
+        self.error.setText(message)
+        self._colour_error()
+        self.error.show()
+
+    def clear_error(self) -> None:
+        self._failed = False
+        self.error.clear()
+        self.error.hide()
+
+    def _colour_error(self) -> None:
+        self.error.setStyleSheet(f"color: {theme.hex_colour('loss')}; font-size: 11px")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._colour_error()
+        super().changeEvent(event)
 
     def _menu(self, pos: QPoint) -> None:
         key = self.table.key_at(pos)

@@ -77,7 +77,6 @@ def test_the_positions_menu_offers_protection_for_open_positions(
 ) -> None:
     from gui_trader.gui.models import PositionsModel
 
-    assert PositionsModel.columns[7].title == "Stop"
     assert [PositionsModel.columns[i].title for i in PositionsModel.GUARD_COLUMNS] == [
         "Stop",
         "Target",
@@ -110,5 +109,6 @@ def test_the_ticket_buys_and_protects_what_fills(
     qtbot.waitUntil(lambda: len(p.target_orders) == 1, timeout=15_000)
     assert (p.symbol, p.qty, p.sl, p.target) == ("TCS-EQ", 2, sl, target)
     model = window.positions_model
-    shown(window, qtbot, lambda: cell(model, find_row(model, 0, "TCS-EQ"), 8) != "")
-    assert cell(model, find_row(model, 0, "TCS-EQ"), 8) == f"{target:,.2f}"
+    target_col = model.GUARD_COLUMNS[1]
+    shown(window, qtbot, lambda: cell(model, find_row(model, 0, "TCS-EQ"), target_col) != "")
+    assert cell(model, find_row(model, 0, "TCS-EQ"), target_col) == f"{target:,.2f}"

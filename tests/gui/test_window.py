@@ -25,6 +25,11 @@ def cell(model: object, row: int, col: int) -> str:
     return str(model.index(row, col).data())  # type: ignore[attr-defined]
 
 
+def col(model: object, title: str) -> int:
+    """A column by its title: tests do not depend on where a column sits."""
+    return [c.title for c in model.columns].index(title)  # type: ignore[attr-defined]
+
+
 def find_row(model: object, col: int, text: str) -> int:
     for r in range(model.rowCount()):  # type: ignore[attr-defined]
         if cell(model, r, col) == text:
@@ -74,8 +79,8 @@ def test_buy_from_the_ticket_fills_and_shows_the_right_pnl(
     shown(window, qtbot, lambda: window.positions_model.rowCount() == 1)
     orders = window.orders_model
     assert orders.rowCount() == 1
-    assert cell(orders, 0, 1) == "SBIN-EQ" and cell(orders, 0, 8) == "complete"
-    assert cell(orders, 0, 10) == "gui_trader"
+    assert cell(orders, 0, 1) == "SBIN-EQ" and cell(orders, 0, col(orders, "Status")) == "complete"
+    assert cell(orders, 0, col(orders, "Source")) == "gui_trader"
     row = window.positions_model.rows()[0]
     assert row.position.net_qty == 7
     fill = orders.rows()[0].order.avg_price
@@ -105,17 +110,18 @@ def test_limit_order_modify_then_cancel(window: MainWindow, qtbot: QtBot, run: R
     assert engine is not None
     outcome = run(engine.place(engine.request("INFY", Side.BUY, 3, Decimal("1400.00"))))
     shown(window, qtbot, lambda: window.orders_model.rowCount() == 1)
-    assert cell(window.orders_model, 0, 8) == "open"
-    assert cell(window.orders_model, 0, 6) == "1,400.00"
+    status, price = col(window.orders_model, "Status"), col(window.orders_model, "Price")
+    assert cell(window.orders_model, 0, status) == "open"
+    assert cell(window.orders_model, 0, price) == "1,400.00"
     run(engine.modify(outcome.order_id, price=Decimal("1399.50")))
-    shown(window, qtbot, lambda: cell(window.orders_model, 0, 6) == "1,399.50")
+    shown(window, qtbot, lambda: cell(window.orders_model, 0, price) == "1,399.50")
     orders_filter = window.orders.proxy
     assert isinstance(orders_filter, OrdersFilter)
     orders_filter.set_open_only(True)
     assert window.orders.proxy.rowCount() == 1
     window.orders.table.selectRow(0)
     window.orders.cancel_selected()
-    shown(window, qtbot, lambda: cell(window.orders_model, 0, 8) == "cancelled")
+    shown(window, qtbot, lambda: cell(window.orders_model, 0, status) == "cancelled")
     assert window.orders.proxy.rowCount() == 0  # the open filter hides it now
     assert engine.orders[outcome.order_id].status is OrderStatus.CANCELLED
 
@@ -161,8 +167,8 @@ def test_external_orders_are_marked(window: MainWindow, qtbot: QtBot, run: Runne
     run(engine.refresh())
     window.drain()
     assert window.orders_model.rowCount() == 1
-    assert cell(window.orders_model, 0, 9) == "WEB123"
-    assert cell(window.orders_model, 0, 10) == "external"
+    assert cell(window.orders_model, 0, col(window.orders_model, "Tag")) == "WEB123"
+    assert cell(window.orders_model, 0, col(window.orders_model, "Source")) == "external"
 
 
 def test_every_model_passes_the_model_tester(
@@ -227,7 +233,8 @@ def test_layout_columns_and_sort_are_remembered(
     window: MainWindow, qtbot: QtBot, run: Runner, home: Path
 ) -> None:
     window.orders.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)
-    window.orders.table.setColumnWidth(1, 211)
+    number = col(window.orders_model, "Order no")  # not the one that stretches
+    window.orders.table.setColumnWidth(number, 211)
     window.docks["log"].raise_()
     window.docks["watchlist"].hide()
     window.close()
@@ -236,7 +243,7 @@ def test_layout_columns_and_sort_are_remembered(
     qtbot.addWidget(again)
     header = again.orders.table.horizontalHeader()
     assert header.sortIndicatorSection() == 3
-    assert again.orders.table.columnWidth(1) == 211
+    assert again.orders.table.columnWidth(number) == 211
     assert not again.docks["watchlist"].isVisibleTo(again)
     again.reset_layout()
     assert again.docks["watchlist"].isVisibleTo(again)

@@ -319,12 +319,12 @@ def test_positions_that_close_out_of_the_book_are_removed(
     assert spy.take() == [("inserted", 0, 2)]
     model.apply_positions([pos("1", 1), pos("3", 4)])  # S2 closed out, S3 bought more
     # a removal shifts rows, so the changes made before it are emitted first, by their old row
-    assert spy.take() == [("changed", (2, 2), (2, 6)), ("removed", 1, 1)]
+    assert spy.take() == [("changed", (2, 2), (2, 10)), ("removed", 1, 1)]
     assert model.flush() == 0 and spy.take() == []
     assert [t[0] for t in texts(model)] == ["S1-EQ", "S3-EQ"]
     model.apply_quotes([Quote("nse_cm", "1", "nse_cm|1", Decimal(12), Decimal(11))])
     assert model.flush() == 1
-    assert spy.take() == [("changed", (0, 4), (0, 6))]  # LTP, day % and P&L of S1
+    assert spy.take() == [("changed", (0, 6), (0, 10))]  # LTP, day %, unrealised, P&L of S1
 
 
 def test_the_log_is_trimmed_in_chunks(model_ok: Callable[[QAbstractItemModel], Spy]) -> None:
