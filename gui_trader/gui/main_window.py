@@ -659,8 +659,8 @@ class MainWindow(QMainWindow):
 
     def _notify(self, n: Notice) -> None:
         self.status.notify(f"{n.title}: {n.text}", 8000)
-        if n.kind == "reject" and self.ticket.following is None:
-            self.ticket.say(f"{n.title}: {n.text}", error=True)
+        # The ticket says its own orders' fate (it follows them); other rejections are here,
+        # in the tray and in the Log, not over the ticket's last order.
         if self.tray is not None:
             icon = (
                 QSystemTrayIcon.MessageIcon.Warning
