@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QStatusBar, QWidget
 
 from gui_trader.core.clock import IST, MARKET_CLOSE, next_open, nse_open
 from gui_trader.core.display import rupees
@@ -38,6 +38,10 @@ class TradingStatusBar(QStatusBar):
         self.addWidget(self.mode)
         for w in (self.account, self.session):
             self.addWidget(w)
+        # a long message is cut, never widens the window past the screen (it did: 1,411 px)
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.session.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.session.setMinimumWidth(120)
         self.addWidget(self.notice, 1)
         self.risk = QLabel("")
         self.risk.setObjectName("risk-strip")
@@ -100,6 +104,7 @@ class TradingStatusBar(QStatusBar):
     def notify(self, text: str, ms: int = 6000) -> None:
         """A passing message beside (never over) the PAPER/LIVE badge."""
         self.notice.setText(f"  ·  {text}")
+        self.notice.setToolTip(text)  # cut to the space there is; whole on hover
         self.notice_timer.start(ms)
 
     def on_session(self, s: SessionState) -> None:
