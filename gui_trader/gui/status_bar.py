@@ -40,8 +40,6 @@ class TradingStatusBar(QStatusBar):
             self.addWidget(w)
         # a long message is cut, never widens the window past the screen (it did: 1,411 px)
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.session.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.session.setMinimumWidth(120)
         self.addWidget(self.notice, 1)
         self.risk = QLabel("")
         self.risk.setObjectName("risk-strip")
