@@ -15,8 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -60,6 +60,8 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 KIND_ROLE = Qt.ItemDataRole.UserRole  # a batch cell's state: filled / working / failed
 ACTIVE = (RunState.RUNNING, RunState.WAITING, RunState.SETTLING)
 # a border makes Qt paint the style sheet's colour as is (without it Fusion lightens it)
+WIDE_FORM_PX = 560  # from this width the setup takes three label/field pairs a row
+Place = tuple[int, ...]  # (row, col) or (row, col, rows, cols) in the setup's grid
 BUTTON_EXTRA = "padding: 6px; border: 1px solid palette(shadow); border-radius: 3px;"
 CHART_POINTS = 3600  # the combined-premium curve keeps this many quotes (about 12 min)
 
@@ -162,7 +164,8 @@ class StraddlePanel(QWidget):
         self.delay.setValue(20)
         self.delay.setSuffix(" s")
         self.delay.setToolTip("from a batch's replies to the next batch")
-        self.paced = QCheckBox("paced (as fast as the order rate allows)")
+        self.paced = QCheckBox("paced")
+        self.paced.setToolTip("no fixed delay: batches go as fast as the order rate allows")
         self.paced.toggled.connect(lambda on: self.delay.setEnabled(not on))
         self.product = QComboBox()
         self.product.addItems(["NRML", "MIS"])
@@ -179,35 +182,47 @@ class StraddlePanel(QWidget):
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(4)
-        form.addWidget(QLabel("Underlying"), 0, 0)
-        form.addWidget(self.underlying, 0, 1)
-        form.addWidget(QLabel("Expiry"), 0, 2)
-        form.addWidget(self.expiry, 0, 3, 1, 3)
-        form.addWidget(QLabel("Strikes"), 1, 0)
-        form.addWidget(self.mode, 1, 1)
-        form.addWidget(self.steps, 1, 2, 1, 2)  # ATM: steps and the live ATM strike
-        form.addWidget(self.atm_label, 1, 4, 1, 2)
-        form.addWidget(self.ce_label, 1, 2)  # a strike: the CE and PE strikes
-        form.addWidget(self.call_strike, 1, 3)
-        form.addWidget(self.pe_label, 1, 4)
-        form.addWidget(self.put_strike, 1, 5)
-        form.addWidget(QLabel("Side"), 2, 0)
-        form.addWidget(self.side, 2, 1)
-        form.addWidget(QLabel("Product"), 2, 2)
-        form.addWidget(self.product, 2, 3)
-        form.addWidget(QLabel("Order"), 2, 4)
-        form.addWidget(self.kind, 2, 5)
-        form.addWidget(QLabel("Lots"), 3, 0)
-        form.addWidget(self.lots, 3, 1)
-        form.addWidget(QLabel("Batch"), 3, 2)
-        form.addWidget(self.batch, 3, 3)
-        form.addWidget(QLabel("Buffer"), 3, 4)
-        form.addWidget(self.buffer, 3, 5)
-        form.addWidget(QLabel("Delay"), 4, 0)
-        form.addWidget(self.delay, 4, 1)
-        form.addWidget(self.paced, 4, 2, 1, 4)
-        for col in (1, 3, 5):
-            form.setColumnStretch(col, 1)
+        self.form = form
+        label = QLabel
+        # Where each field goes: three label/field pairs a row when the column is wide, two
+        # when it is narrow (the right column is ~360 px on a 1366 screen).
+        self._places: list[tuple[QWidget, Place, Place]] = [
+            (label("Underlying"), (0, 0), (0, 0)),
+            (self.underlying, (0, 1), (0, 1)),
+            (label("Expiry"), (0, 2), (0, 2)),
+            (self.expiry, (0, 3, 1, 3), (0, 3)),
+            (label("Strikes"), (1, 0), (1, 0)),
+            (self.mode, (1, 1), (1, 1)),
+            (self.steps, (1, 2, 1, 2), (1, 2, 1, 2)),  # ATM: steps and the live ATM strike
+            (self.atm_label, (1, 4, 1, 2), (2, 0, 1, 4)),
+            (self.ce_label, (1, 2), (1, 2)),  # a strike: the CE and PE strikes
+            (self.call_strike, (1, 3), (1, 3)),
+            (self.pe_label, (1, 4), (2, 2)),
+            (self.put_strike, (1, 5), (2, 3)),
+            (label("Side"), (2, 0), (3, 0)),
+            (self.side, (2, 1), (3, 1)),
+            (label("Product"), (2, 2), (3, 2)),
+            (self.product, (2, 3), (3, 3)),
+            (label("Order"), (2, 4), (4, 0)),
+            (self.kind, (2, 5), (4, 1)),
+            (label("Lots"), (3, 0), (4, 2)),
+            (self.lots, (3, 1), (4, 3)),
+            (label("Batch"), (3, 2), (5, 0)),
+            (self.batch, (3, 3), (5, 1)),
+            (label("Buffer"), (3, 4), (5, 2)),
+            (self.buffer, (3, 5), (5, 3)),
+            (label("Delay"), (4, 0), (6, 0)),
+            (self.delay, (4, 1), (6, 1)),
+            (self.paced, (4, 2, 1, 4), (6, 2, 1, 2)),
+        ]
+        for combo in (self.underlying, self.mode, self.side, self.product, self.kind, self.expiry):
+            # sized by the column, not by the longest item ("Buy back (exit)")
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(6)
+        self._wide: bool | None = None
+        self._place_form(wide=False)
         self.setup = QWidget()
         setup_layout = QVBoxLayout(self.setup)
         setup_layout.setContentsMargins(0, 0, 0, 0)
@@ -333,6 +348,42 @@ class StraddlePanel(QWidget):
         self._restyle()
 
     # ------------------------------------------------------------------ look
+    def _place_form(self, *, wide: bool) -> None:
+        """Lay the setup out in three pairs a row (wide) or two (narrow), never scrolling."""
+        if wide == self._wide:
+            return
+        self._wide = wide
+        for widget, wide_at, narrow_at in self._places:
+            row, col, *span = wide_at if wide else narrow_at
+            rows, cols = span or (1, 1)
+            self.form.addWidget(widget, row, col, rows, cols)
+        # narrow: the right-hand fields (expiry, steps, product) get the larger share
+        stretch = {1: 1, 3: 1, 5: 1} if wide else {1: 2, 3: 3}
+        for col in range(6):
+            self.form.setColumnStretch(col, stretch.get(col, 0))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._reflow()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        viewport = self.parentWidget()
+        if viewport is not None:  # in a scroll area: its viewport's width is what there is
+            viewport.removeEventFilter(self)
+            viewport.installEventFilter(self)
+        self._reflow()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget():
+            self._reflow()
+        return False
+
+    def _reflow(self) -> None:
+        parent = self.parentWidget()
+        width = parent.width() if parent is not None else self.width()
+        self._place_form(wide=width >= WIDE_FORM_PX)
+
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
@@ -418,7 +469,13 @@ class StraddlePanel(QWidget):
         if self.engine is None or self.engine.instruments is None:
             return
         for e in self.engine.instruments.expiries(self.underlying.currentText()):
-            self.expiry.addItem(e.isoformat(), e)
+            # "08 Dec Tue": short enough for the narrow column, the weekday a trader checks;
+            # the year only when it is not this one (the full date is the tooltip)
+            text = f"{e:%d %b %a}" if e.year == date.today().year else f"{e:%d %b %y}"
+            self.expiry.addItem(text, e)
+            self.expiry.setItemData(
+                self.expiry.count() - 1, e.isoformat(), Qt.ItemDataRole.ToolTipRole
+            )
 
     def _expiry(self) -> date | None:
         value = self.expiry.currentData()
