@@ -12,7 +12,6 @@ import pty
 import re
 import select
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from gui_trader.engine.events import LegProgress, RunProgress, RunState
 from gui_trader.engine.straddle_plan import Batch, Leg, PlannedOrder
 from gui_trader.sim.paper_files import CLOCK_ENV
 from gui_trader.sim.universe import option_symbol, weekly_expiries
+from tests.integration.test_cli import journal_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
@@ -56,14 +56,6 @@ def gui_trader(home: Path, *args: str, env: dict[str, str] | None = None) -> sub
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def journal_rows(home: Path) -> int:
-    path = home / "journal.sqlite3"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM intents").fetchone()[0])
 
 
 def one_line(err: str) -> str:
