@@ -9,11 +9,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 
 from gui_trader.broker.base import BrokerError
 from gui_trader.core.order import Order, OrderStatus
+
+UNCLAIMED_MAX = 1024  # orders seen before their handle was made, kept for a late track()
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,9 @@ class LiveOrders:
         self.fallback_s = fallback_s
         self.clock = clock
         self._handles: dict[str, OrderHandle] = {}
+        # Orders seen before anyone tracked them: a feed can push a fill before the place
+        # reply arrives; the handle made from that reply starts from it (bounded).
+        self._unclaimed: OrderedDict[str, Order] = OrderedDict()
         self._changed = asyncio.Event()  # replaced after every change: waiters hold the old one
         self._last_read = float("-inf")
         self._reading: asyncio.Task[list[Order]] | None = None
@@ -112,6 +118,9 @@ class LiveOrders:
         handle = self._handles.get(order_id)
         if handle is None:
             handle = self._handles[order_id] = OrderHandle(order_id, tag, status)
+            early = self._unclaimed.pop(order_id, None)
+            if early is not None:
+                handle.apply(early)
         return handle
 
     def get(self, order_id: str) -> OrderHandle | None:
@@ -120,9 +129,16 @@ class LiveOrders:
     def apply(self, orders: Iterable[Order]) -> list[OrderHandle]:
         """A book read (or a feed push): every tracked order in it brought up to date."""
         self._last_read = self.clock()
-        changed = [
-            h for o in orders if (h := self._handles.get(o.order_id)) is not None and h.apply(o)
-        ]
+        changed = []
+        for o in orders:
+            handle = self._handles.get(o.order_id)
+            if handle is None:
+                self._unclaimed[o.order_id] = o
+                self._unclaimed.move_to_end(o.order_id)
+                if len(self._unclaimed) > UNCLAIMED_MAX:
+                    self._unclaimed.popitem(last=False)
+            elif handle.apply(o):
+                changed.append(handle)
         if changed:
             self._changed.set()
             self._changed = asyncio.Event()

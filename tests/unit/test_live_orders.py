@@ -135,3 +135,23 @@ async def test_one_book_read_serves_every_waiter_asking_at_once() -> None:
     live = LiveOrders(book.read)
     await asyncio.gather(live.refresh(), live.refresh(), live.refresh())
     assert book.reads == 1
+
+
+def test_a_fill_pushed_before_the_place_reply_is_not_lost() -> None:
+    """The order feed can beat the place reply: the handle made from the reply starts filled
+    (a straddle leg showed `filled` up to one book read, 15 s, late)."""
+    live = LiveOrders(Book().read)
+    live.apply([order("A1", OrderStatus.COMPLETE, filled=10)])  # the feed, first
+    handle = live.track("A1", "T1", OrderStatus.OPEN)  # then the reply: "open"
+    assert handle.done and handle.filled_qty == 10
+    again = live.track("A1")
+    assert again is handle  # claimed once: the remembered row is gone
+
+
+def test_orders_nobody_tracks_are_remembered_within_a_bound() -> None:
+    from gui_trader.engine.live_orders import UNCLAIMED_MAX
+
+    live = LiveOrders(Book().read)
+    live.apply([order(f"X{i}", OrderStatus.OPEN) for i in range(UNCLAIMED_MAX + 50)])
+    assert live.track("X0").order is None  # the oldest fell out
+    assert live.track(f"X{UNCLAIMED_MAX + 49}").order is not None
