@@ -52,11 +52,16 @@ def test_legs_show_filled_while_the_run_goes_on_and_the_countdown_counts_down(
     shown(
         window,
         qtbot,
-        lambda: "filled @" in cell(panel, 0, 2) and "filled @" in cell(panel, 0, 3),
+        lambda: (
+            "filled @" in cell(panel, 0, 2)
+            and "filled @" in cell(panel, 0, 3)
+            and panel.run_state is not None
+            and panel.run_state.state is RunState.WAITING
+        ),  # the first batch done, the run still on
         timeout=15_000,
     )
     state = panel.run_state
-    assert state is not None and state.state is RunState.WAITING  # the run is still on
+    assert state is not None and state.state is RunState.WAITING
     assert panel.summary is None and panel.abort.isEnabled()
     assert cell(panel, 1, 2).endswith("planned")
     assert "premium collected ₹" in panel.figures.text()
