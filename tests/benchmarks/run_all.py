@@ -128,7 +128,13 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="one JSON document: rows and raw figures")
     p.add_argument("--markdown", action="store_true", help="the table for README's Performance")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    p.add_argument("--from-json", type=Path, help="print a saved --json run's table again")
     a = p.parse_args()
+    if a.from_json:
+        saved = json.loads(a.from_json.read_text())
+        table = rows(saved["orders"], saved["window"], saved["chart"])
+        print(markdown(table) if a.markdown else plain(table))
+        return
     step("orders")
     o = orders(2 if a.quick else 5)
     step("window start-up")
