@@ -8,8 +8,10 @@ process on the folder trades one paper book.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import logging.handlers
+import queue
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,23 +51,52 @@ PAPER = "paper"
 _handlers: list[logging.Handler] = []
 
 
-def setup_logging(paths: Paths, verbose: bool = False, stderr: bool = True) -> None:
+_listeners: list[logging.handlers.QueueListener] = []
+
+
+def _stop_listeners() -> None:
+    """Write out what the background thread still holds (at exit, or before new handlers)."""
+    for listener in _listeners:
+        listener.stop()
+        for handler in listener.handlers:
+            handler.close()
+    _listeners.clear()
+
+
+atexit.register(_stop_listeners)
+
+
+def setup_logging(
+    paths: Paths, verbose: bool = False, stderr: bool = True, background: bool = False
+) -> None:
     """A rotating file in the logs folder plus stderr; secrets redacted on every handler.
 
     Calling it again (another data folder, a test) replaces our handlers instead of stacking.
+    `background` (the window): the file is written on a thread. Each record's write, flush and
+    the rotating handler's stat calls cost ~0.3 ms; a burst's hundreds of lines stalled the
+    event loop for frames at a time. The record is still made and redacted on the caller's
+    thread (QueueHandler's filter), only the I/O moves; at exit the queue is written out.
     """
     root = logging.getLogger()
     for old in _handlers:
         root.removeHandler(old)
         old.close()
     _handlers.clear()
+    _stop_listeners()
     root.setLevel(logging.INFO)
     paths.logs.mkdir(parents=True, exist_ok=True)
     file_handler = logging.handlers.RotatingFileHandler(
         paths.logs / "gui_trader.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    _handlers.append(file_handler)
+    if background:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        listener = logging.handlers.QueueListener(records, file_handler)
+        listener.start()
+        _listeners.append(listener)
+        _handlers.append(logging.handlers.QueueHandler(records))
+    else:
+        _handlers.append(file_handler)
     if stderr:
         err = logging.StreamHandler(sys.stderr)
         err.setLevel(logging.INFO if verbose else logging.WARNING)

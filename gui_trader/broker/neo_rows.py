@@ -174,6 +174,13 @@ def parse_time(value: Any, where: _Where = _ANY, field: str = "time") -> datetim
             return datetime.fromtimestamp(seconds, IST)
         except (OverflowError, OSError, ValueError):
             return None
+    return _text_time(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_time(text: str) -> datetime | None:
+    """strptime costs ~30 us a try and an order's time is parsed again on every book refresh
+    and feed message of that order: the same texts, cached (datetimes are immutable)."""
     for fmt in _TIME_FORMATS:
         try:
             t = datetime.strptime(text, fmt)

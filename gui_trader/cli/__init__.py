@@ -20,22 +20,9 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gui_trader.broker.base import Ambiguous, BrokerError
-from gui_trader.broker.vault import KeyringUnavailable
 from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build_parser
-from gui_trader.cli.market import cmd_quote
-from gui_trader.cli.monitor import cmd_monitor
-from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
 from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result, Streamed
-from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_pnl, cmd_positions
-from gui_trader.cli.protect import cmd_protect
-from gui_trader.cli.session import cmd_login, cmd_logout
-from gui_trader.cli.sim import run_sim
-from gui_trader.cli.straddle import cmd_straddle
 from gui_trader.config import Paths
-from gui_trader.engine.order_checks import InvalidOrder
-from gui_trader.engine.ownership import OwnedElsewhere
-from gui_trader.market.instruments import UnknownSymbol
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -44,22 +31,70 @@ __all__ = ["dispatch", "main"]
 
 Command = Callable[["TradingEngine", argparse.Namespace], Awaitable[Result]]
 
-COMMANDS: dict[str, Command] = {
-    "login": cmd_login,
-    "logout": cmd_logout,
-    "quote": cmd_quote,
-    "orders": cmd_orders,
-    "positions": cmd_positions,
-    "holdings": cmd_holdings,
-    "limits": cmd_limits,
-    "pnl": cmd_pnl,
-    "buy": cmd_order,
-    "sell": cmd_order,
-    "cancel": cmd_cancel,
-    "straddle": cmd_straddle,
-    "monitor": cmd_monitor,
-    "protect": cmd_protect,
-}
+
+def commands() -> dict[str, Command]:
+    """The command table, imported on first use: `gui-trader` with no command opens the
+    window, and the command modules (keyring, the protection engine...) cost it ~0.2 s."""
+    from gui_trader.cli.market import cmd_quote
+    from gui_trader.cli.monitor import cmd_monitor
+    from gui_trader.cli.orders import cmd_cancel, cmd_order, cmd_orders
+    from gui_trader.cli.portfolio import cmd_holdings, cmd_limits, cmd_pnl, cmd_positions
+    from gui_trader.cli.protect import cmd_protect
+    from gui_trader.cli.session import cmd_login, cmd_logout
+    from gui_trader.cli.straddle import cmd_straddle
+
+    return {
+        "login": cmd_login,
+        "logout": cmd_logout,
+        "quote": cmd_quote,
+        "orders": cmd_orders,
+        "positions": cmd_positions,
+        "holdings": cmd_holdings,
+        "limits": cmd_limits,
+        "pnl": cmd_pnl,
+        "buy": cmd_order,
+        "sell": cmd_order,
+        "cancel": cmd_cancel,
+        "straddle": cmd_straddle,
+        "monitor": cmd_monitor,
+        "protect": cmd_protect,
+    }
+
+
+Errors = tuple[type[BaseException], ...]
+
+
+# The failure classes, imported when a failure reaches main's handlers (an `except` clause
+# evaluates its expression only then), so the window's start does not pay for them.
+def _bad_input() -> Errors:
+    from gui_trader.engine.order_checks import InvalidOrder
+    from gui_trader.market.instruments import UnknownSymbol
+
+    return (InvalidOrder, UnknownSymbol, argparse.ArgumentTypeError)
+
+
+def _owned() -> Errors:
+    from gui_trader.engine.ownership import OwnedElsewhere
+
+    return (OwnedElsewhere,)
+
+
+def _ambiguous() -> Errors:
+    from gui_trader.broker.base import Ambiguous
+
+    return (Ambiguous,)
+
+
+def _no_keyring() -> Errors:
+    from gui_trader.broker.vault import KeyringUnavailable
+
+    return (KeyringUnavailable,)
+
+
+def _failed() -> Errors:
+    from gui_trader.broker.base import BrokerError
+
+    return (BrokerError, KeyError, LookupError, OSError)
 
 
 def opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -86,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 login_url=opt(args, "login_url"),
             )
         if command == "sim":
+            from gui_trader.cli.sim import run_sim
+
             return run_sim(args)
         if command == "webhook":
             from gui_trader.cli.webhook import run_webhook
@@ -94,17 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = asyncio.run(dispatch(command, args))
     except CommandError as exc:
         return fail(str(exc), exc.code, as_json)
-    except (InvalidOrder, UnknownSymbol, argparse.ArgumentTypeError) as exc:
+    except _bad_input() as exc:
         return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
     except KeyboardInterrupt:
         return fail("interrupted", 130, as_json)
-    except OwnedElsewhere as exc:
+    except _owned() as exc:
         return fail(f"{exc} (nothing sent)", EXIT_BUSY, as_json)
-    except Ambiguous as exc:  # a cancel or modify whose outcome could not be settled
+    except _ambiguous() as exc:  # a cancel or modify whose outcome could not be settled
         return fail(f"{exc}; check the order book", EXIT_UNKNOWN, as_json)
-    except KeyringUnavailable as exc:
+    except _no_keyring() as exc:
         return fail(str(exc), EXIT_FAILED, as_json)
-    except (BrokerError, KeyError, LookupError, OSError) as exc:
+    except _failed() as exc:
         return fail(str(exc).strip("'\"") or type(exc).__name__, EXIT_FAILED, as_json)
     except Exception as exc:  # last resort: still one line, never a traceback dump
         from gui_trader.broker.redact import redact
@@ -188,6 +225,6 @@ async def dispatch(command: str, args: argparse.Namespace) -> Result:
         engine = TradingEngine(ctx, TapHub())
         if command in ("buy", "sell", "cancel"):
             await engine.reconcile()
-        return await COMMANDS[command](engine, args)
+        return await commands()[command](engine, args)
     finally:
         await ctx.close()

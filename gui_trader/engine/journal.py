@@ -7,11 +7,14 @@ All SQLite work runs on one dedicated worker thread; the event loop only awaits 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import sqlite3
 import string
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -182,11 +185,27 @@ class Run:
     day: str = ""  # the trading day it was planned for (IST)
 
 
+_Write = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def _settle(done: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if done.cancelled():
+        return
+    if ok:
+        done.set_result(value)
+    else:
+        done.set_exception(value)
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._db: sqlite3.Connection | None = None
+        # Per-order writes waiting for the journal thread (see _write): one transaction each
+        # time the thread gets to them.
+        self._writes: list[_Write] = []
+        self._writes_lock = threading.Lock()
         self._users = 1  # close() closes the connection when the last user lets go
         self.install_id = ""
         # Fresh for every opening: a journal restored from a backup, or copied to another
@@ -209,6 +228,64 @@ class Journal:
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    async def _write(self, body: Callable[[], Any]) -> Any:
+        """A write (no transaction of its own) that shares one with the writes queued beside it.
+
+        Group commit: a burst's orders each journal an intent and mark it sent; one by one that
+        was ~0.35 ms of journal thread per write, 200 of them ahead of the burst's last send.
+        The caller still gets its answer only after its transaction committed (journaled before
+        sent), and a write that fails rolls back alone (a savepoint) and raises to its caller.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        with self._writes_lock:
+            self._writes.append((body, done, loop))
+            first = len(self._writes) == 1
+        if first:
+            try:
+                self._pool.submit(self._write_batch)
+            except RuntimeError:  # closed: no write of this batch will ever run
+                with self._writes_lock:
+                    stranded, self._writes = self._writes, []
+                for _, other, other_loop in stranded:
+                    if other is not done:
+                        other_loop.call_soon_threadsafe(
+                            _settle, other, False, RuntimeError("closed")
+                        )
+                raise
+        return await done
+
+    def _write_batch(self) -> None:
+        with self._writes_lock:
+            batch, self._writes = self._writes, []
+        outcomes: list[tuple[bool, Any]] = []
+        db = self._db
+        try:
+            if db is None:
+                raise sqlite3.ProgrammingError("the journal is closed")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for body, _, _ in batch:
+                    db.execute("SAVEPOINT one_write")
+                    try:
+                        value = body()
+                    except Exception as exc:
+                        db.execute("ROLLBACK TO one_write")
+                        db.execute("RELEASE one_write")
+                        outcomes.append((False, exc))
+                    else:
+                        db.execute("RELEASE one_write")
+                        outcomes.append((True, value))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except BaseException as exc:  # nothing of the batch was written
+            outcomes = [(False, exc)] * len(batch)
+        for (ok, value), (_, done, loop) in zip(outcomes, batch, strict=True):
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(_settle, done, ok, value)
+
     # ------------------------------------------------------------- thread side
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,17 +306,6 @@ class Journal:
             row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
         self.install_id = str(row[0])
         self._db = db
-
-    def _new(
-        self,
-        account: str,
-        kind: str,
-        feature: str,
-        request: dict[str, Any],
-        group: str | None,
-        day: date,
-    ) -> str:
-        return self._new_many(account, kind, feature, [request], group, day, [None])[0]
 
     def _new_many(
         self,
@@ -377,22 +443,17 @@ class Journal:
         ).fetchone()
         return Run(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] or _ist_day(r[6])) if r else None
 
-    def _update(
+    def _set(
         self, tag: str, state: IntentState, order_id: str | None, detail: str | None, bump: bool
     ) -> None:
+        """Inside the caller's transaction."""
         assert self._db is not None
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._check([tag], state)
-            self._db.execute(
-                "UPDATE intents SET state=?, order_id=COALESCE(?, order_id), detail=?,"
-                " attempts=attempts+?, updated=? WHERE tag=?",
-                (IntentState(state).value, order_id, detail, 1 if bump else 0, time.time(), tag),
-            )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        self._check([tag], state)
+        self._db.execute(
+            "UPDATE intents SET state=?, order_id=COALESCE(?, order_id), detail=?,"
+            " attempts=attempts+?, updated=? WHERE tag=?",
+            (IntentState(state).value, order_id, detail, 1 if bump else 0, time.time(), tag),
+        )
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Intent]:
         assert self._db is not None
@@ -435,8 +496,11 @@ class Journal:
         group: str | None = None,
         day: date | None = None,
     ) -> str:
+        on = day or today_ist()
         return str(
-            await self._run(self._new, account, kind, feature, request, group, day or today_ist())
+            await self._write(
+                lambda: self._insert(account, kind, feature, request, group, on, None)
+            )
         )
 
     async def new_intents(
@@ -588,7 +652,7 @@ class Journal:
         detail: str | None = None,
         bump: bool = False,
     ) -> None:
-        await self._run(self._update, tag, state, order_id, detail, bump)
+        await self._write(lambda: self._set(tag, state, order_id, detail, bump))
 
     async def unresolved(self, account: str, idle_s: float = 0.0) -> list[Intent]:
         """Intents still open; `idle_s` skips ones touched recently (another process may be

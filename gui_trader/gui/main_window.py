@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
     ) -> bool:
         from gui_trader.app import open_engine, setup_logging
 
-        setup_logging(self.paths, stderr=True)
+        setup_logging(self.paths, stderr=True, background=True)
         if self._log_handler is None:
             self._log_handler = HubLogHandler(self.hub)
             logging.getLogger().addHandler(self._log_handler)

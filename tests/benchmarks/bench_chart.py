@@ -35,13 +35,9 @@ def summary(ms: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def run(n_ticks: int = 400, n_bars: int = 375) -> dict[str, Any]:
+    """The figures as a dict (run_all.py imports this)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    p = argparse.ArgumentParser()
-    p.add_argument("--ticks", type=int, default=400)
-    p.add_argument("--bars", type=int, default=375)
-    a = p.parse_args()
-
     from PySide6.QtWidgets import QApplication
 
     from gui_trader.gui.chart import Bar, ChartPane
@@ -51,7 +47,7 @@ def main() -> None:
     t0 = datetime(2025, 1, 6, 9, 15)
     bars: list[Any] = []
     price = 1000.0
-    for i in range(a.bars):
+    for i in range(n_bars):
         o = price
         c = max(1.0, o + rng.uniform(-3, 3))
         high, low = max(o, c) + rng.uniform(0, 2), min(o, c) - rng.uniform(0, 2)
@@ -76,7 +72,7 @@ def main() -> None:
     ticks: list[float] = []
     cpu: list[float] = []
     ltp = bars[-1].close
-    for _ in range(a.ticks):
+    for _ in range(n_ticks):
         ltp = max(1.0, ltp + rng.uniform(-1.5, 1.5))
         t, c = time.perf_counter(), time.process_time()
         pane.update_live(ltp)
@@ -88,14 +84,14 @@ def main() -> None:
     pans: list[float] = []  # a pan: the view's range moves, every cached picture is redrawn
     for i in range(60):
         t = time.perf_counter()
-        vb.setXRange(i % 30, a.bars - 30 + i % 30, padding=0)
+        vb.setXRange(i % 30, n_bars - 30 + i % 30, padding=0)
         app.processEvents()
         pans.append((time.perf_counter() - t) * 1000)
     vb.enableAutoRange()
     app.processEvents()
 
     out: dict[str, Any] = {
-        "bars": a.bars,
+        "bars": n_bars,
         "size": "1100x480",
         "show_bars_ms": summary(full),
         "live_tick_ms": summary(ticks),
@@ -105,15 +101,23 @@ def main() -> None:
     if hasattr(pane, "crosshair_at"):  # what one (rate-limited) mouse move costs, painted
         moves: list[float] = []
         moves_cpu: list[float] = []
-        for i in range(a.ticks):
+        for i in range(n_ticks):
             t, c = time.perf_counter(), time.process_time()
-            pane.crosshair_at((i * 7) % a.bars, ltp + (i % 20) - 10)
+            pane.crosshair_at((i * 7) % n_bars, ltp + (i % 20) - 10)
             app.processEvents()
             moves.append((time.perf_counter() - t) * 1000)
             moves_cpu.append((time.process_time() - c) * 1000)
         out["crosshair_move_ms"] = summary(moves)
         out["crosshair_move_cpu_ms"] = summary(moves_cpu)
-    print(json.dumps(out, indent=1))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--ticks", type=int, default=400)
+    p.add_argument("--bars", type=int, default=375)
+    a = p.parse_args()
+    print(json.dumps(run(a.ticks, a.bars), indent=1))
 
 
 if __name__ == "__main__":

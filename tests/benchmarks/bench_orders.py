@@ -247,7 +247,9 @@ async def measure(make: Callable[[], Any], latency_ms: float, rounds: int) -> di
                 **({"error": last_error[0]} if errors else {}),
                 "burst_wall_ms_p50": round(statistics.median(walls), 1),
                 "overhead_ms_p50": round(per_order[len(per_order) // 2], 2),
-                "overhead_ms_p99": round(per_order[int(len(per_order) * 0.99) - 1 or 0], 2),
+                "overhead_ms_p99": round(
+                    per_order[min(len(per_order) - 1, int(len(per_order) * 0.99))], 2
+                ),
                 "loop_lag_ms_p50": round(lags[len(lags) // 2], 2) if lags else 0.0,
                 "loop_lag_ms_p99": round(lags[int(len(lags) * 0.99)], 2) if lags else 0.0,
             }
@@ -278,8 +280,8 @@ async def main_async(latency_ms: float, rounds: int, only: str | None) -> dict[s
     }
     results: dict[str, Any] = {}
     for name, (kind, make) in variants.items():
-        if only and only not in name:
-            continue
+        if only and (only not in name or (only in variants and only != name)):
+            continue  # a substring picks variants; an exact name picks that one alone
         if kind == "hypercorn":
             try:
                 import h2  # noqa: F401
