@@ -47,6 +47,7 @@ from gui_trader.engine.events import (
 )
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.gui import dialogs
+from gui_trader.gui.about import show_about
 from gui_trader.gui.chart_controller import ChartController
 from gui_trader.gui.models import (
     HoldingsModel,
@@ -325,6 +326,9 @@ class MainWindow(QMainWindow):
 
         self.account_menu = bar.addMenu("&Account")
         self._fill_account_menu()
+
+        help_menu = bar.addMenu("&Help")
+        self.about_action = help_menu.addAction("About gui_trader", lambda: show_about(self))
 
     def _shortcut(self, menu: Any, text: str, keys: str, slot: Callable[[], Any]) -> QAction:
         action: QAction = menu.addAction(text)
