@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
 from gui_trader.cli.version import app_version
 from gui_trader.gui.about import about_text
@@ -17,7 +17,8 @@ def test_about_text_starts_with_the_version() -> None:
 def test_help_about_shows_the_version(window: MainWindow) -> None:
     menus = {a.text(): a.menu() for a in window.menuBar().actions()}
     assert "&Help" in menus
-    assert window.about_action in menus["&Help"].actions()  # type: ignore[union-attr]
+    help_menu = menus["&Help"]
+    assert isinstance(help_menu, QMenu) and window.about_action in help_menu.actions()
     seen: list[str] = []
 
     def read_and_close() -> None:
