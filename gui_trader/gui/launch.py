@@ -33,7 +33,7 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("gui_trader")
     app.setOrganizationName("gui_trader")
-    app.setDesktopFileName("gui-trader")  # resources/gui-trader.desktop: its icon on Wayland
+    QApplication.setDesktopFileName("gui-trader")  # resources/gui-trader.desktop (Wayland icon)
     from gui_trader.config import Paths
     from gui_trader.gui.single_instance import SingleInstance
 
