@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
+from gui_trader.cli.version import VersionAction
 from gui_trader.core import limits as L
 from gui_trader.core.money import ZERO
 from gui_trader.core.order import Product
@@ -196,6 +197,7 @@ def build_parser() -> OneLineParser:
         parents=[common],
         description="Kotak Neo trading monitor; paper trading by default.",
     )
+    p.add_argument("--version", action=VersionAction)
     sub = p.add_subparsers(dest="command", parser_class=OneLineParser)
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:

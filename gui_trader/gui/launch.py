@@ -33,12 +33,24 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("gui_trader")
     app.setOrganizationName("gui_trader")
+    QApplication.setDesktopFileName("gui-trader")  # resources/gui-trader.desktop (Wayland icon)
+    from gui_trader.config import Paths
+    from gui_trader.gui.single_instance import SingleInstance
+
+    instance = SingleInstance(Paths.resolve().root)
+    if not instance.claim():  # one window per data folder: the first comes to the front
+        said = "brought it to the front" if instance.answered else "it did not answer"
+        print(f"gui_trader is already running for {instance.folder}: {said}", flush=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        return 0
     # Closing the window ends main() (and its orderly shutdown), not Qt's loop under it.
     QApplication.setQuitOnLastWindowClosed(False)
     probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
         window = MainWindow()
+        instance.attach(window)
         if window.remembered:
             window.show()  # restored geometry, maximised again if it was
         else:
@@ -71,5 +83,6 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             return runner.run(main())
     finally:
+        instance.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

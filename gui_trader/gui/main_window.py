@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from decimal import Decimal
@@ -47,6 +48,7 @@ from gui_trader.engine.events import (
 )
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.gui import dialogs
+from gui_trader.gui.about import show_about
 from gui_trader.gui.chart_controller import ChartController
 from gui_trader.gui.models import (
     HoldingsModel,
@@ -85,10 +87,22 @@ LAYOUT_VERSION = 1
 DEFAULT_WATCHLIST = ("NIFTY", "RELIANCE", "HDFCBANK", "INFY", "SBIN")
 
 
-def app_icon(colour: str = "#1565c0") -> QIcon:
-    pix = QPixmap(32, 32)
-    pix.fill(QColor(colour))
-    return QIcon(pix)
+@functools.cache
+def app_icon(live: bool = False) -> QIcon:
+    """The shipped icon: blue for PAPER, red for LIVE, so the taskbar tells them apart too."""
+    icon = QIcon()
+    try:
+        from gui_trader.resources import icon_files
+    except ModuleNotFoundError:  # an install from before resources/ shipped: reinstall
+        log.warning("gui_trader.resources missing: pip install -e . again for the icon")
+        pix = QPixmap(32, 32)
+        pix.fill(QColor("#c62828" if live else "#1565c0"))
+        return QIcon(pix)
+    for _size, png in icon_files(live):
+        pix = QPixmap()
+        pix.loadFromData(png.read_bytes(), "PNG")
+        icon.addPixmap(pix)
+    return icon
 
 
 class MainWindow(QMainWindow):
@@ -325,6 +339,9 @@ class MainWindow(QMainWindow):
 
         self.account_menu = bar.addMenu("&Account")
         self._fill_account_menu()
+
+        help_menu = bar.addMenu("&Help")
+        self.about_action = help_menu.addAction("About gui_trader", lambda: show_about(self))
 
     def _shortcut(self, menu: Any, text: str, keys: str, slot: Callable[[], Any]) -> QAction:
         action: QAction = menu.addAction(text)
@@ -653,7 +670,7 @@ class MainWindow(QMainWindow):
         self.logout_action.setVisible(live)
         title = f"gui_trader — {'LIVE ' + s.account if live else 'PAPER (simulated)'}"
         self.setWindowTitle(title)
-        self.setWindowIcon(app_icon("#c62828" if live else "#1565c0"))
+        self.setWindowIcon(app_icon(live))
         if s.state in ("error", "expired"):
             self.ticket.set_enabled(False, s.detail or s.state)
 
