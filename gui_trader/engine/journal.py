@@ -197,6 +197,21 @@ def _settle(done: asyncio.Future[Any], ok: bool, value: Any) -> None:
         done.set_exception(value)
 
 
+def _wal(db: sqlite3.Connection, wait_s: float = 10.0) -> None:
+    """WAL mode. Switching a new file to it does not wait on SQLite's busy timeout: with
+    several processes opening a new journal at once, one got "database is locked" here.
+    Retried on the journal thread (never the loop) for as long as the busy timeout."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -290,20 +305,29 @@ class Journal:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        _wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
         db.executescript(RISK_SCHEMA)
-        columns = {r[1] for r in db.execute("PRAGMA table_info(intents)")}
-        if "meta" not in columns:  # journals from before intents carried metadata
-            db.execute("ALTER TABLE intents ADD COLUMN meta TEXT")
-        if "day" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
-            db.execute("ALTER TABLE runs ADD COLUMN day TEXT")
-        row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
-        if row is None:
-            install = "".join(secrets.choice(_B36) for _ in range(2))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('install', ?)", (install,))
+        # Two processes opening a new journal at once both saw the old columns and both
+        # altered the table ("duplicate column name"): migrate under the write lock, checking
+        # again inside it.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(intents)")}
+            if "meta" not in columns:  # journals from before intents carried metadata
+                db.execute("ALTER TABLE intents ADD COLUMN meta TEXT")
+            if "day" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+                db.execute("ALTER TABLE runs ADD COLUMN day TEXT")
             row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
+            if row is None:
+                install = "".join(secrets.choice(_B36) for _ in range(2))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('install', ?)", (install,))
+                row = db.execute("SELECT value FROM meta WHERE key='install'").fetchone()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         self.install_id = str(row[0])
         self._db = db
 
