@@ -87,6 +87,7 @@ class OrderTicket(QWidget):
         self.buy = QPushButton("Buy  (F1)")
         self.sell = QPushButton("Sell  (F2)")
         self.following: str | None = None  # the order id the message follows
+        self._what = ""  # how the message names it ("BUY 3 SBIN-EQ")
         self._error = False
         self.buy.clicked.connect(lambda: self._send(Side.BUY))
         self.sell.clicked.connect(lambda: self._send(Side.SELL))
