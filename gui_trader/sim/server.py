@@ -49,6 +49,7 @@ ROUTES = {
     "/market-data/1.0/watchlist/option-chain": "option_chain",
 }
 MUTATIONS = ("place", "modify", "cancel")
+PLACE_TIMES_KEPT = 10_000
 MARKET_FEED_PATH = "/apifeed"
 # Where clients learn the feeds' URLs (reference kotak-neo-feeds.md §1): the config service
 # (`<DC>_broadcast_source` and its endpoints), the validate reply (`feedUrl`, `rtUrl`), both, none.
@@ -212,6 +213,9 @@ class SimServer:
         self.feeds = FeedHub(exchange, feed_interval_s, self._commit)
         self.requests: dict[str, int] = {}
         self.arrivals: list[tuple[int, str]] = []  # (perf_counter_ns, tag) of every place
+        # Each place's time inside this server (arrival to reply start, ms) by tag, so a
+        # benchmark can tell the client's own overhead from the server's; the latest ones only.
+        self.place_ms: dict[str, float] = {}
         self.app = Starlette(routes=self._routes())
         self.closed = False
         self._stalls: set[asyncio.Future[None]] = set()  # resolved by close()
@@ -285,7 +289,7 @@ class SimServer:
         # Read the body up front: a fault may process the request after the client has gone.
         call = _Call(scope, kind, await _read_body(receive), receive, send)
         if kind == "place":
-            self._note_arrival(arrived, call.body)
+            call.reply = self._timed(send, self._note_arrival(arrived, call.body), arrived)
         # The request travels: even with no latency, other requests sent in the same tick
         # arrive before this one is processed, as over a network.
         await asyncio.sleep(delay)
@@ -296,12 +300,23 @@ class SimServer:
         else:
             await self._misbehave(fault, call)
 
-    def _note_arrival(self, arrived: int, body: bytes) -> None:
+    def _note_arrival(self, arrived: int, body: bytes) -> str:
         """Log the place's tag with its arrival time: tests check the order requests came in."""
         tag = ""
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             tag = str(json.loads(parse_qs(body.decode()).get("jData", ["{}"])[0]).get("ig") or "")
         self.arrivals.append((arrived, tag))
+        return tag
+
+    def _timed(self, send: Send, tag: str, arrived: int) -> Send:
+        async def send_timed(message: Message) -> None:
+            if message["type"] == "http.response.start" and tag:
+                if len(self.place_ms) >= PLACE_TIMES_KEPT:
+                    del self.place_ms[next(iter(self.place_ms))]
+                self.place_ms[tag] = (time.perf_counter_ns() - arrived) / 1e6
+            await send(message)
+
+        return send_timed
 
     # ---------------------------------------------------------------- faults
     async def _process(self, call: _Call, send: Send) -> None:
@@ -456,6 +471,7 @@ class SimServer:
             Route("/_sim/faults", x.admin_faults, methods=["POST"]),
             Route("/_sim/revoke", x.admin_revoke, methods=["POST"]),
             Route("/_sim/arrivals", x.admin_arrivals, methods=["GET"]),
+            Route("/_sim/place_times", x.admin_place_times, methods=["GET"]),
             Route("/_sim/pin", x.admin_pin, methods=["POST"]),
             Route("/_sim/fill", x.admin_fill, methods=["POST"]),
             Route("/_sim/book", x.admin_book, methods=["GET"]),
@@ -707,3 +723,6 @@ class SimServer:
 
     async def admin_arrivals(self, request: Request) -> Response:
         return JSONResponse({"arrivals": self.arrivals})
+
+    async def admin_place_times(self, request: Request) -> Response:
+        return JSONResponse({"place_ms": self.place_ms})

@@ -39,6 +39,7 @@ from gui_trader.sim.exchange import PAPER_USER as U
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = (1, 10, 100, 500)
+CPU_ORDERS = 20
 SERVER_SCRIPT = """
 import sys, asyncio
 from gui_trader.sim.serve import build
@@ -106,10 +107,12 @@ def creds() -> Credentials:
 _counter = 0
 
 
-def body() -> str:
+def body() -> tuple[str, str]:
+    """A place request's form body and its tag."""
     global _counter
     _counter += 1
-    return urlencode(
+    tag = f"B{os.getpid() % 1000}{_counter}"
+    return tag, urlencode(
         {
             "jData": json.dumps(
                 {
@@ -125,7 +128,7 @@ def body() -> str:
                     "tp": "0",
                     "ts": "RELIANCE-EQ",
                     "tt": "B",
-                    "ig": f"B{os.getpid() % 1000}{_counter}",
+                    "ig": tag,
                     "os": "NEOTRADEAPI",
                 }
             )
@@ -133,7 +136,7 @@ def body() -> str:
     )
 
 
-Sender = Callable[[], Awaitable[None]]
+Sender = Callable[[], Awaitable[str]]  # sends one order, returns its tag
 
 
 @contextlib.asynccontextmanager
@@ -141,11 +144,11 @@ async def raw_aiohttp(url: str) -> AsyncIterator[Sender]:
     headers, base = await session_headers(url)
     async with aiohttp.ClientSession() as s:
 
-        async def send() -> None:
-            async with s.post(
-                f"{base}/quick/order/rule/ms/place", data=body(), headers=headers
-            ) as r:
+        async def send() -> str:
+            tag, form = body()
+            async with s.post(f"{base}/quick/order/rule/ms/place", data=form, headers=headers) as r:
                 assert (await r.json())["stat"] == "Ok"
+            return tag
 
         yield send
 
@@ -169,12 +172,12 @@ async def plain_httpx(
     kw: dict[str, Any] = {"http1": False, "http2": True} if http2 else {}
     async with httpx.AsyncClient(limits=limits, transport=transport, **kw) as c:
 
-        async def send() -> None:
+        async def send() -> str:
+            tag, form = body()
             async with gate:  # type: ignore[attr-defined]
-                r = await c.post(
-                    f"{base}/quick/order/rule/ms/place", content=body(), headers=headers
-                )
+                r = await c.post(f"{base}/quick/order/rule/ms/place", content=form, headers=headers)
             assert r.json()["stat"] == "Ok"
+            return tag
 
         yield send
 
@@ -188,10 +191,12 @@ async def neo_client(url: str, concurrency: int) -> AsyncIterator[Sender]:
     inst = Instrument("nse_cm", "2885", "RELIANCE-EQ", "RELIANCE")
     n = 0
 
-    async def send() -> None:
+    async def send() -> str:
         nonlocal n
         n += 1
-        await c.place(OrderRequest(inst, Side.BUY, 1, tag=f"N{os.getpid() % 1000}{n}"))
+        tag = f"N{os.getpid() % 1000}{n}"
+        await c.place(OrderRequest(inst, Side.BUY, 1, tag=tag))
+        return tag
 
     try:
         yield send
@@ -207,15 +212,41 @@ async def ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(max(0.0, time.perf_counter() - t - period) * 1000)
 
 
-async def measure(make: Callable[[], Any], latency_ms: float, rounds: int) -> dict[str, Any]:
+async def server_times(url: str) -> dict[str, float]:
+    """Each place's time inside the simulator (arrival to reply start, ms) by tag."""
+    async with httpx.AsyncClient() as c:
+        return dict((await c.get(f"{url}/_sim/place_times")).json()["place_ms"])
+
+
+def pcts(data: list[float]) -> tuple[float, float]:
+    data = sorted(data) or [float("nan")]
+    return round(data[len(data) // 2], 2), round(data[min(len(data) - 1, int(len(data) * 0.99))], 2)
+
+
+async def measure(
+    make: Callable[[], Any], latency_ms: float, rounds: int, url: str
+) -> dict[str, Any]:
+    """Per size: each order's round trip less the configured latency ("overhead"), and less
+    the server's own measured time for that order ("client_overhead": the client, the loopback
+    and uvicorn's HTTP framing — what the client's code can still change)."""
     out: dict[str, Any] = {}
     async with make() as send:
         for _ in range(3):  # warm the connections
             await asyncio.gather(*(send() for _ in range(10)))
+        # The client's own CPU per order, one at a time and nothing else running in this
+        # process (the simulator is another process): the cost the client's code adds.
+        cpu = []
+        for _ in range(rounds):
+            c0 = time.process_time()
+            for _ in range(CPU_ORDERS):
+                await send()
+            cpu.append((time.process_time() - c0) / CPU_ORDERS * 1000)
+        out["client_cpu_ms_per_order"] = round(statistics.median(cpu), 3)
         for n in SIZES:
             errors = 0
             last_error = [""]
             per_order: list[float] = []
+            trips: dict[str, float] = {}
             walls: list[float] = []
             lags: list[float] = []
             for _ in range(rounds):
@@ -223,35 +254,42 @@ async def measure(make: Callable[[], Any], latency_ms: float, rounds: int) -> di
                 tick = asyncio.create_task(ticker(lags, stop))
 
                 async def timed(
-                    per_order: list[float] = per_order, last_error: list[str] = last_error
+                    last_error: list[str] = last_error, trips: dict[str, float] = trips
                 ) -> None:
                     nonlocal errors
                     t = time.perf_counter()
                     try:
-                        await send()
+                        tag = await send()
                     except Exception as exc:
                         errors += 1
                         last_error[0] = f"{type(exc).__name__}: {exc}"[:120]
                         return
-                    per_order.append((time.perf_counter() - t) * 1000 - latency_ms)
+                    trips[tag] = (time.perf_counter() - t) * 1000
 
                 t0 = time.perf_counter()
                 await asyncio.gather(*(timed() for _ in range(n)))
                 walls.append((time.perf_counter() - t0) * 1000)
                 stop.set()
                 await tick
-            per_order.sort() if per_order else per_order.append(float("nan"))
-            lags.sort()
+            inside = await server_times(url)
+            per_order = [ms - latency_ms for ms in trips.values()]
+            client = [ms - inside[tag] for tag, ms in trips.items() if tag in inside]
+            server = [inside[tag] for tag in trips if tag in inside]
+            o50, o99 = pcts(per_order)
+            c50, c99 = pcts(client)
+            s50, _ = pcts(server)
+            l50, l99 = pcts(lags) if lags else (0.0, 0.0)
             out[str(n)] = {
                 "errors": errors,
                 **({"error": last_error[0]} if errors else {}),
                 "burst_wall_ms_p50": round(statistics.median(walls), 1),
-                "overhead_ms_p50": round(per_order[len(per_order) // 2], 2),
-                "overhead_ms_p99": round(
-                    per_order[min(len(per_order) - 1, int(len(per_order) * 0.99))], 2
-                ),
-                "loop_lag_ms_p50": round(lags[len(lags) // 2], 2) if lags else 0.0,
-                "loop_lag_ms_p99": round(lags[int(len(lags) * 0.99)], 2) if lags else 0.0,
+                "overhead_ms_p50": o50,
+                "overhead_ms_p99": o99,
+                "server_ms_p50": s50,
+                "client_overhead_ms_p50": c50,
+                "client_overhead_ms_p99": c99,
+                "loop_lag_ms_p50": l50,
+                "loop_lag_ms_p99": l99,
             }
     return out
 
@@ -290,7 +328,7 @@ async def main_async(latency_ms: float, rounds: int, only: str | None) -> dict[s
                 results[name] = "skipped: pip install -e '.[bench]' for hypercorn + h2"
                 continue
         with server(latency_ms, kind) as url:
-            results[name] = await measure(functools.partial(make, url), latency_ms, rounds)
+            results[name] = await measure(functools.partial(make, url), latency_ms, rounds, url)
         print(f"{name}: {json.dumps(results[name]['100'])}", file=sys.stderr)
     return results
 

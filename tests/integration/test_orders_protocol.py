@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from gui_trader.broker.base import DuplicateTag, OrderFinished, Rejected
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.order import OrderRequest, OrderStatus, OrderType, Product, Side
-from tests.support.harness import in_process, in_process_client
+from gui_trader.sim.transport import SimTransport
+from tests.support.harness import IN_PROCESS_URL, client, in_process, in_process_client
 
 INFY = Instrument("nse_cm", "1594", "INFY-EQ", "INFY", tick_size=Decimal("0.05"))
 
@@ -90,3 +92,39 @@ async def test_feed_discovery_falls_back_to_the_validate_urls() -> None:
     assert feeds.market == "ws://paper.sim/apifeed"  # http:// rewritten to ws://
     assert feeds.orders == "ws://paper.sim/realtime"
     assert server.requests["other"] >= 1  # the config service was asked first
+
+
+class _LoadBalancer(httpx.AsyncBaseTransport):
+    """The simulator behind a load balancer that pins the session with a cookie."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[httpx.Headers] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.headers)
+        resp = await self.inner.handle_async_request(request)
+        resp.headers["set-cookie"] = "lb=node7; Path=/"
+        return resp
+
+
+@pytest.mark.asyncio
+async def test_requests_carry_the_client_headers_and_cookies() -> None:
+    """Requests go to the transport directly (no httpx client layers on the order path): the
+    client's own headers and a cookie a reply set must still travel with every later call."""
+    server = in_process()
+    lb = _LoadBalancer(SimTransport(server))
+    c = client(IN_PROCESS_URL, lb)
+    try:
+        await c.login()
+        await c.place(OrderRequest(INFY, Side.BUY, 1, tag="CK1"))
+        await c.orders()
+        assert all(h["user-agent"] == "gui-trader/0.1" for h in lb.seen)
+        assert all(h["accept"] == "application/json" for h in lb.seen)
+        assert "cookie" not in lb.seen[0]
+        assert all(h["cookie"] == "lb=node7" for h in lb.seen[1:])
+        assert [o.tag for o in await c.orders()] == ["CK1"]
+    finally:
+        await c.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await c.orders()
