@@ -155,7 +155,7 @@ async def _run_straddle(
     if not getattr(args, "json", False) and text:
         print(text, flush=True)  # the plan before it fires, not with the summary at the end
         text = ""
-    with listening(events, progress), progress.running(), on_interrupt(run.abort):
+    with listening(events, progress), progress.running(), on_interrupt(run.abort) as stopped:
         # Ctrl-C / SIGTERM: abort, then the summary
         summary = await run.execute(resume=resume)
     from gui_trader.cli.protect import straddle_stops, watch_straddle
@@ -170,7 +170,9 @@ async def _run_straddle(
     if summary.complete:
         status = 0
     elif any(r.status is OrderStatus.UNKNOWN for r in legs):
-        status = EXIT_UNKNOWN
+        status = EXIT_UNKNOWN  # what to check first outranks how it ended
+    elif summary.aborted and stopped.exit_status is not None:
+        status = stopped.exit_status
     else:
         status = EXIT_FAILED
     report = (text + "\n" if text else "") + summary_text(summary)

@@ -93,9 +93,6 @@ class OrderTicket(QWidget):
         self.sell.clicked.connect(lambda: self._send(Side.SELL))
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.funds = QLabel("")  # funds live in the summary bar; kept for a floating ticket
-        self.funds.setWordWrap(True)
-        self.funds.hide()
         self.book = DepthTable()
         self.book.hide()  # until the ticket has a symbol with a quote
         form.addRow("Symbol", self.symbol)
@@ -110,7 +107,6 @@ class OrderTicket(QWidget):
         row.addWidget(self.sell)
         form.addRow(row)
         outer.addWidget(self.message)
-        outer.addWidget(self.funds)
         outer.addWidget(self.book)
         outer.addStretch(1)
         self.set_enabled(False, "waiting for the broker…")
@@ -125,7 +121,6 @@ class OrderTicket(QWidget):
         """Buttons and messages in this theme's colours (a theme switch re-runs it)."""
         self.buy.setStyleSheet(theme.button_style("buy"))
         self.sell.setStyleSheet(theme.button_style("sell"))
-        self.funds.setStyleSheet(f"color: {theme.hex_colour('muted')}")
         self.say(self.message.text(), self._error)
 
     def follow(self, order_id: str, what: str) -> None:

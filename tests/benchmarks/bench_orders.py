@@ -215,7 +215,8 @@ async def ticker(lags: list[float], stop: asyncio.Event) -> None:
 async def server_times(url: str) -> dict[str, float]:
     """Each place's time inside the simulator (arrival to reply start, ms) by tag."""
     async with httpx.AsyncClient() as c:
-        return dict((await c.get(f"{url}/_sim/place_times")).json()["place_ms"])
+        r = await c.get(f"{url}/_sim/place_times")
+        return dict(r.json()["place_ms"]) if r.status_code == 200 else {}
 
 
 def pcts(data: list[float]) -> tuple[float, float]:

@@ -91,6 +91,27 @@ def test_straddle_progress_is_plain_lines_on_a_pipe_and_json_stays_one_document(
     )
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_straddle_reports_then_exits_128_plus_the_signal(
+    home: Path, sig: signal.Signals
+) -> None:
+    proc = gui_trader(
+        home,
+        *("straddle", "--expiry", "next", "--atm", "--lots", "4", "--batch-lots", "2"),
+        *("--delay", "60", "--yes", "--json"),
+    )
+    assert proc.stderr is not None
+    try:
+        first = proc.stderr.readline()  # batch 1 is out; batch 2 waits a minute
+    finally:
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert first.startswith("straddle: batch 1/2 sent: "), first + err
+    assert proc.returncode == 128 + sig, err  # 130 for Ctrl-C, as the README says
+    doc = json.loads(out)  # the summary still comes, whole
+    assert doc["aborted"] is True and doc["batches_sent"] == 1
+
+
 def read_pty(fd: int, proc: subprocess.Popen[str]) -> str:
     """Everything the child wrote to its terminal, until it exits and the terminal drains."""
     chunks: list[bytes] = []
