@@ -49,26 +49,33 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
-        window = MainWindow()
+        # The frame first (docks, menus, theme, saved layout: Qt's own imports only), on screen
+        # before the panes' and the engine's imports; the contents follow a loop turn later.
+        window = MainWindow(staged=True)
         instance.attach(window)
         if window.remembered:
             window.show()  # restored geometry, maximised again if it was
         else:
             window.showMaximized()
+        shown = asyncio.Event()
+        QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
+        await shown.wait()
+        if probe:
+            print(f"window shown after {time.perf_counter() - STARTED:.3f} s", flush=True)
+        window.build()
+        if probe:
+            print(f"window built after {time.perf_counter() - STARTED:.3f} s", flush=True)
+        # Built: Quit (and a signal) can shut it down in order from here on; a signal that
+        # came earlier was kept in `early`.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # the same orderly shutdown as Quit
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, window.quit_now)
         if early:
             window.quit_now()
-        if probe:
-            shown = asyncio.Event()
-            QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
-            await shown.wait()
-            print(f"window shown after {time.perf_counter() - STARTED:.3f} s", flush=True)
-            if probe == "exit":
-                await window.shutdown()
-                return 0
+        if probe == "exit":
+            await window.shutdown()
+            return 0
         if not window.closed.is_set():
             await window.start(account=account, paper=paper, login_url=login_url)
         if probe:
