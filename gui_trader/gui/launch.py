@@ -16,6 +16,12 @@ import time
 STARTED = time.perf_counter()
 
 
+def since() -> str:
+    """For the start-up probe: wall seconds since this module was imported, and the
+    process's CPU seconds since it started (steadier on a busy machine)."""
+    return f"{time.perf_counter() - STARTED:.3f} s (CPU {time.process_time():.3f} s)"
+
+
 def run_gui(account: str | None = None, paper: bool = False, login_url: str | None = None) -> int:
     # A Ctrl-C or SIGTERM during start-up is remembered and honoured once the window can shut
     # down in order (a KeyboardInterrupt there exited 130 with nothing saved).
@@ -61,10 +67,10 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
         QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
         await shown.wait()
         if probe:
-            print(f"window shown after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            print(f"window shown after {since()}", flush=True)
         window.build()
         if probe:
-            print(f"window built after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            print(f"window built after {since()}", flush=True)
         # Built: Quit (and a signal) can shut it down in order from here on; a signal that
         # came earlier was kept in `early`.
         loop = asyncio.get_running_loop()
@@ -79,7 +85,7 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
         if not window.closed.is_set():
             await window.start(account=account, paper=paper, login_url=login_url)
         if probe:
-            print(f"engine ready after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            print(f"engine ready after {since()}", flush=True)
             if probe == "quit":  # tests: the File -> Quit action itself, as a click would
                 QTimer.singleShot(0, window.quit_action.trigger)
         await window.closed.wait()
