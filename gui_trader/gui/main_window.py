@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QScrollArea,
+    QStatusBar,
     QSystemTrayIcon,
     QToolBar,
     QWidget,
@@ -209,6 +211,11 @@ class MainWindow(QMainWindow):
         self.summary_bar.setFloatable(False)
         self.summary_bar.toggleViewAction().setVisible(False)  # not hidden by a stray click
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.summary_bar)
+        # Stand-ins of the summary's and the status bar's height, so the docks do not move
+        # when build() puts the real ones in.
+        self._starting = QLabel("starting…")
+        self._starting_action = self.summary_bar.addWidget(self._starting)
+        self.setStatusBar(QStatusBar())
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._build_menus(config)
         self.tray = self._build_tray()
@@ -280,6 +287,8 @@ class MainWindow(QMainWindow):
             self.docks[name].setWidget(widget)
             placeholder.deleteLater()
         self.summary = PnlSummary(self.positions_model, self.holdings_model)
+        self.summary_bar.removeAction(self._starting_action)
+        self._starting.deleteLater()
         self.summary_bar.addWidget(self.summary)
         for pane in self._tables():
             pane.restore(self.settings)
