@@ -63,9 +63,13 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
             window.show()  # restored geometry, maximised again if it was
         else:
             window.showMaximized()
-        shown = asyncio.Event()
-        QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
-        await shown.wait()
+        # Two loop turns: the first frame, then the docks at their sizes (a first window's
+        # default sizes are set from a timer of showEvent's; without the second turn, the frame
+        # on screen while build() runs had the docks squeezed, as seen under Xvfb).
+        for _turn in range(2):
+            shown = asyncio.Event()
+            QTimer.singleShot(0, shown.set)  # runs once the frame's events have been processed
+            await shown.wait()
         if probe:
             print(f"window shown after {since()}", flush=True)
         window.build()
