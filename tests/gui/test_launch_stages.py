@@ -62,6 +62,28 @@ def test_the_frame_imports_nothing_heavy(tmp_path: Path) -> None:
     assert sorted(loaded & set(HEAVY)) == []
 
 
+def test_launch_shows_the_frame_then_builds_then_starts(tmp_path: Path) -> None:
+    """The real start-up, in order: shown, built, engine ready, then File -> Quit: exit 0."""
+    env = {
+        **os.environ,
+        "GUI_TRADER_HOME": str(tmp_path),
+        "GUI_TRADER_STARTUP_PROBE": "quit",
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "gui_trader", "--paper"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [line.split(" after ")[0] for line in out.stdout.splitlines() if " after " in line]
+    assert lines == ["window shown", "window built", "engine ready"], out.stdout
+    assert "(CPU " in out.stdout
+
+
 def test_the_frame_has_the_layout_and_build_puts_every_pane_in(
     qtbot: QtBot, run: Runner, home: Path
 ) -> None:
