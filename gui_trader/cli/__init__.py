@@ -20,9 +20,16 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gui_trader.cli.args import EXIT_BAD_INPUT, EXIT_FAILED, CommandError, build_parser
-from gui_trader.cli.output import EXIT_BUSY, EXIT_UNKNOWN, Result, Streamed
-from gui_trader.config import Paths
+# The grammar (cli.args: every subcommand's module) is imported only for a command: the
+# window's way in reads its few options itself (window_only).
+from gui_trader.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_UNKNOWN,
+    Result,
+    Streamed,
+)
 
 if TYPE_CHECKING:
     from gui_trader.engine.trading import TradingEngine
@@ -62,6 +69,39 @@ def commands() -> dict[str, Command]:
 
 
 Errors = tuple[type[BaseException], ...]
+WINDOW_OPTIONS = {"--paper": "paper", "-v": "verbose", "--verbose": "verbose", "--json": "json"}
+WINDOW_VALUES = {"--account": "account", "--login-url": "login_url"}
+
+
+def window_only(argv: Sequence[str]) -> argparse.Namespace | None:
+    """`gui-trader [gui] [--paper] [--account NAME] [--login-url URL]` read without building
+    the whole grammar (every subcommand's module: ~0.2 s of the window's start). Anything
+    else (a command, --help, an abbreviation, a missing value) returns None: the full parser
+    reads it, and says what is wrong."""
+    words = list(argv)
+    if words[:1] == ["gui"]:
+        words = words[1:]
+    found: dict[str, Any] = {}
+    while words:
+        word = words.pop(0)
+        name, eq, value = word.partition("=")
+        if word in WINDOW_OPTIONS:
+            found[WINDOW_OPTIONS[word]] = True
+        elif name in WINDOW_VALUES:
+            if not eq:
+                if not words or words[0].startswith("-"):
+                    return None
+                value = words.pop(0)
+            found[WINDOW_VALUES[name]] = value
+        else:
+            return None
+    return argparse.Namespace(command="gui", **found)
+
+
+def _command_error() -> Errors:
+    from gui_trader.cli.args import CommandError
+
+    return (CommandError,)
 
 
 # The failure classes, imported when a failure reaches main's handlers (an `except` clause
@@ -105,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv
     try:
-        args = build_parser().parse_args(argv)
+        args = window_only(argv)
+        if args is None:
+            from gui_trader.cli.args import build_parser
+
+            args = build_parser().parse_args(argv)
         command = args.command or "gui"
         if command == "gui":
             from gui_trader.cli.screen import no_screen
@@ -129,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_webhook(args)
         result = asyncio.run(dispatch(command, args))
-    except CommandError as exc:
-        return fail(str(exc), exc.code, as_json)
+    except _command_error() as exc:
+        return fail(str(exc), getattr(exc, "code", EXIT_FAILED), as_json)
     except _bad_input() as exc:
         return fail(str(exc).strip("'\""), EXIT_BAD_INPUT, as_json)
     except KeyboardInterrupt:
@@ -193,6 +237,7 @@ def said_by_the_command() -> None:
 async def dispatch(command: str, args: argparse.Namespace) -> Result:
     from gui_trader.app import open_context, setup_logging
     from gui_trader.cli.progress import TapHub
+    from gui_trader.config import Paths
     from gui_trader.engine.trading import TradingEngine
 
     paths = Paths.resolve().ensure()

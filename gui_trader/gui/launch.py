@@ -16,6 +16,12 @@ import time
 STARTED = time.perf_counter()
 
 
+def since() -> str:
+    """For the start-up probe: wall seconds since this module was imported, and the
+    process's CPU seconds since it started (steadier on a busy machine)."""
+    return f"{time.perf_counter() - STARTED:.3f} s (CPU {time.process_time():.3f} s)"
+
+
 def run_gui(account: str | None = None, paper: bool = False, login_url: str | None = None) -> int:
     # A Ctrl-C or SIGTERM during start-up is remembered and honoured once the window can shut
     # down in order (a KeyboardInterrupt there exited 130 with nothing saved).
@@ -49,30 +55,41 @@ def run_gui(account: str | None = None, paper: bool = False, login_url: str | No
     probe = os.environ.get("GUI_TRADER_STARTUP_PROBE")  # benchmarks: print time to 1st frame
 
     async def main() -> int:
-        window = MainWindow()
+        # The frame first (docks, menus, theme, saved layout: Qt's own imports only), on screen
+        # before the panes' and the engine's imports; the contents follow a loop turn later.
+        window = MainWindow(staged=True)
         instance.attach(window)
         if window.remembered:
             window.show()  # restored geometry, maximised again if it was
         else:
             window.showMaximized()
+        # Two loop turns: the first frame, then the docks at their sizes (a first window's
+        # default sizes are set from a timer of showEvent's; without the second turn, the frame
+        # on screen while build() runs had the docks squeezed, as seen under Xvfb).
+        for _turn in range(2):
+            shown = asyncio.Event()
+            QTimer.singleShot(0, shown.set)  # runs once the frame's events have been processed
+            await shown.wait()
+        if probe:
+            print(f"window shown after {since()}", flush=True)
+        window.build()
+        if probe:
+            print(f"window built after {since()}", flush=True)
+        # Built: Quit (and a signal) can shut it down in order from here on; a signal that
+        # came earlier was kept in `early`.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # the same orderly shutdown as Quit
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, window.quit_now)
         if early:
             window.quit_now()
-        if probe:
-            shown = asyncio.Event()
-            QTimer.singleShot(0, shown.set)  # runs once the first frame has been processed
-            await shown.wait()
-            print(f"window shown after {time.perf_counter() - STARTED:.3f} s", flush=True)
-            if probe == "exit":
-                await window.shutdown()
-                return 0
+        if probe == "exit":
+            await window.shutdown()
+            return 0
         if not window.closed.is_set():
             await window.start(account=account, paper=paper, login_url=login_url)
         if probe:
-            print(f"engine ready after {time.perf_counter() - STARTED:.3f} s", flush=True)
+            print(f"engine ready after {since()}", flush=True)
             if probe == "quit":  # tests: the File -> Quit action itself, as a click would
                 QTimer.singleShot(0, window.quit_action.trigger)
         await window.closed.wait()

@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QScrollArea,
+    QStatusBar,
     QSystemTrayIcon,
     QToolBar,
     QWidget,
@@ -27,58 +29,120 @@ from PySide6.QtWidgets import (
 
 from gui_trader.config import Config, Paths
 from gui_trader.core import display
-from gui_trader.core.order import Order, OrderStatus, Product, Side
-from gui_trader.core.portfolio import Position
-from gui_trader.engine.events import (
-    EventHub,
-    FeedState,
-    FundsUpdated,
-    HoldingsUpdated,
-    HubLogHandler,
-    LegProgress,
-    LogRecord,
-    Metrics,
-    Notice,
-    OrderUpdated,
-    PositionsUpdated,
-    ProtectionsChanged,
-    QuotesUpdated,
-    RunProgress,
-    SessionState,
-)
-from gui_trader.engine.ownership import OwnedElsewhere
-from gui_trader.gui import dialogs
-from gui_trader.gui.about import show_about
-from gui_trader.gui.chart_controller import ChartController
-from gui_trader.gui.models import (
-    HoldingsModel,
-    LogModel,
-    LogRow,
-    OrdersModel,
-    PositionsModel,
-    WatchlistModel,
-    apply_number_grouping,
-)
-from gui_trader.gui.monitor_controller import MonitorController
-from gui_trader.gui.monitor_model import MonitorModel
-from gui_trader.gui.monitor_pane import MonitorPane
-from gui_trader.gui.order_ticket import OrderTicket
-from gui_trader.gui.panes import (
-    HoldingsPane,
-    LogPane,
-    OrdersPane,
-    PositionsPane,
-    WatchlistPane,
-)
-from gui_trader.gui.signals_panel import SignalsPanel
-from gui_trader.gui.status_bar import TradingStatusBar
-from gui_trader.gui.straddle_panel import StraddlePanel
-from gui_trader.gui.summary_bar import PnlSummary
 from gui_trader.gui.theme import apply_theme
 
+# The panes' and the engine's modules (~0.4 s of imports at launch) are bound by
+# _import_contents() when the window's contents are built: launch shows the window's frame
+# first and builds the contents in the next loop turn (issue 16). Every method that uses one
+# of these names runs only after build().
 if TYPE_CHECKING:
+    from gui_trader.core.order import Order, OrderStatus, Product, Side
+    from gui_trader.core.portfolio import Position
+    from gui_trader.engine.events import (
+        EventHub,
+        FeedState,
+        FundsUpdated,
+        HoldingsUpdated,
+        HubLogHandler,
+        LegProgress,
+        LogRecord,
+        Metrics,
+        Notice,
+        OrderUpdated,
+        PositionsUpdated,
+        ProtectionsChanged,
+        QuotesUpdated,
+        RunProgress,
+        SessionState,
+    )
     from gui_trader.engine.fanout import FanoutReport, Signal
+    from gui_trader.engine.ownership import OwnedElsewhere
     from gui_trader.engine.trading import TradingEngine
+    from gui_trader.gui import dialogs
+    from gui_trader.gui.chart_controller import ChartController
+    from gui_trader.gui.models import (
+        HoldingsModel,
+        LogModel,
+        LogRow,
+        OrdersModel,
+        PositionsModel,
+        WatchlistModel,
+    )
+    from gui_trader.gui.monitor_controller import MonitorController
+    from gui_trader.gui.monitor_model import MonitorModel
+    from gui_trader.gui.monitor_pane import MonitorPane
+    from gui_trader.gui.order_ticket import OrderTicket
+    from gui_trader.gui.panes import (
+        HoldingsPane,
+        LogPane,
+        OrdersPane,
+        PositionsPane,
+        WatchlistPane,
+    )
+    from gui_trader.gui.signals_panel import SignalsPanel
+    from gui_trader.gui.status_bar import TradingStatusBar
+    from gui_trader.gui.straddle_panel import StraddlePanel
+    from gui_trader.gui.summary_bar import PnlSummary
+
+
+def _import_contents() -> None:
+    """Bind the names above into this module (once): the first build() pays for them."""
+    global Order, OrderStatus, Product, Side, Position, OwnedElsewhere, dialogs
+    global EventHub, FeedState, FundsUpdated, HoldingsUpdated, HubLogHandler, LegProgress
+    global LogRecord, Metrics, Notice, OrderUpdated, PositionsUpdated, ProtectionsChanged
+    global QuotesUpdated, RunProgress, SessionState, ChartController, MonitorController
+    global HoldingsModel, LogModel, LogRow, OrdersModel, PositionsModel, WatchlistModel
+    global MonitorModel, MonitorPane, OrderTicket, HoldingsPane
+    global LogPane, OrdersPane, PositionsPane, WatchlistPane, SignalsPanel, TradingStatusBar
+    global StraddlePanel, PnlSummary
+    if "PnlSummary" in globals():
+        return
+    from gui_trader.core.order import Order, OrderStatus, Product, Side
+    from gui_trader.core.portfolio import Position
+    from gui_trader.engine.events import (
+        EventHub,
+        FeedState,
+        FundsUpdated,
+        HoldingsUpdated,
+        HubLogHandler,
+        LegProgress,
+        LogRecord,
+        Metrics,
+        Notice,
+        OrderUpdated,
+        PositionsUpdated,
+        ProtectionsChanged,
+        QuotesUpdated,
+        RunProgress,
+        SessionState,
+    )
+    from gui_trader.engine.ownership import OwnedElsewhere
+    from gui_trader.gui import dialogs
+    from gui_trader.gui.chart_controller import ChartController
+    from gui_trader.gui.models import (
+        HoldingsModel,
+        LogModel,
+        LogRow,
+        OrdersModel,
+        PositionsModel,
+        WatchlistModel,
+    )
+    from gui_trader.gui.monitor_controller import MonitorController
+    from gui_trader.gui.monitor_model import MonitorModel
+    from gui_trader.gui.monitor_pane import MonitorPane
+    from gui_trader.gui.order_ticket import OrderTicket
+    from gui_trader.gui.panes import (
+        HoldingsPane,
+        LogPane,
+        OrdersPane,
+        PositionsPane,
+        WatchlistPane,
+    )
+    from gui_trader.gui.signals_panel import SignalsPanel
+    from gui_trader.gui.status_bar import TradingStatusBar
+    from gui_trader.gui.straddle_panel import StraddlePanel
+    from gui_trader.gui.summary_bar import PnlSummary
+
 
 log = logging.getLogger(__name__)
 FRAME_MS = 16
@@ -106,7 +170,10 @@ def app_icon(live: bool = False) -> QIcon:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, paths: Paths | None = None) -> None:
+    def __init__(self, paths: Paths | None = None, *, staged: bool = False) -> None:
+        """`staged` (launch): only the frame (docks, menus, theme, saved layout) is built here,
+        so it can be shown before the panes' ~0.4 s of imports; build() adds the contents.
+        Otherwise the window is complete on return."""
         super().__init__()
         self.paths = (paths or Paths.resolve()).ensure()
         self.settings = QSettings(str(self.paths.root / "window.ini"), QSettings.Format.IniFormat)
@@ -121,8 +188,6 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.closed = asyncio.Event()
         self.engine: TradingEngine | None = None
-        self.hub = EventHub()
-        self.queue = self.hub.subscribe()
         self.confirm: Callable[[str, str], bool] = lambda t, x: dialogs.confirm(self, t, x)
         # inside a coroutine: never a nested exec() (it re-enters the asyncio loop)
         self.ask: Callable[[str, str], Awaitable[bool]] = lambda t, x: dialogs.ask(self, t, x)
@@ -130,15 +195,52 @@ class MainWindow(QMainWindow):
         self._log_handler: HubLogHandler | None = None
         self._shut = False
         self._sized = False
+        self._built = False
         self._confirming = False  # an order's confirmation is open: a second click waits
         self._asked = False  # quitting was confirmed (or forced by a signal): do not ask again
 
         # numbers as the trader chose (View menu), else config.toml's number_grouping
         chosen = self.settings.value("number_grouping")
-        if chosen:
-            display.set_grouping(str(chosen))
-        else:
-            apply_number_grouping(Config.load(self.paths.config))
+        config = Config.load(self.paths.config)
+        display.set_grouping(str(chosen or config.extra.get("number_grouping", "indian")))
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self.summary_bar = QToolBar("P&L and funds", self)
+        self.summary_bar.setObjectName("toolbar-summary")
+        self.summary_bar.setMovable(False)
+        self.summary_bar.setFloatable(False)
+        self.summary_bar.toggleViewAction().setVisible(False)  # not hidden by a stray click
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.summary_bar)
+        # Stand-ins of the summary's and the status bar's height, so the docks do not move
+        # when build() puts the real ones in.
+        self._starting = QLabel("starting…")
+        self._starting_action = self.summary_bar.addWidget(self._starting)
+        self.setStatusBar(QStatusBar())
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self._build_menus(config)
+        self.tray = self._build_tray()
+        self.theme = apply_theme(
+            QApplication.instance(),  # type: ignore[arg-type]
+            str(self.settings.value("theme", "light")),
+        )
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+        if not staged:
+            self.build()
+
+    def build(self) -> None:
+        """The window's contents: models, panes, status bar, the frame's timers. Safe to call
+        twice; launch calls it one loop turn after the frame is on screen."""
+        if self._built:
+            return
+        self._built = True
+        _import_contents()
+        self.hub = EventHub()
+        self.queue = self.hub.subscribe()
         self.orders_model = OrdersModel(self)
         self.positions_model = PositionsModel(self)
         self.holdings_model = HoldingsModel(self)
@@ -165,24 +267,33 @@ class MainWindow(QMainWindow):
         self._register_handlers()
         self.monitors = MonitorController(self)
         self.charts = ChartController(self, self.monitors.running)
-        self.docks: dict[str, QDockWidget] = {}
-        self._build_docks()
+        scroller = QScrollArea()  # the panel is tall: it scrolls rather than squeeze the rest
+        scroller.setWidget(self.straddle)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        for name, widget in (
+            ("watchlist", self.watchlist),
+            ("chart", self.charts.box),
+            ("ticket", self.ticket),
+            ("straddle", scroller),
+            ("signals", self.signals),
+            ("positions", self.positions),
+            ("holdings", self.holdings),
+            ("orders", self.orders),
+            ("monitor", self.monitor_pane),
+            ("log", self.log_pane),
+        ):
+            placeholder = self.docks[name].widget()
+            self.docks[name].setWidget(widget)
+            placeholder.deleteLater()
         self.summary = PnlSummary(self.positions_model, self.holdings_model)
-        summary_bar = QToolBar("P&L and funds", self)
-        summary_bar.setObjectName("toolbar-summary")
-        summary_bar.setMovable(False)
-        summary_bar.setFloatable(False)
-        summary_bar.toggleViewAction().setVisible(False)  # not hidden by a stray right-click
-        summary_bar.addWidget(self.summary)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, summary_bar)
-        self._default_state = self.saveState(LAYOUT_VERSION)
-        self._build_menus()
-        self.tray = self._build_tray()
-        self.theme = apply_theme(
-            QApplication.instance(),  # type: ignore[arg-type]
-            str(self.settings.value("theme", "light")),
-        )
-        self._restore_layout()
+        self.summary_bar.removeAction(self._starting_action)
+        self._starting.deleteLater()
+        self.summary_bar.addWidget(self.summary)
+        for pane in self._tables():
+            pane.restore(self.settings)
+        if self._sized and not isinstance(self.settings.value("state"), QByteArray):
+            self.default_sizes()  # shown before the panes were in: sized to them now
 
         self.drain_timer = QTimer(self)
         self.drain_timer.setInterval(FRAME_MS)
@@ -197,10 +308,11 @@ class MainWindow(QMainWindow):
         self.risk_timer.start()
 
     # ------------------------------------------------------------------ layout
-    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, name: str, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock holding an empty widget until build() puts its pane in."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{name}")
-        dock.setWidget(widget)
+        dock.setWidget(QWidget())
         self.addDockWidget(area, dock)
         self.docks[name] = dock
         return dock
@@ -212,25 +324,21 @@ class MainWindow(QMainWindow):
         # the right column (ticket, straddle) runs the full height; the tabs sit beside it
         self.setCorner(Qt.Corner.TopRightCorner, right)
         self.setCorner(Qt.Corner.BottomRightCorner, right)
-        watch = self._dock("watchlist", "Watchlist", self.watchlist, left)
-        chart = self._dock("chart", "Chart", self.charts.box, left)
+        watch = self._dock("watchlist", "Watchlist", left)
+        chart = self._dock("chart", "Chart", left)
         self.splitDockWidget(watch, chart, Qt.Orientation.Horizontal)
-        ticket = self._dock("ticket", "Order ticket", self.ticket, right)
-        scroller = QScrollArea()  # the panel is tall: it scrolls rather than squeeze the rest
-        scroller.setWidget(self.straddle)
-        scroller.setWidgetResizable(True)
-        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", scroller, right))
-        self.tabifyDockWidget(ticket, self._dock("signals", "Signals", self.signals, right))
+        ticket = self._dock("ticket", "Order ticket", right)
+        self.tabifyDockWidget(ticket, self._dock("straddle", "Straddle", right))
+        self.tabifyDockWidget(ticket, self._dock("signals", "Signals", right))
         ticket.raise_()
-        positions = self._dock("positions", "Positions", self.positions, bottom)
-        for name, title, widget in (
-            ("holdings", "Holdings", self.holdings),
-            ("orders", "Orders", self.orders),
-            ("monitor", "Monitor", self.monitor_pane),
-            ("log", "Log", self.log_pane),
+        positions = self._dock("positions", "Positions", bottom)
+        for name, title in (
+            ("holdings", "Holdings"),
+            ("orders", "Orders"),
+            ("monitor", "Monitor"),
+            ("log", "Log"),
         ):
-            self.tabifyDockWidget(positions, self._dock(name, title, widget, bottom))
+            self.tabifyDockWidget(positions, self._dock(name, title, bottom))
         positions.raise_()
         self.resizeDocks(
             [self.docks["watchlist"], self.docks["ticket"]], [300, 420], Qt.Orientation.Horizontal
@@ -263,16 +371,6 @@ class MainWindow(QMainWindow):
             if not isinstance(self.settings.value("state"), QByteArray):
                 QTimer.singleShot(0, self.default_sizes)
 
-    def _restore_layout(self) -> None:
-        geometry = self.settings.value("geometry")
-        state = self.settings.value("state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
-        for pane in self._tables():
-            pane.restore(self.settings)
-
     def _tables(self) -> list[Any]:
         return [
             self.positions.table,
@@ -297,7 +395,7 @@ class MainWindow(QMainWindow):
         self.docks["positions"].raise_()
         self.default_sizes()
 
-    def _build_menus(self) -> None:
+    def _build_menus(self, config: Config) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
         file.addAction("Export orders to CSV…", lambda: self._export_dialog("orders"))
@@ -338,10 +436,15 @@ class MainWindow(QMainWindow):
         view.addAction("Reset layout", self.reset_layout)
 
         self.account_menu = bar.addMenu("&Account")
-        self._fill_account_menu()
+        self._fill_account_menu(config)
 
         help_menu = bar.addMenu("&Help")
-        self.about_action = help_menu.addAction("About gui_trader", lambda: show_about(self))
+        self.about_action = help_menu.addAction("About gui_trader", self._about)
+
+    def _about(self) -> None:
+        from gui_trader.gui.about import show_about  # importlib.metadata: not on the way up
+
+        show_about(self)
 
     def _shortcut(self, menu: Any, text: str, keys: str, slot: Callable[[], Any]) -> QAction:
         action: QAction = menu.addAction(text)
@@ -349,7 +452,7 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         return action
 
-    def _fill_account_menu(self) -> None:
+    def _fill_account_menu(self, config: Config | None = None) -> None:
         menu = self.account_menu
         menu.clear()
         menu.addAction("Add account…", self.add_account_dialog)
@@ -369,7 +472,7 @@ class MainWindow(QMainWindow):
             "Paper (simulated exchange)",
             lambda: self.spawn(self.switch(None, paper=True), "switch"),
         )
-        for name in Config.load(self.paths.config).accounts:
+        for name in (config or Config.load(self.paths.config)).accounts:
             switch.addAction(f"{name} (live)", self._switcher(name))
 
     def _switcher(self, name: str) -> Callable[[], None]:
