@@ -372,6 +372,8 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, self.default_sizes)
 
     def _tables(self) -> list[Any]:
+        if not self._built:  # closed before its panes went in: only the frame is saved
+            return []
         return [
             self.positions.table,
             self.holdings.table,
@@ -1217,6 +1219,8 @@ class MainWindow(QMainWindow):
         """What is running now that quitting stops, and what of it stays at the broker."""
         engine = self.engine
         stops: list[str] = []
+        if not self._built:
+            return stops  # closed before its panes went in: nothing can be running yet
         if self.straddle.run is not None and self.straddle.abort.isEnabled():
             stops.append(
                 "A straddle is firing: quitting stops it before the next batch. Batches "

@@ -143,6 +143,24 @@ def test_a_staged_window_comes_back_as_it_was_left(qtbot: QtBot, run: Runner, ho
     run(again.shutdown())
 
 
+def test_closed_before_its_panes_go_in_it_closes_in_order(qtbot: QtBot, run: Runner) -> None:
+    """Closing the frame before build() (a fast click on X) saves the layout and ends the
+    launch; nothing asks about a straddle or monitor that cannot exist yet."""
+    w = MainWindow(staged=True)
+    qtbot.addWidget(w)
+    w.show()
+    w.docks["watchlist"].hide()
+    w.close()
+    assert w.closed.is_set() and not w.isVisible()
+    w.build()  # launch still builds, then shuts down
+    run(w.shutdown())
+    again = MainWindow(staged=True)
+    qtbot.addWidget(again)
+    assert not again.docks["watchlist"].isVisibleTo(again)  # the layout was saved
+    again.build()
+    run(again.shutdown())
+
+
 def test_built_in_stages_it_is_laid_out_as_one_built_at_once(qtbot: QtBot, run: Runner) -> None:
     windows = [MainWindow(), MainWindow(staged=True)]
     for w in windows:
