@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import json
 import os
 import random
@@ -66,6 +67,37 @@ def _launch(code: str, probe: str) -> dict[str, float]:
     return seen
 
 
+FLOOR = """
+import time; t0 = time.perf_counter()
+import asyncio, qasync
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+async def main():
+    w = QMainWindow(); w.resize(1366, 738); w.show()
+    for _ in range(2):
+        e = asyncio.Event(); QTimer.singleShot(0, e.set); await e.wait()
+    print(f"window shown after {time.perf_counter() - t0:.3f} s", flush=True)
+with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as r:
+    r.run(main())
+"""
+
+
+def floor(runs: int) -> float:
+    """The stack's own floor: Python, PySide6 and qasync showing an empty QMainWindow after
+    the same two loop turns, spawn to its line (p50 seconds)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True, timeout=60
+        ).stdout
+        if out.startswith("window shown"):
+            times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3) if times else float("nan")
+
+
 def startup(runs: int) -> dict[str, object]:
     """Launch -> first frame (and -> every pane built) with GUI_TRADER_STARTUP_PROBE=exit;
     then launch -> engine ready (the window usable: panes built, paper engine started) with
@@ -73,6 +105,9 @@ def startup(runs: int) -> dict[str, object]:
     # The console script's own import, on this checkout's code (PYTHONPATH), so run_all.py can
     # time another checkout with the same benchmark.
     code = os.environ.get("PYTHONPATH") or str(ROOT)
+    # As installed: pip writes a wheel's bytecode at install time. A checkout run with
+    # PYTHONDONTWRITEBYTECODE (set on this machine) would compile every module at every launch.
+    compileall.compile_dir(str(Path(code) / "gui_trader"), quiet=1)
     exits = [_launch(code, "exit") for _ in range(runs)]
     readies = [_launch(code, "quit") for _ in range(max(1, runs // 2))]
     times = [r["window shown"] for r in exits]
@@ -87,6 +122,7 @@ def startup(runs: int) -> dict[str, object]:
         "launch_and_exit_cpu_s_p50": round(statistics.median(cpu), 3),
         "launch_to_window_built_s_p50": round(statistics.median(built), 3),
         "launch_to_engine_ready_s_p50": round(statistics.median(ready), 3) if ready else None,
+        "floor_empty_window_s_p50": floor(runs),
     }
 
 
