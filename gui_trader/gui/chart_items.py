@@ -286,12 +286,27 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         self.fitted = 0
 
     def set_tag(self, name: str, tag: Tag | None) -> None:
-        if tag is None:
-            if self.tags.pop(name, None) is not None:
-                self.update()
+        """Only the tags that moved (and where they were) are repainted: a tick moves the last
+        price's tag, and repainting the whole axis (its ticks and labels) cost a live update
+        about half its paint."""
+        if tag is None and name not in self.tags:
             return
-        self.tags[name] = tag
-        self.update()
+        old = self.tags.get(name)
+        if tag is not None and old is not None and tag == old:
+            return
+        before = self.layout_tags()
+        if tag is None:
+            del self.tags[name]
+        else:
+            self.tags[name] = tag
+        after = self.layout_tags()
+        dirty = QRectF()
+        for key in before.keys() | after.keys():
+            a, b = before.get(key), after.get(key)
+            if a != b or key == name:
+                dirty |= (a or QRectF()) | (b or QRectF())
+        if not dirty.isEmpty():
+            self.update(dirty.adjusted(-1, -1, 1, 1))
 
     def tag_rect(self, name: str) -> QRectF | None:
         """Where a tag is drawn, in this axis's coordinates (None: not shown)."""
