@@ -164,6 +164,7 @@ class ChartPane(QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout_box = _ReadoutBox(self.readout)
+        self.built = False
         if build:
             for _ in self.build_steps():
                 pass
@@ -251,6 +252,7 @@ class ChartPane(QWidget):
         layout.addWidget(self._readout_box)
         layout.addWidget(self.graphics)
         self.apply_theme()
+        self.built = True
 
     # ------------------------------------------------------------------ data
     def show_bars(
@@ -550,8 +552,8 @@ class ChartPane(QWidget):
 
     # ------------------------------------------------------------------ theme
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self.apply_theme()
+        if event.type() == QEvent.Type.PaletteChange and self.built:
+            self.apply_theme()  # not built yet: the last build step reads the palette
         super().changeEvent(event)
 
     def apply_theme(self) -> None:

@@ -238,6 +238,8 @@ class TimeAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self, bars: Callable[[], Sequence[Bar]], daily: Callable[[], bool]) -> None:
         super().__init__(orientation="bottom")
         self.bars, self.daily = bars, daily
+        # a live volume bar's repaint reaches down here: blit the axis, do not re-play it
+        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         bars, fmt = self.bars(), "%d %b" if self.daily() else "%H:%M"
@@ -260,6 +262,7 @@ class VolumeAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(orientation="right")
         self.enableAutoSIPrefix(False)
+        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [short_volume(v) if v > 0 else "" for v in values]
@@ -273,6 +276,28 @@ class Tag:
     ink: QColor
 
 
+class _TagLayer(pg.GraphicsObject):  # type: ignore[misc]
+    """The tags, over the axis they sit in: a moved tag repaints here, and the axis under it
+    (cached as pixels) is only blitted, not re-played with all its ticks and labels."""
+
+    def __init__(self, axis: PriceAxis) -> None:
+        super().__init__(axis)
+        self.axis = axis
+        self._rect = QRectF()
+
+    def fit(self) -> None:
+        rect = self.axis.rect()
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        self.axis.paint_tags(p)
+
+
 class PriceAxis(pg.AxisItem):  # type: ignore[misc]
     """The right-hand price axis, with tags (last price, sell, stop, target, the crosshair's
     price) painted inside it at their prices: labels live here, never over a candle."""
@@ -284,6 +309,22 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         self.enableAutoSIPrefix(False)
         self.tags: dict[str, Tag] = {}
         self.fitted = 0
+        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.layer = _TagLayer(self)
+        self.layer.fit()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        layer = getattr(self, "layer", None)  # AxisItem resizes itself while it is built
+        if layer is not None:
+            layer.fit()
+
+    def linkedViewChanged(self, view: Any = None, newRange: Any = None) -> None:
+        """The view moved: every tag moves with its price."""
+        super().linkedViewChanged(view, newRange)
+        layer = getattr(self, "layer", None)
+        if layer is not None:
+            layer.update()
 
     def set_tag(self, name: str, tag: Tag | None) -> None:
         """Only the tags that moved (and where they were) are repainted: a tick moves the last
@@ -306,7 +347,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
             if a != b or key == name:
                 dirty |= (a or QRectF()) | (b or QRectF())
         if not dirty.isEmpty():
-            self.update(dirty.adjusted(-1, -1, 1, 1))
+            self.layer.update(dirty.adjusted(-1, -1, 1, 1))
 
     def tag_rect(self, name: str) -> QRectF | None:
         """Where a tag is drawn, in this axis's coordinates (None: not shown)."""
@@ -320,10 +361,12 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
             return {}
         h = QFontMetrics(self.font()).height() + 2
         width = self.width()
-        placed: list[tuple[float, str]] = []
-        for name, tag in self.tags.items():
-            y = self.mapFromScene(view.mapViewToScene(QPointF(0, tag.value))).y()
-            placed.append((y - h / 2, name))
+        # price -> this axis's y is linear: two points mapped, not one per tag (a tick lays
+        # the tags out a few times)
+        y0 = self.mapFromScene(view.mapViewToScene(QPointF(0, 0.0))).y()
+        y1 = self.mapFromScene(view.mapViewToScene(QPointF(0, 1.0))).y()
+        scale = y1 - y0
+        placed = [(y0 + scale * tag.value - h / 2, name) for name, tag in self.tags.items()]
         placed.sort()
         tops = [top for top, _ in placed]
         for i in range(1, len(tops)):
@@ -345,8 +388,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
             self.setWidth(width)
         return width
 
-    def paint(self, p: QPainter, opt: Any, widget: Any) -> None:
-        super().paint(p, opt, widget)
+    def paint_tags(self, p: QPainter) -> None:
         if not self.tags:
             return
         bounds = self.rect()
