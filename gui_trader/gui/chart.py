@@ -176,20 +176,21 @@ class ChartPane(QWidget):
         yield
         self.graphics.ci.layout.setSpacing(0)
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        # A plot's four axes are built a step ahead of it (each ~5 ms), so no step holds
+        # the loop for a whole plot (~35-60 ms the first time).
         self.price_axis = PriceAxis()
+        axes: dict[str, pg.AxisItem] = {"right": self.price_axis}
+        axes |= {side: pg.AxisItem(side) for side in ("left", "top", "bottom")}
+        yield
+        # No context menus: each one is ~35 ms of widgets built up front and never shown.
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems=axes, enableMenu=False)
+        yield
         self.volume_axis = VolumeAxis()
         self.time_axis = TimeAxis(lambda: self.bars, lambda: self.view == "D")
-        # No context menus: each one is ~35 ms of widgets built up front and never shown.
-        self.plot = self.graphics.addPlot(
-            row=0, col=0, axisItems={"right": self.price_axis}, enableMenu=False
-        )
+        axes = {"right": self.volume_axis, "bottom": self.time_axis}
+        axes |= {side: pg.AxisItem(side) for side in ("left", "top")}
         yield
-        self.volume_plot = self.graphics.addPlot(
-            row=1,
-            col=0,
-            axisItems={"right": self.volume_axis, "bottom": self.time_axis},
-            enableMenu=False,
-        )
+        self.volume_plot = self.graphics.addPlot(row=1, col=0, axisItems=axes, enableMenu=False)
         yield
         for plot in (self.plot, self.volume_plot):
             plot.hideAxis("left")
@@ -213,6 +214,7 @@ class ChartPane(QWidget):
         self.ema_line.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.ema_live = SegmentItem()
         self.plot.addItem(self.ema_live, ignoreBounds=True)
+        yield
         self.moves = self.plot.plot()  # the sell order's price over time, as steps
         self.move_marks = self.plot.plot(pen=None, symbol="o", symbolSize=5)  # each move
         yield
