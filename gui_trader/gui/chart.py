@@ -194,6 +194,7 @@ class ChartPane(QWidget):
         yield
         for plot in (self.plot, self.volume_plot):
             plot.hideAxis("left")
+            plot.hideAxis("top")  # handed in (built a step ahead), so shown unless hidden
             plot.showAxis("right")
             plot.setMenuEnabled(False)
             plot.hideButtons()

@@ -247,7 +247,9 @@ def test_the_pane_builds_a_step_at_a_time_and_ends_the_same(
     staged.show_bars("RELIANCE-EQ", make_bars(), "1min", daily_ema_yesterday=1005.0)
     assert staged.plot.getAxis("right") is staged.price_axis
     assert staged.volume_plot.getAxis("bottom") is staged.time_axis
-    assert not staged.plot.getAxis("left").isVisible()
+    for plot in (staged.plot, staged.volume_plot):  # only the right and the time axis show
+        assert not plot.getAxis("left").isVisible() and not plot.getAxis("top").isVisible()
+    assert not staged.plot.getAxis("bottom").isVisible() and staged.time_axis.isVisible()
     assert staged.plot.vb.menu is None  # no context menu built up front
     assert set(staged.price_axis.tags) == {"last", "daily_ema"}
     assert staged.colours.background == staged.palette().color(QPalette.ColorRole.Base)
