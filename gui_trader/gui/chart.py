@@ -172,7 +172,7 @@ class ChartPane(QWidget):
     def build_steps(self) -> Iterator[None]:
         """The pyqtgraph pieces, one per step (each a few tens of ms at most on this machine):
         the caller may yield to the event loop between them."""
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = pg.GraphicsLayoutWidget(self)  # a child at once: never an orphan
         yield
         self.graphics.ci.layout.setSpacing(0)
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)

@@ -67,15 +67,26 @@ class ChartController:
         from gui_trader.gui.chart import ChartPane
 
         w = self.window
+        # Parented (and hidden) from the start: a build cut short (the window closing) leaves
+        # nothing for the garbage collector to destroy later on some other thread.
         pane = ChartPane(build=False)
-        for _ in pane.build_steps():
-            await asyncio.sleep(0)
+        pane.setParent(self.box)
+        pane.hide()
+        try:
+            for _ in pane.build_steps():
+                await asyncio.sleep(0)
+        except BaseException:
+            pane.deleteLater()
+            raise
+        finally:
+            self._building = False
         self.chart = pane
         self.chart.daily.toggled.connect(lambda _: self.rechart())
         self.chart.stop_line.sigPositionChangeFinished.connect(lambda _: self._dragged("sl"))
         self.chart.target_line.sigPositionChangeFinished.connect(lambda _: self._dragged("target"))
         self.hint.hide()
         self.layout.addWidget(self.chart)
+        self.chart.show()
         self.timer = QTimer(w)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
