@@ -309,12 +309,14 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         self.enableAutoSIPrefix(False)
         self.tags: dict[str, Tag] = {}
         self.fitted = 0
+        self._laid: dict[str, QRectF] | None = None  # the tags' layout until something moves
         self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.layer = _TagLayer(self)
         self.layer.fit()
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
+        self._laid = None
         layer = getattr(self, "layer", None)  # AxisItem resizes itself while it is built
         if layer is not None:
             layer.fit()
@@ -322,6 +324,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
     def linkedViewChanged(self, view: Any = None, newRange: Any = None) -> None:
         """The view moved: every tag moves with its price."""
         super().linkedViewChanged(view, newRange)
+        self._laid = None
         layer = getattr(self, "layer", None)
         if layer is not None:
             layer.update()
@@ -340,6 +343,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
             del self.tags[name]
         else:
             self.tags[name] = tag
+        self._laid = None
         after = self.layout_tags()
         dirty = QRectF()
         for key in before.keys() | after.keys():
@@ -355,7 +359,16 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
 
     def layout_tags(self) -> dict[str, QRectF]:
         """Each tag centred on its price, then nudged down (or up, at the bottom) just enough
-        that no two overlap: close levels (the sell order at the daily EMA9) stay readable."""
+        that no two overlap: close levels (the sell order at the daily EMA9) stay readable.
+        Kept until a tag, the view or the axis changes (a tick asks for it three times)."""
+        if self._laid is not None:
+            return self._laid
+        laid = self._layout_tags()
+        if self.linkedView() is not None:
+            self._laid = laid
+        return laid
+
+    def _layout_tags(self) -> dict[str, QRectF]:
         view = self.linkedView()
         if view is None or not self.tags:
             return {}
