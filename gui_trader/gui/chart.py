@@ -162,9 +162,7 @@ class ChartPane(QWidget):
         # In a box of its own with no layout: a new text never relayouts the dock on a tick.
         self.readout = QLabel(" ")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        # Selectable while the pointer is on it (or text is selected): a selectable label
-        # keeps a text document that every tick's new text rebuilds.
-        self.readout.installEventFilter(self)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout_box = _ReadoutBox(self.readout)
         self.built = False
         if build:
@@ -550,13 +548,6 @@ class ChartPane(QWidget):
         self.hide_crosshair()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.readout and event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
-            entered = event.type() == QEvent.Type.Enter
-            if entered or not self.readout.hasSelectedText():
-                flags = Qt.TextInteractionFlag
-                self.readout.setTextInteractionFlags(
-                    flags.TextSelectableByMouse if entered else flags.NoTextInteraction
-                )
         if watched is getattr(self, "graphics", None) and event.type() == QEvent.Type.Leave:
             self._pointer_out = True
             self.hide_crosshair()
