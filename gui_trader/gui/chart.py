@@ -20,7 +20,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QPalette, QResizeEvent
+from PySide6.QtGui import QColor, QEnterEvent, QFont, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsItem,
@@ -105,7 +105,9 @@ def bucket(t: datetime, view: str) -> date | datetime:
 
 class _ReadoutBox(QWidget):
     """Holds the readout label without a layout: a new text (every tick) then does not make
-    the pane's layout recompute every child's geometry, as a label in a layout does."""
+    the pane's layout recompute every child's geometry, as a label in a layout does. The
+    label is selectable only while the pointer is over it: a selectable label keeps a text
+    document that every tick's new text rebuilds (~0.4 ms a tick here)."""
 
     def __init__(self, label: QLabel) -> None:
         super().__init__()
@@ -117,6 +119,15 @@ class _ReadoutBox(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         self.label.setGeometry(0, 0, self.width(), self.height())
         super().resizeEvent(event)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        if not self.label.hasSelectedText():  # a selection stays, to be copied
+            self.label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        super().leaveEvent(event)
 
 
 class ChartPane(QWidget):
@@ -162,7 +173,6 @@ class ChartPane(QWidget):
         # In a box of its own with no layout: a new text never relayouts the dock on a tick.
         self.readout = QLabel(" ")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout_box = _ReadoutBox(self.readout)
         self.built = False
         if build:

@@ -238,8 +238,6 @@ class TimeAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self, bars: Callable[[], Sequence[Bar]], daily: Callable[[], bool]) -> None:
         super().__init__(orientation="bottom")
         self.bars, self.daily = bars, daily
-        # a live volume bar's repaint reaches down here: blit the axis, do not re-play it
-        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         bars, fmt = self.bars(), "%d %b" if self.daily() else "%H:%M"

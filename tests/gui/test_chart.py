@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QEnterEvent, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -113,7 +113,14 @@ def test_the_crosshair_readout_is_the_bars_ohlc_ema9_and_volume(pane: ChartPane)
     # the readout is a line of its own above the plot: it never covers a candle
     readout_bottom = pane.readout.mapTo(pane, QPoint(0, pane.readout.height())).y()
     assert pane.readout.isVisible() and readout_bottom <= pane.graphics.geometry().top()
-    assert pane.readout.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    # the trader can select (and copy) it while the pointer is on it
+    selectable = Qt.TextInteractionFlag.TextSelectableByMouse
+    box, at = pane.readout.parentWidget(), QPointF(5, 5)
+    assert box is not None
+    QApplication.sendEvent(box, QEnterEvent(at, at, pane.readout.mapToGlobal(at)))
+    assert pane.readout.textInteractionFlags() & selectable
+    QApplication.sendEvent(box, QEvent(QEvent.Type.Leave))
+    assert not pane.readout.textInteractionFlags() & selectable
     pane.hide_crosshair()
     assert not pane.cross_v.isVisible() and "cross" not in pane.price_axis.tags
     assert f"C {price(bars[-1].close)}" in pane.readout.text()  # back to the last bar
@@ -347,5 +354,6 @@ def test_the_window_charts_the_daily_ema9_on_the_minute_view(
         segment=inst.segment, token=inst.token, symbol=inst.trading_symbol, ltp=ltp, time=at
     )
     charts._on_quotes(QuotesUpdated((quote,)))
-    qtbot.waitUntil(lambda: len(chart.bars) == n + 1, timeout=5_000)
+    charts._tick()  # the chart timer's slot, at once: no feed quote can come in between
+    assert len(chart.bars) == n + 1
     assert chart.bars[-1].close == float(ltp) and chart.bars[-1].time > last
