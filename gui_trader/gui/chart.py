@@ -12,14 +12,15 @@ theme on every palette change.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QEnterEvent, QFont, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsItem,
@@ -89,8 +90,51 @@ def _naive_ist(t: datetime) -> datetime:
     return t.astimezone(IST).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
+@lru_cache(maxsize=4096)
+def _price(value: float) -> str:
+    """price() for a float seen again and again (a tick formats the same OHLC, EMA and tags)."""
+    return price(value)
+
+
+def bucket(t: datetime, view: str) -> date | datetime:
+    """The bar a time falls in: its day on the daily view, its minute on the 1-minute view
+    (in IST, whatever zone it came in)."""
+    at = _naive_ist(t)
+    return at.date() if view == "D" else at.replace(second=0, microsecond=0)
+
+
+class _ReadoutBox(QWidget):
+    """Holds the readout label without a layout: a new text (every tick) then does not make
+    the pane's layout recompute every child's geometry, as a label in a layout does. The
+    label is selectable only while the pointer is over it: a selectable label keeps a text
+    document that every tick's new text rebuilds (~0.4 ms a tick here)."""
+
+    def __init__(self, label: QLabel) -> None:
+        super().__init__()
+        self.label = label
+        label.setParent(self)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(label.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self.label.setGeometry(0, 0, self.width(), self.height())
+        super().resizeEvent(event)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        if not self.label.hasSelectedText():  # a selection stays, to be copied
+            self.label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        super().leaveEvent(event)
+
+
 class ChartPane(QWidget):
-    def __init__(self) -> None:
+    """Build it at once (``ChartPane()``) or a piece per event-loop turn: ``ChartPane(build=
+    False)`` and then drive ``build_steps()`` (the dock at start: no long stall on the loop)."""
+
+    def __init__(self, build: bool = True) -> None:
         super().__init__()
         pg.setConfigOptions(antialias=False)
         self.bars: list[Bar] = []
@@ -119,30 +163,48 @@ class ChartPane(QWidget):
         group = QButtonGroup(self)
         group.addButton(self.daily)
         group.addButton(self.minute)
-        header = QHBoxLayout()
+        self._header = header = QHBoxLayout()
         header.addWidget(self.title)
         header.addSpacing(12)
         header.addWidget(self.legend, 1)
         header.addWidget(self.daily)
         header.addWidget(self.minute)
         # The crosshair's readout: its own line above the plot, so it never covers a candle.
-        # Ignored width: a new text never relayouts the dock on a live tick.
+        # In a box of its own with no layout: a new text never relayouts the dock on a tick.
         self.readout = QLabel(" ")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._readout_box = _ReadoutBox(self.readout)
+        self.built = False
+        if build:
+            for _ in self.build_steps():
+                pass
 
-        self.graphics = pg.GraphicsLayoutWidget()
+    def build_steps(self) -> Iterator[None]:
+        """The pyqtgraph pieces, one per step (each a few tens of ms at most on this machine):
+        the caller may yield to the event loop between them."""
+        self.graphics = pg.GraphicsLayoutWidget(self)  # a child at once: never an orphan
+        yield
         self.graphics.ci.layout.setSpacing(0)
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        # A plot's four axes are built a step ahead of it (each ~5 ms), so no step holds
+        # the loop for a whole plot (~35-60 ms the first time).
         self.price_axis = PriceAxis()
+        axes: dict[str, pg.AxisItem] = {"right": self.price_axis}
+        axes |= {side: pg.AxisItem(side) for side in ("left", "top", "bottom")}
+        yield
+        # No context menus: each one is ~35 ms of widgets built up front and never shown.
+        self.plot = self.graphics.addPlot(row=0, col=0, axisItems=axes, enableMenu=False)
+        yield
         self.volume_axis = VolumeAxis()
         self.time_axis = TimeAxis(lambda: self.bars, lambda: self.view == "D")
-        self.plot = self.graphics.addPlot(row=0, col=0, axisItems={"right": self.price_axis})
-        self.volume_plot = self.graphics.addPlot(
-            row=1, col=0, axisItems={"right": self.volume_axis, "bottom": self.time_axis}
-        )
+        axes = {"right": self.volume_axis, "bottom": self.time_axis}
+        axes |= {side: pg.AxisItem(side) for side in ("left", "top")}
+        yield
+        self.volume_plot = self.graphics.addPlot(row=1, col=0, axisItems=axes, enableMenu=False)
+        yield
         for plot in (self.plot, self.volume_plot):
             plot.hideAxis("left")
+            plot.hideAxis("top")  # handed in (built a step ahead), so shown unless hidden
             plot.showAxis("right")
             plot.setMenuEnabled(False)
             plot.hideButtons()
@@ -152,6 +214,7 @@ class ChartPane(QWidget):
         self.volume_plot.enableAutoRange(y=True)
         self.graphics.ci.layout.setRowStretchFactor(0, 4)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        yield
 
         self.candles = CandlesItem()
         self.volume = VolumeItem()
@@ -162,8 +225,10 @@ class ChartPane(QWidget):
         self.ema_line.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.ema_live = SegmentItem()
         self.plot.addItem(self.ema_live, ignoreBounds=True)
+        yield
         self.moves = self.plot.plot()  # the sell order's price over time, as steps
         self.move_marks = self.plot.plot(pen=None, symbol="o", symbolSize=5)  # each move
+        yield
         self.daily_ema_line = LevelLine(angle=0, movable=False)
         self.order_line = LevelLine(angle=0, movable=False)
         # A protection's stop and target: drag either to move it (the controller asks the
@@ -191,14 +256,16 @@ class ChartPane(QWidget):
             scene.sigMouseMoved, rateLimit=CROSSHAIR_HZ, slot=self._mouse_moved
         )
         self.graphics.installEventFilter(self)
+        yield
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        layout.addLayout(header)
-        layout.addWidget(self.readout)
+        layout.addLayout(self._header)
+        layout.addWidget(self._readout_box)
         layout.addWidget(self.graphics)
         self.apply_theme()
+        self.built = True
 
     # ------------------------------------------------------------------ data
     def show_bars(
@@ -232,12 +299,19 @@ class ChartPane(QWidget):
         self.plot.enableAutoRange()
         self.volume_plot.enableAutoRange(y=True)
 
-    def update_live(self, ltp: float, day_volume: int | None = None) -> None:
+    def update_live(
+        self, ltp: float, day_volume: int | None = None, at: datetime | None = None
+    ) -> None:
         """One tick: the last bar, its volume and the last EMA9 segment move; the closed bars'
-        pictures are not redrawn. ``day_volume`` is the day's cumulative volume (the quote's)."""
+        pictures are not redrawn. ``day_volume`` is the day's cumulative volume (the quote's).
+        A tick ``at`` a later minute (a later day on the daily view) than the last bar first
+        closes that bar and starts a new one at the tick's price."""
         if not self.bars:
             return
         last = self.bars[-1]
+        if at is not None and bucket(at, self.view) > bucket(last.time, self.view):
+            self._new_bar(at, ltp, day_volume)
+            return
         volume = last.volume
         if day_volume is not None:
             if self.view == "D":
@@ -255,6 +329,35 @@ class ChartPane(QWidget):
             self.emas[-1] = ltp
         self._ema_end()
         self._update_daily_ema()
+        self._show_last()
+
+    def _new_bar(self, at: datetime, ltp: float, day_volume: int | None) -> None:
+        """The last bar closes (its EMA9 becomes final) and a new one opens at ``ltp``: the
+        closed bars' pictures are redrawn once, as for a new symbol (once a minute at most)."""
+        volume = 0
+        if day_volume is not None:
+            if self.view == "D":
+                volume = day_volume
+            elif self._day_volume is not None and day_volume > self._day_volume:
+                volume = day_volume - self._day_volume
+            self._day_volume = day_volume
+        start = bucket(at, self.view)
+        last_time = self.bars[-1].time
+        if isinstance(start, datetime):
+            when = start.replace(tzinfo=IST) if last_time.tzinfo is not None else start
+        else:
+            when = datetime.combine(start, datetime.min.time())
+            when = when.replace(tzinfo=IST) if last_time.tzinfo is not None else when
+        self.bars.append(Bar(when, ltp, ltp, ltp, ltp, volume))
+        self.emas.append(ema_today(self.emas[-1], ltp) if self.emas else ltp)
+        self.candles.set_bars(self.bars)
+        self.volume.set_bars(self.bars)
+        n = len(self.emas)
+        self.ema_line.setData(list(range(n - 1)), self.emas[:-1])
+        self._ema_end()
+        self._update_daily_ema()
+        self._fit_axis()
+        self._place_moves()
         self._show_last()
 
     def _ema_end(self) -> None:
@@ -356,7 +459,7 @@ class ChartPane(QWidget):
         if name == "last":
             bar = self.bars[-1]
             fill = c.up if bar.close >= bar.open else c.down
-            self.price_axis.set_tag(name, Tag(bar.close, price(bar.close), fill, c.background))
+            self.price_axis.set_tag(name, Tag(bar.close, _price(bar.close), fill, c.background))
             return
         if name == "daily_ema":
             value = self.daily_ema
@@ -367,7 +470,7 @@ class ChartPane(QWidget):
         if value is None:
             self.price_axis.set_tag(name, None)
             return
-        text = f"{TAG_WORDS[name]} {price(value)}"
+        text = f"{TAG_WORDS[name]} {_price(value)}"
         self.price_axis.set_tag(name, Tag(value, text, fill, c.background))
 
     def _fit_axis(self) -> None:
@@ -400,16 +503,16 @@ class ChartPane(QWidget):
             self._when[bar.time] = when
         parts = [
             when,
-            f"O {price(bar.open)}",
-            f"H {price(bar.high)}",
-            f"L {price(bar.low)}",
-            f"C {price(bar.close)}",
+            f"O {_price(bar.open)}",
+            f"H {_price(bar.high)}",
+            f"L {_price(bar.low)}",
+            f"C {_price(bar.close)}",
         ]
         if index > 0 and self.bars[index - 1].close:
             prev = self.bars[index - 1].close
             parts.append(percent((bar.close - prev) / prev * 100))
         if index < len(self.emas):
-            parts.append(f"EMA9 {price(self.emas[index])}")
+            parts.append(f"EMA9 {_price(self.emas[index])}")
         parts.append(f"Vol {short_volume(bar.volume)}")
         return "  ".join(parts)
 
@@ -455,15 +558,15 @@ class ChartPane(QWidget):
         self.hide_crosshair()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.graphics and event.type() == QEvent.Type.Leave:
+        if watched is getattr(self, "graphics", None) and event.type() == QEvent.Type.Leave:
             self._pointer_out = True
             self.hide_crosshair()
         return super().eventFilter(watched, event)
 
     # ------------------------------------------------------------------ theme
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self.apply_theme()
+        if event.type() == QEvent.Type.PaletteChange and self.built:
+            self.apply_theme()  # not built yet: the last build step reads the palette
         super().changeEvent(event)
 
     def apply_theme(self) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from gui_trader.core.clock import now_ist
 from gui_trader.core.market_data import Candle
 from gui_trader.engine.events import MonitorRow, ProtectionView, QuotesUpdated
 from gui_trader.market.ema import MIN_CLOSES, ema
@@ -43,8 +44,10 @@ class ChartController:
         self.key: str | None = None
         self.ltp: float | None = None
         self.day_volume: int | None = None  # the charted symbol's cumulative volume today
+        self.at: datetime | None = None  # the last quote's time (a new minute: a new bar)
         self.orders: dict[str, MonitorRow] = {}  # the latest monitor row per symbol
         self.guards: dict[str, ProtectionView] = {}  # instrument key -> its protection
+        self._building = False
         self.box = QWidget()
         self.layout = QVBoxLayout(self.box)
         self.layout.setContentsMargins(0, 0, 0, 0)
@@ -55,19 +58,35 @@ class ChartController:
         window.register(QuotesUpdated, self._on_quotes)
 
     async def build(self) -> None:
-        """pyqtgraph is imported in a worker thread, then the chart joins its dock."""
-        if self.chart is not None:
+        """pyqtgraph is imported in a worker thread, then the chart is built a piece per loop
+        turn (all at once it held the loop ~150-450 ms right after start) and joins its dock."""
+        if self.chart is not None or self._building:
             return
+        self._building = True
         await asyncio.to_thread(_warm_chart_imports)
         from gui_trader.gui.chart import ChartPane
 
         w = self.window
-        self.chart = ChartPane()
+        # Parented (and hidden) from the start: a build cut short (the window closing) leaves
+        # nothing for the garbage collector to destroy later on some other thread.
+        pane = ChartPane(build=False)
+        pane.setParent(self.box)
+        pane.hide()
+        try:
+            for _ in pane.build_steps():
+                await asyncio.sleep(0)
+        except BaseException:
+            pane.deleteLater()
+            raise
+        finally:
+            self._building = False
+        self.chart = pane
         self.chart.daily.toggled.connect(lambda _: self.rechart())
         self.chart.stop_line.sigPositionChangeFinished.connect(lambda _: self._dragged("sl"))
         self.chart.target_line.sigPositionChangeFinished.connect(lambda _: self._dragged("target"))
         self.hint.hide()
         self.layout.addWidget(self.chart)
+        self.chart.show()
         self.timer = QTimer(w)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
@@ -99,7 +118,6 @@ class ChartController:
     async def _load(self, symbol: str) -> None:
         from datetime import timedelta
 
-        from gui_trader.core.clock import now_ist
         from gui_trader.gui.chart import bars_from_candles
 
         engine = self.window.engine
@@ -190,8 +208,10 @@ class ChartController:
             if q.key == self.key:
                 self.ltp = float(q.ltp)
                 self.day_volume = q.volume or None
+                self.at = q.time
 
     def _tick(self) -> None:
         if self.chart is not None and self.ltp is not None:
-            self.chart.update_live(self.ltp, self.day_volume)
+            at = self.at if self.at is not None else now_ist()
+            self.chart.update_live(self.ltp, self.day_volume, at)
             self.ltp = None

@@ -260,6 +260,7 @@ class VolumeAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(orientation="right")
         self.enableAutoSIPrefix(False)
+        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [short_volume(v) if v > 0 else "" for v in values]
@@ -273,6 +274,28 @@ class Tag:
     ink: QColor
 
 
+class _TagLayer(pg.GraphicsObject):  # type: ignore[misc]
+    """The tags, over the axis they sit in: a moved tag repaints here, and the axis under it
+    (cached as pixels) is only blitted, not re-played with all its ticks and labels."""
+
+    def __init__(self, axis: PriceAxis) -> None:
+        super().__init__(axis)
+        self.axis = axis
+        self._rect = QRectF()
+
+    def fit(self) -> None:
+        rect = self.axis.rect()
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        self.axis.paint_tags(p)
+
+
 class PriceAxis(pg.AxisItem):  # type: ignore[misc]
     """The right-hand price axis, with tags (last price, sell, stop, target, the crosshair's
     price) painted inside it at their prices: labels live here, never over a candle."""
@@ -284,14 +307,49 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
         self.enableAutoSIPrefix(False)
         self.tags: dict[str, Tag] = {}
         self.fitted = 0
+        self._laid: dict[str, QRectF] | None = None  # the tags' layout until something moves
+        self.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.layer = _TagLayer(self)
+        self.layer.fit()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._laid = None
+        layer = getattr(self, "layer", None)  # AxisItem resizes itself while it is built
+        if layer is not None:
+            layer.fit()
+
+    def linkedViewChanged(self, view: Any = None, newRange: Any = None) -> None:
+        """The view moved: every tag moves with its price."""
+        super().linkedViewChanged(view, newRange)
+        self._laid = None
+        layer = getattr(self, "layer", None)
+        if layer is not None:
+            layer.update()
 
     def set_tag(self, name: str, tag: Tag | None) -> None:
-        if tag is None:
-            if self.tags.pop(name, None) is not None:
-                self.update()
+        """Only the tags that moved (and where they were) are repainted: a tick moves the last
+        price's tag, and repainting the whole axis (its ticks and labels) cost a live update
+        about half its paint."""
+        if tag is None and name not in self.tags:
             return
-        self.tags[name] = tag
-        self.update()
+        old = self.tags.get(name)
+        if tag is not None and old is not None and tag == old:
+            return
+        before = self.layout_tags()
+        if tag is None:
+            del self.tags[name]
+        else:
+            self.tags[name] = tag
+        self._laid = None
+        after = self.layout_tags()
+        dirty = QRectF()
+        for key in before.keys() | after.keys():
+            a, b = before.get(key), after.get(key)
+            if a != b or key == name:
+                dirty |= (a or QRectF()) | (b or QRectF())
+        if not dirty.isEmpty():
+            self.layer.update(dirty.adjusted(-1, -1, 1, 1))
 
     def tag_rect(self, name: str) -> QRectF | None:
         """Where a tag is drawn, in this axis's coordinates (None: not shown)."""
@@ -299,16 +357,27 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
 
     def layout_tags(self) -> dict[str, QRectF]:
         """Each tag centred on its price, then nudged down (or up, at the bottom) just enough
-        that no two overlap: close levels (the sell order at the daily EMA9) stay readable."""
+        that no two overlap: close levels (the sell order at the daily EMA9) stay readable.
+        Kept until a tag, the view or the axis changes (a tick asks for it three times)."""
+        if self._laid is not None:
+            return self._laid
+        laid = self._layout_tags()
+        if self.linkedView() is not None:
+            self._laid = laid
+        return laid
+
+    def _layout_tags(self) -> dict[str, QRectF]:
         view = self.linkedView()
         if view is None or not self.tags:
             return {}
         h = QFontMetrics(self.font()).height() + 2
         width = self.width()
-        placed: list[tuple[float, str]] = []
-        for name, tag in self.tags.items():
-            y = self.mapFromScene(view.mapViewToScene(QPointF(0, tag.value))).y()
-            placed.append((y - h / 2, name))
+        # price -> this axis's y is linear: two points mapped, not one per tag (a tick lays
+        # the tags out a few times)
+        y0 = self.mapFromScene(view.mapViewToScene(QPointF(0, 0.0))).y()
+        y1 = self.mapFromScene(view.mapViewToScene(QPointF(0, 1.0))).y()
+        scale = y1 - y0
+        placed = [(y0 + scale * tag.value - h / 2, name) for name, tag in self.tags.items()]
         placed.sort()
         tops = [top for top, _ in placed]
         for i in range(1, len(tops)):
@@ -330,8 +399,7 @@ class PriceAxis(pg.AxisItem):  # type: ignore[misc]
             self.setWidth(width)
         return width
 
-    def paint(self, p: QPainter, opt: Any, widget: Any) -> None:
-        super().paint(p, opt, widget)
+    def paint_tags(self, p: QPainter) -> None:
         if not self.tags:
             return
         bounds = self.rect()

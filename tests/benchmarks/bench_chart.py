@@ -7,11 +7,15 @@ Each tick is `update_live(ltp)` plus the paint it causes (processEvents), timed 
 cost a live quote adds to the GUI thread (wall time, and this process's CPU time, which other
 load on the machine disturbs less). Also a full `show_bars` (a new symbol), and, where
 the pane has a crosshair, one crosshair move (what a rate-limited mouse move does) with its paint.
+And the pane's build: in all, and its longest single step where it builds a step per event-loop
+turn (as the window does at start; a pane built in one go is one step), which is what holds
+the loop; then its first show, empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -32,6 +36,39 @@ def summary(ms: list[float]) -> dict[str, float]:
         "p90": pct(ms, 0.9),
         "p99": pct(ms, 0.99),
         "mean": round(statistics.fmean(ms), 2),
+    }
+
+
+def build_figures(app: Any, pane_class: Any, rounds: int = 5) -> dict[str, Any]:
+    """The pane's build: all of it, its longest step, and its first show (empty, 1100x480)."""
+    staged = "build" in inspect.signature(pane_class).parameters
+    total: list[float] = []
+    longest: list[float] = []
+    shown: list[float] = []
+    for _ in range(rounds):
+        steps: list[float] = []
+        t = time.perf_counter()
+        pane = pane_class(build=False) if staged else pane_class()
+        if staged:
+            for _ in pane.build_steps():
+                now = time.perf_counter()
+                steps.append((now - t) * 1000)
+                t = now
+        steps.append((time.perf_counter() - t) * 1000)
+        total.append(sum(steps))
+        longest.append(max(steps))
+        t = time.perf_counter()
+        pane.resize(1100, 480)
+        pane.show()
+        app.processEvents()
+        shown.append((time.perf_counter() - t) * 1000)
+        pane.close()
+        pane.deleteLater()
+        app.processEvents()
+    return {
+        "build_ms": summary(total),
+        "build_step_max_ms": summary(longest),
+        "first_show_ms": summary(shown),
     }
 
 
@@ -57,6 +94,7 @@ def run(n_ticks: int = 400, n_bars: int = 375) -> dict[str, Any]:
         except TypeError:  # a chart from before volume bars (to compare with)
             bars.append(Bar(t0 + timedelta(minutes=i), o, high, low, c))
         price = c
+    built = build_figures(app, ChartPane)
     pane = ChartPane()
     pane.resize(1100, 480)
     pane.show()
@@ -97,6 +135,7 @@ def run(n_ticks: int = 400, n_bars: int = 375) -> dict[str, Any]:
         "live_tick_ms": summary(ticks),
         "live_tick_cpu_ms": summary(cpu),  # this process's CPU: steadier on a busy machine
         "pan_ms": summary(pans),
+        **built,
     }
     if hasattr(pane, "crosshair_at"):  # what one (rate-limited) mouse move costs, painted
         moves: list[float] = []

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QEnterEvent, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from gui_trader.core.clock import IST
 from gui_trader.core.display import clock, percent, price
-from gui_trader.core.market_data import Candle
+from gui_trader.core.market_data import Candle, Quote
+from gui_trader.engine.events import QuotesUpdated
 from gui_trader.gui.chart import Bar, ChartPane
 from gui_trader.gui.chart_controller import daily_ema_base
 from gui_trader.gui.chart_items import BODY, short_volume
@@ -110,7 +111,16 @@ def test_the_crosshair_readout_is_the_bars_ohlc_ema9_and_volume(pane: ChartPane)
     assert pane.cross_vv.value() == i  # the same bar on the volume pane
     assert pane.price_axis.tags["cross"].text == price(1001.5)
     # the readout is a line of its own above the plot: it never covers a candle
-    assert pane.readout.geometry().bottom() < pane.graphics.geometry().top()
+    readout_bottom = pane.readout.mapTo(pane, QPoint(0, pane.readout.height())).y()
+    assert pane.readout.isVisible() and readout_bottom <= pane.graphics.geometry().top()
+    # the trader can select (and copy) it while the pointer is on it
+    selectable = Qt.TextInteractionFlag.TextSelectableByMouse
+    box, at = pane.readout.parentWidget(), QPointF(5, 5)
+    assert box is not None
+    QApplication.sendEvent(box, QEnterEvent(at, at, pane.readout.mapToGlobal(at)))
+    assert pane.readout.textInteractionFlags() & selectable
+    QApplication.sendEvent(box, QEvent(QEvent.Type.Leave))
+    assert not pane.readout.textInteractionFlags() & selectable
     pane.hide_crosshair()
     assert not pane.cross_v.isVisible() and "cross" not in pane.price_axis.tags
     assert f"C {price(bars[-1].close)}" in pane.readout.text()  # back to the last bar
@@ -182,6 +192,75 @@ def test_the_minute_view_shows_the_daily_ema9_apart_from_the_minute_ema(pane: Ch
     assert pane.price_axis.tags["daily_ema"].value == pane.daily_ema
     pane.show_bars("RELIANCE-EQ", make_bars(), "D", daily_ema_yesterday=1010.0)
     assert not pane.daily_ema_line.isVisible() and "daily_ema" not in pane.price_axis.tags
+
+
+def test_a_tick_in_a_new_minute_starts_a_new_bar_and_the_ema9_follows(pane: ChartPane) -> None:
+    bars = make_bars(40)
+    pane.show_bars("RELIANCE-EQ", list(bars), "1min")
+    closes = [b.close for b in bars]
+    last = bars[-1].time
+    pane.update_live(closes[-1] + 1.5, day_volume=500_000, at=last + timedelta(seconds=50))
+    closes[-1] += 1.5
+    assert len(pane.bars) == 40 and pane.bars[-1].close == closes[-1]  # the same minute
+    # the next minute's first tick (a quote stamped in UTC): a new candle at that price
+    pane.update_live(
+        1003.25, day_volume=500_400, at=(last + timedelta(minutes=1, seconds=2)).astimezone(UTC)
+    )
+    assert len(pane.bars) == 41
+    new = pane.bars[-1]
+    assert new.time == last + timedelta(minutes=1)
+    assert (new.open, new.high, new.low, new.close, new.volume) == (1003.25,) * 4 + (400,)
+    assert pane.bars[-2].close == closes[-1]  # the bar before it closed where it was
+    assert pane.candles.count == pane.volume.count == 41 and pane.candles.live is not None
+    assert pane.candles.live[0] == 40
+    pane.update_live(1004.0, day_volume=500_450, at=last + timedelta(minutes=1, seconds=40))
+    assert len(pane.bars) == 41
+    assert (pane.bars[-1].open, pane.bars[-1].high, pane.bars[-1].close) == (1003.25, 1004, 1004)
+    assert pane.bars[-1].volume == 450
+    closes.append(1004.0)
+    expected = pd.Series(closes).ewm(span=9, adjust=False).mean()
+    assert pane.emas == pytest.approx(list(expected), abs=1e-9)
+    assert pane.ema_live.b.y() == pytest.approx(expected.iloc[-1])
+    assert f"C {price(1004.0)}" in pane.readout.text()
+    # a late quote (stamped in the minute before) does not reopen a closed bar
+    pane.update_live(1004.5, at=last + timedelta(seconds=59))
+    assert len(pane.bars) == 41 and pane.bars[-1].close == 1004.5
+
+
+def test_a_tick_on_a_new_day_starts_a_new_daily_bar(pane: ChartPane) -> None:
+    days = [Bar(T0 + timedelta(days=i), *(1000.0 + i,) * 4, 10) for i in range(12)]
+    pane.show_bars("RELIANCE-EQ", days, "D")
+    pane.update_live(1020.0, at=T0 + timedelta(days=11, hours=5))
+    assert len(pane.bars) == 12
+    pane.update_live(1030.0, day_volume=70, at=T0 + timedelta(days=12, minutes=1))
+    assert len(pane.bars) == 13 and pane.bars[-1].time.date() == (T0 + timedelta(days=12)).date()
+    closes = [1000.0 + i for i in range(11)] + [1020.0, 1030.0]
+    expected = pd.Series(closes).ewm(span=9, adjust=False).mean()
+    assert pane.emas == pytest.approx(list(expected), abs=1e-9)
+
+
+def test_the_pane_builds_a_step_at_a_time_and_ends_the_same(
+    qtbot: QtBot, light: QApplication
+) -> None:
+    staged = ChartPane(build=False)
+    qtbot.addWidget(staged)
+    steps = 0
+    for _ in staged.build_steps():
+        steps += 1
+        staged.setPalette(staged.palette())  # a theme switch mid-build is not an error
+    assert steps >= 5 and staged.built
+    staged.resize(900, 480)
+    staged.show()
+    qtbot.waitExposed(staged)
+    staged.show_bars("RELIANCE-EQ", make_bars(), "1min", daily_ema_yesterday=1005.0)
+    assert staged.plot.getAxis("right") is staged.price_axis
+    assert staged.volume_plot.getAxis("bottom") is staged.time_axis
+    for plot in (staged.plot, staged.volume_plot):  # only the right and the time axis show
+        assert not plot.getAxis("left").isVisible() and not plot.getAxis("top").isVisible()
+    assert not staged.plot.getAxis("bottom").isVisible() and staged.time_axis.isVisible()
+    assert staged.plot.vb.menu is None  # no context menu built up front
+    assert set(staged.price_axis.tags) == {"last", "daily_ema"}
+    assert staged.colours.background == staged.palette().color(QPalette.ColorRole.Base)
 
 
 def pixel(widget: QWidget, x: int, y: int) -> QColor:
@@ -266,3 +345,15 @@ def test_the_window_charts_the_daily_ema9_on_the_minute_view(
     assert base is not None and chart.daily_ema_yesterday == pytest.approx(base)
     assert chart.daily_ema_line.isVisible()
     assert chart.daily_ema == pytest.approx(ema_today(base, chart.bars[-1].close))
+    # a quote stamped in the minute after the last bar: the window's next chart tick starts
+    # a new candle there
+    n, last = len(chart.bars), chart.bars[-1].time
+    ltp = Decimal(str(chart.bars[-1].close)) + 1
+    at = max(last, datetime.now(IST)) + timedelta(minutes=1)
+    quote = Quote(
+        segment=inst.segment, token=inst.token, symbol=inst.trading_symbol, ltp=ltp, time=at
+    )
+    charts._on_quotes(QuotesUpdated((quote,)))
+    charts._tick()  # the chart timer's slot, at once: no feed quote can come in between
+    assert len(chart.bars) == n + 1
+    assert chart.bars[-1].close == float(ltp) and chart.bars[-1].time > last
