@@ -55,24 +55,56 @@ STATUS_COLOURS = {
 }
 
 
+# A cell's text depends only on its value, the value's type (a float and a Decimal can be
+# equal yet round differently at a half) and the grouping in force. A tick reformats every
+# cell of a row and most come out as before, so each formatter remembers its recent answers.
+MEMO_SIZE = 20_000
+
+
+def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    cache: dict[tuple[object, type, str], str] = {}
+
+    def cached(value: Any) -> str:
+        key = (value, type(value), display.grouping())
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (a signalling NaN): format it every time
+            return fn(value)
+        text = fn(value)
+        if len(cache) >= MEMO_SIZE:
+            cache.clear()  # a day's distinct prices fit; a cleared cache only costs time
+        cache[key] = text
+        return text
+
+    cached.__doc__ = fn.__doc__
+    return cached
+
+
+@_memo
 def money(value: Decimal | None) -> str:
     """A price or an amount as an Indian trader reads it: "5,85,25,354.58"; None -> ""."""
     return display.amount(value)
 
 
+@_memo
 def _level(value: Decimal | None) -> str:
     return display.price(value)
 
 
+@_memo
 def signed(value: Decimal | None) -> str:
     """A gain or loss: "+5,354.00", "-1,536.50"."""
     return display.amount(value, sign=True)
 
 
+@_memo
 def qty(value: int) -> str:
     return display.quantity(value)
 
 
+@_memo
 def pct(value: Decimal | None) -> str:
     """A signed percentage, "+1.25%"; None (no reference price) -> ""."""
     return display.percent(value)
