@@ -43,6 +43,12 @@ if TYPE_CHECKING:
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROLES = frozenset({_DISPLAY, _ALIGN, _FONT, _FOREGROUND, _TOOLTIP, int(SORT_ROLE), int(KEY_ROLE)})
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 # Light-theme constants, kept for the monitor's model until it moves; the panes read
@@ -193,30 +199,36 @@ class KeyedTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._keys):
+        # Asked ~10 times per visible cell per repaint: the roles are plain ints compared
+        # first (a Qt enum's attribute lookup costs more than the answer).
+        if role not in _ROLES or not index.isValid():
             return None
-        key = self._keys[index.row()]
-        col = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._cells[key][index.column()]
+        at = index.row()
+        if at >= len(self._keys):
+            return None
+        key = self._keys[at]
+        column = index.column()
+        if role == _DISPLAY:
+            return self._cells[key][column]
+        col = self.columns[column]
+        if role == _ALIGN:
+            return RIGHT if col.numeric else LEFT
+        if role == _FONT:
+            return self.mono if col.numeric else None
         row = self._rows[key]
+        if role == _FOREGROUND:
+            # read now: the theme may have switched since the last paint
+            return col.colour(row) if col.colour else None
         if role == SORT_ROLE:
-            value = col.sort(row) if col.sort else self._cells[key][index.column()]
+            value = col.sort(row) if col.sort else self._cells[key][column]
             return float(value) if isinstance(value, Decimal) else value
         if role == KEY_ROLE:
             return key
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if col.numeric else LEFT
-        if role == Qt.ItemDataRole.FontRole and col.numeric:
-            return self.mono
-        if role == Qt.ItemDataRole.ForegroundRole and col.colour:
-            return col.colour(row)  # read now: the theme may have switched since the last paint
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col.tooltip is not None:
-                return col.tooltip(row) or None
-            text = self._cells[key][index.column()]
-            return text if not col.numeric and len(text) > 12 else None  # may be elided
-        return None
+        # the tooltip
+        if col.tooltip is not None:
+            return col.tooltip(row) or None
+        text = self._cells[key][column]
+        return text if not col.numeric and len(text) > 12 else None  # may be elided
 
     # ---------------------------------------------------------------- updates
     def _format(self, row: Any) -> list[str]:
