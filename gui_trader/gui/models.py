@@ -234,10 +234,19 @@ class KeyedTableModel(QAbstractTableModel):
     def _format(self, row: Any) -> list[str]:
         return [c.text(row) for c in self.columns]
 
-    def upsert(self, key: str, row: Any) -> None:
+    def upsert(self, key: str, row: Any, only: Sequence[int] | None = None) -> None:
+        """`only`: the caller knows the rest of the row is unchanged (a quote moved the
+        price columns): just these cells are formatted again."""
         if self._rows.get(key) == row:
             return  # same data: nothing to format, nothing to repaint
-        cells = self._format(row)
+        before = self._cells.get(key)
+        if only is not None and before is not None:
+            cells = before.copy()
+            columns = self.columns
+            for i in only:
+                cells[i] = columns[i].text(row)
+        else:
+            cells = self._format(row)
         self._rows[key] = row
         at = self._pos.get(key)
         if at is None:
@@ -287,27 +296,32 @@ class KeyedTableModel(QAbstractTableModel):
         self._pos = {k: i for i, k in enumerate(self._keys)}
         self.endRemoveRows()
 
+    # A dataChanged over many rows makes Qt's table repaint its whole viewport, even when
+    # none of them is in view; runs of at most this many rows repaint only what shows.
+    ROWS_PER_SIGNAL = 32
+
     def flush(self) -> int:
         """Emit the frame's changes: new rows in one insert, then one dataChanged per run of
-        consecutive touched rows."""
+        consecutive touched rows (a long run in blocks of ROWS_PER_SIGNAL)."""
         self._insert_pending()
         if not self._dirty:
             return 0
-        rows = sorted(self._dirty)
+        dirty, most = self._dirty, self.ROWS_PER_SIGNAL
+        rows = sorted(dirty)
         emitted = 0
         start = prev = rows[0]
-        lo, hi = self._dirty[start]
+        lo, hi = dirty[start]
         for r in [*rows[1:], None]:
-            if r is not None and r == prev + 1:
-                a, b = self._dirty[r]
+            if r is not None and r == prev + 1 and r - start < most:
+                a, b = dirty[r]
                 lo, hi, prev = min(lo, a), max(hi, b), r
                 continue
             self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
             emitted += 1
             if r is not None:
                 start = prev = r
-                lo, hi = self._dirty[r]
-        self._dirty.clear()
+                lo, hi = dirty[r]
+        dirty.clear()
         return emitted
 
     def clear(self) -> None:
@@ -462,6 +476,10 @@ class PositionRow:
         return _pct_of(self.ltp - self.prev_close, self.prev_close)
 
 
+def _columns_titled(columns: Sequence[Column], *titles: str) -> tuple[int, ...]:
+    return tuple(i for i, c in enumerate(columns) if c.title in titles)
+
+
 def _guard_columns(columns: Sequence[Column]) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(columns) if c.title in ("Stop", "Target", "Trail"))
 
@@ -538,6 +556,8 @@ class PositionsModel(KeyedTableModel):
         Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
     )
     GUARD_COLUMNS = _guard_columns(columns)  # double-click one: edit the protection
+    # what a quote moves (the last price and the previous close); the rest is the position's
+    QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day %", "Unrealised", "P&L")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -581,7 +601,9 @@ class PositionsModel(KeyedTableModel):
             for key in self.by_instrument.get(q.key, ()):
                 row: PositionRow | None = self.row(key)
                 if row is not None:
-                    self.upsert(key, self._row(row.position))
+                    new = self._row(row.position)
+                    same = new.guard == row.guard
+                    self.upsert(key, new, self.QUOTE_COLUMNS if same else None)
 
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))
@@ -683,6 +705,7 @@ class HoldingsModel(KeyedTableModel):
         ),
     )
     GUARD_COLUMNS = _guard_columns(columns)
+    QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day chg", "Day %", "P&L", "P&L %")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -708,7 +731,9 @@ class HoldingsModel(KeyedTableModel):
             row: HoldingRow | None = self.row(q.key)
             self.quotes[q.key] = q
             if row is not None:
-                self.upsert(q.key, self._row(row.holding))
+                new = self._row(row.holding)
+                same = new.guard == row.guard
+                self.upsert(q.key, new, self.QUOTE_COLUMNS if same else None)
 
     def apply_protections(self, views: Sequence[ProtectionView]) -> None:
         before = set(self.guards)
@@ -801,11 +826,11 @@ class QuoteBacklog:
     instrument (the latest wins, nothing else is dropped); the rest waits for the next frame.
     """
 
-    CHUNK = 32
+    CHUNK = 16
     # Always applied in one frame whatever the clock says, so a small book (and every test)
     # shows in the frame that brought it.
-    FLOOR = 64
-    BUDGET_S = 0.006  # of a 16 ms frame: the rest is the repaint's and the loop's
+    FLOOR = 32
+    BUDGET_S = 0.004  # of a 16 ms frame: the rest is the repaint's and the loop's
 
     def __init__(self, sinks: Iterable[QuoteSink]) -> None:
         self.sinks = tuple(sinks)
