@@ -11,12 +11,14 @@ read from the theme when a cell paints, so a theme switch needs no reformatting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -41,6 +43,12 @@ if TYPE_CHECKING:
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROLES = frozenset({_DISPLAY, _ALIGN, _FONT, _FOREGROUND, _TOOLTIP, int(SORT_ROLE), int(KEY_ROLE)})
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 # Light-theme constants, kept for the monitor's model until it moves; the panes read
@@ -55,24 +63,56 @@ STATUS_COLOURS = {
 }
 
 
+# A cell's text depends only on its value, the value's type (a float and a Decimal can be
+# equal yet round differently at a half) and the grouping in force. A tick reformats every
+# cell of a row and most come out as before, so each formatter remembers its recent answers.
+MEMO_SIZE = 20_000
+
+
+def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    cache: dict[tuple[object, type, str], str] = {}
+
+    def cached(value: Any) -> str:
+        key = (value, type(value), display.grouping())
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (a signalling NaN): format it every time
+            return fn(value)
+        text = fn(value)
+        if len(cache) >= MEMO_SIZE:
+            cache.clear()  # a day's distinct prices fit; a cleared cache only costs time
+        cache[key] = text
+        return text
+
+    cached.__doc__ = fn.__doc__
+    return cached
+
+
+@_memo
 def money(value: Decimal | None) -> str:
     """A price or an amount as an Indian trader reads it: "5,85,25,354.58"; None -> ""."""
     return display.amount(value)
 
 
+@_memo
 def _level(value: Decimal | None) -> str:
     return display.price(value)
 
 
+@_memo
 def signed(value: Decimal | None) -> str:
     """A gain or loss: "+5,354.00", "-1,536.50"."""
     return display.amount(value, sign=True)
 
 
+@_memo
 def qty(value: int) -> str:
     return display.quantity(value)
 
 
+@_memo
 def pct(value: Decimal | None) -> str:
     """A signed percentage, "+1.25%"; None (no reference price) -> ""."""
     return display.percent(value)
@@ -159,39 +199,54 @@ class KeyedTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._keys):
+        # Asked ~10 times per visible cell per repaint: the roles are plain ints compared
+        # first (a Qt enum's attribute lookup costs more than the answer).
+        if role not in _ROLES or not index.isValid():
             return None
-        key = self._keys[index.row()]
-        col = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._cells[key][index.column()]
+        at = index.row()
+        if at >= len(self._keys):
+            return None
+        key = self._keys[at]
+        column = index.column()
+        if role == _DISPLAY:
+            return self._cells[key][column]
+        col = self.columns[column]
+        if role == _ALIGN:
+            return RIGHT if col.numeric else LEFT
+        if role == _FONT:
+            return self.mono if col.numeric else None
         row = self._rows[key]
+        if role == _FOREGROUND:
+            # read now: the theme may have switched since the last paint
+            return col.colour(row) if col.colour else None
         if role == SORT_ROLE:
-            value = col.sort(row) if col.sort else self._cells[key][index.column()]
+            value = col.sort(row) if col.sort else self._cells[key][column]
             return float(value) if isinstance(value, Decimal) else value
         if role == KEY_ROLE:
             return key
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if col.numeric else LEFT
-        if role == Qt.ItemDataRole.FontRole and col.numeric:
-            return self.mono
-        if role == Qt.ItemDataRole.ForegroundRole and col.colour:
-            return col.colour(row)  # read now: the theme may have switched since the last paint
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col.tooltip is not None:
-                return col.tooltip(row) or None
-            text = self._cells[key][index.column()]
-            return text if not col.numeric and len(text) > 12 else None  # may be elided
-        return None
+        # the tooltip
+        if col.tooltip is not None:
+            return col.tooltip(row) or None
+        text = self._cells[key][column]
+        return text if not col.numeric and len(text) > 12 else None  # may be elided
 
     # ---------------------------------------------------------------- updates
     def _format(self, row: Any) -> list[str]:
         return [c.text(row) for c in self.columns]
 
-    def upsert(self, key: str, row: Any) -> None:
+    def upsert(self, key: str, row: Any, only: Sequence[int] | None = None) -> None:
+        """`only`: the caller knows the rest of the row is unchanged (a quote moved the
+        price columns): just these cells are formatted again."""
         if self._rows.get(key) == row:
             return  # same data: nothing to format, nothing to repaint
-        cells = self._format(row)
+        before = self._cells.get(key)
+        if only is not None and before is not None:
+            cells = before.copy()
+            columns = self.columns
+            for i in only:
+                cells[i] = columns[i].text(row)
+        else:
+            cells = self._format(row)
         self._rows[key] = row
         at = self._pos.get(key)
         if at is None:
@@ -241,27 +296,32 @@ class KeyedTableModel(QAbstractTableModel):
         self._pos = {k: i for i, k in enumerate(self._keys)}
         self.endRemoveRows()
 
+    # A dataChanged over many rows makes Qt's table repaint its whole viewport, even when
+    # none of them is in view; runs of at most this many rows repaint only what shows.
+    ROWS_PER_SIGNAL = 32
+
     def flush(self) -> int:
         """Emit the frame's changes: new rows in one insert, then one dataChanged per run of
-        consecutive touched rows."""
+        consecutive touched rows (a long run in blocks of ROWS_PER_SIGNAL)."""
         self._insert_pending()
         if not self._dirty:
             return 0
-        rows = sorted(self._dirty)
+        dirty, most = self._dirty, self.ROWS_PER_SIGNAL
+        rows = sorted(dirty)
         emitted = 0
         start = prev = rows[0]
-        lo, hi = self._dirty[start]
+        lo, hi = dirty[start]
         for r in [*rows[1:], None]:
-            if r is not None and r == prev + 1:
-                a, b = self._dirty[r]
+            if r is not None and r == prev + 1 and r - start < most:
+                a, b = dirty[r]
                 lo, hi, prev = min(lo, a), max(hi, b), r
                 continue
             self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
             emitted += 1
             if r is not None:
                 start = prev = r
-                lo, hi = self._dirty[r]
-        self._dirty.clear()
+                lo, hi = dirty[r]
+        dirty.clear()
         return emitted
 
     def clear(self) -> None:
@@ -416,6 +476,10 @@ class PositionRow:
         return _pct_of(self.ltp - self.prev_close, self.prev_close)
 
 
+def _columns_titled(columns: Sequence[Column], *titles: str) -> tuple[int, ...]:
+    return tuple(i for i, c in enumerate(columns) if c.title in titles)
+
+
 def _guard_columns(columns: Sequence[Column]) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(columns) if c.title in ("Stop", "Target", "Trail"))
 
@@ -492,6 +556,8 @@ class PositionsModel(KeyedTableModel):
         Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
     )
     GUARD_COLUMNS = _guard_columns(columns)  # double-click one: edit the protection
+    # what a quote moves (the last price and the previous close); the rest is the position's
+    QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day %", "Unrealised", "P&L")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -535,7 +601,9 @@ class PositionsModel(KeyedTableModel):
             for key in self.by_instrument.get(q.key, ()):
                 row: PositionRow | None = self.row(key)
                 if row is not None:
-                    self.upsert(key, self._row(row.position))
+                    new = self._row(row.position)
+                    same = new.guard == row.guard
+                    self.upsert(key, new, self.QUOTE_COLUMNS if same else None)
 
     def total_pnl(self) -> Decimal:
         return sum((r.pnl for r in self.rows()), Decimal(0))
@@ -637,6 +705,7 @@ class HoldingsModel(KeyedTableModel):
         ),
     )
     GUARD_COLUMNS = _guard_columns(columns)
+    QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day chg", "Day %", "P&L", "P&L %")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -662,7 +731,9 @@ class HoldingsModel(KeyedTableModel):
             row: HoldingRow | None = self.row(q.key)
             self.quotes[q.key] = q
             if row is not None:
-                self.upsert(q.key, self._row(row.holding))
+                new = self._row(row.holding)
+                same = new.guard == row.guard
+                self.upsert(q.key, new, self.QUOTE_COLUMNS if same else None)
 
     def apply_protections(self, views: Sequence[ProtectionView]) -> None:
         before = set(self.guards)
@@ -740,6 +811,59 @@ class WatchlistModel(KeyedTableModel):
             row = self.row(q.key)
             if row is not None:
                 self.upsert(q.key, WatchRow(row.symbol, q.key, q))
+
+
+# -------------------------------------------------------------------- quotes per frame
+class QuoteSink(Protocol):
+    def apply_quotes(self, quotes: Sequence[Quote]) -> None: ...
+
+
+class QuoteBacklog:
+    """Quotes waiting for the tables, applied a chunk at a time within a frame's budget.
+
+    Why: one feed snapshot can touch hundreds of rows; formatting them all in one frame stalls
+    the loop (orders, clicks, repaints wait). A quote supersedes the earlier one of its
+    instrument (the latest wins, nothing else is dropped); the rest waits for the next frame.
+    """
+
+    CHUNK = 16
+    # Always applied in one frame whatever the clock says, so a small book (and every test)
+    # shows in the frame that brought it.
+    FLOOR = 32
+    BUDGET_S = 0.004  # of a 16 ms frame: the rest is the repaint's and the loop's
+
+    def __init__(self, sinks: Iterable[QuoteSink]) -> None:
+        self.sinks = tuple(sinks)
+        self._due: dict[str, Quote] = {}
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def add(self, quotes: Iterable[Quote]) -> None:
+        due = self._due
+        for q in quotes:
+            due[q.key] = q
+
+    @staticmethod
+    def clock() -> float:
+        return time.perf_counter()
+
+    def deadline(self) -> float:
+        """When a frame starting now should stop applying quotes."""
+        return self.clock() + self.BUDGET_S
+
+    def apply(self, until: float) -> int:
+        """Apply due quotes until the clock passes `until` (at least FLOOR); how many."""
+        due, applied = self._due, 0
+        while due and (applied < self.FLOOR or self.clock() < until):
+            chunk = [due.pop(k) for k in list(itertools.islice(due, self.CHUNK))]
+            for sink in self.sinks:
+                sink.apply_quotes(chunk)
+            applied += len(chunk)
+        return applied
+
+    def clear(self) -> None:
+        self._due.clear()
 
 
 # -------------------------------------------------------------------- log

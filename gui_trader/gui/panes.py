@@ -86,7 +86,8 @@ def _colour_total(label: QLabel, text: str, value: Decimal) -> None:
     if value:
         style += f"; color: {theme.hex_colour('profit' if value > 0 else 'loss')}"
     label.setText(text)
-    label.setStyleSheet(style)
+    if label.styleSheet() != style:  # a style sheet re-polishes the label: only on a change
+        label.setStyleSheet(style)
 
 
 class TablePane(QWidget):

@@ -557,14 +557,15 @@ class StraddlePanel(QWidget):
             for col, inst in ((0, r.call), (2, r.put)):
                 q = engine.quotes.get(inst.key) if inst else None
                 item = self.chain.item(n, col)
-                if item is not None:
-                    item.setText(display.price(q.ltp) if q else "…")
-            brush = QBrush(QColor(255, 193, 7, 70)) if n == atm else QBrush()
+                text = display.price(q.ltp) if q else "…"
+                if item is not None and item.text() != text:  # each set repaints: only changes
+                    item.setText(text)
+            on = n == atm
             for col in range(3):
                 item = self.chain.item(n, col)
-                if item is not None:
-                    item.setBackground(brush)
-                    item.setFont(bold if n == atm else QFont())
+                if item is not None and item.font().bold() != on:
+                    item.setBackground(QBrush(QColor(255, 193, 7, 70)) if on else QBrush())
+                    item.setFont(bold if on else QFont())
         self._show_atm()
         centre = self.chain.item(atm, 1) if atm is not None else None
         if (

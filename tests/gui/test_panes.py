@@ -4,6 +4,7 @@ and a watchlist symbol that cannot be added."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from gui_trader.core.clock import now_ist
 from gui_trader.core.market_data import Quote
 from gui_trader.core.order import Order, OrderStatus, Product, Side
 from gui_trader.core.portfolio import Holding, Position
+from gui_trader.engine.events import OrderUpdated, PositionsUpdated, QuotesUpdated
 from gui_trader.gui import theme
 from gui_trader.gui.main_window import MainWindow
 from gui_trader.gui.models import (
@@ -429,3 +431,69 @@ def test_an_unknown_watchlist_symbol_keeps_the_text_and_says_why(
     qtbot.keyClick(pane.add, Qt.Key.Key_Return)
     assert pane.add.text() == "" and not pane.error.isVisibleTo(pane)
     assert len(window.watch_model.keys()) == before + 1
+
+
+# ------------------------------------------------------------------ a frame at the limit
+@pytest.fixture
+def bare(qtbot: QtBot, home: Path) -> Iterator[MainWindow]:
+    """The window with no engine and its frame timer stopped: the test drains by hand."""
+    w = MainWindow()
+    w.drain_timer.stop()
+    qtbot.addWidget(w)
+    yield w
+    w.close()
+
+
+def held(token: int, qty: int) -> Position:
+    return Position(
+        f"S{token:03d}-EQ", "nse_cm", str(token), "CNC", qty, 0, Decimal(100 * qty), Decimal(0)
+    )
+
+
+def order(status: OrderStatus, filled: int = 0) -> Order:
+    return Order(
+        "7", "SBIN-EQ", "nse_cm", "3045", Side.BUY, 5, filled, status, "MKT", "MIS",
+        Decimal(0), Decimal("812.05"),
+    )  # fmt: skip
+
+
+def test_a_frame_applies_every_order_and_only_the_latest_book(bare: MainWindow) -> None:
+    """Orders and log lines are applied in order; a book a later one superseded in the same
+    frame is never shown."""
+    w = bare
+    w.hub.publish(PositionsUpdated(tuple(held(t, 1) for t in (1, 2, 3))))
+    w.hub.publish(OrderUpdated(order(OrderStatus.OPEN), external=False))
+    w.hub.publish(OrderUpdated(order(OrderStatus.COMPLETE, 5), external=False))
+    w.hub.publish(PositionsUpdated((held(2, 4),)))
+    w.hub.publish(QuotesUpdated((Quote("nse_cm", "2", "nse_cm|2", Decimal("101.50")),)))
+    assert w.drain() == 5 + 1  # the events, then the quote
+    assert texts(w.orders_model, "Status") == [OrderStatus.COMPLETE.value]
+    assert texts(w.orders_model, "Filled") == ["5"]
+    assert texts(w.positions_model, "Symbol") == ["S002-EQ"]
+    assert texts(w.positions_model, "LTP") == ["101.50"]
+    assert "1 position (1 open)" in w.positions.total.text()
+
+
+def test_a_big_tick_is_spread_over_frames_and_nothing_is_lost(
+    bare: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 positions ticking: a frame past its budget applies the floor and carries the rest;
+    later frames finish it, and a newer quote for an instrument still waiting replaces it."""
+    w = bare
+    book = tuple(held(t, 1) for t in range(200))
+    w.hub.publish(PositionsUpdated(book))
+    w.drain()
+    backlog = w.quotes_due
+    seconds = itertools.count()  # a second passes between two looks at the clock:
+    monkeypatch.setattr(backlog, "clock", lambda: float(next(seconds)))  # every frame overruns
+    tick = tuple(Quote("nse_cm", str(t), "", Decimal(50)) for t in range(200))
+    w.hub.publish(QuotesUpdated(tick))
+    assert w.drain() == 1 + backlog.FLOOR  # the event, then the floor of its quotes
+    assert texts(w.positions_model, "LTP")[: backlog.FLOOR] == ["50.00"] * backlog.FLOOR
+    assert texts(w.positions_model, "LTP")[backlog.FLOOR] == "0.00"  # not yet: no price known
+    w.hub.publish(QuotesUpdated((Quote("nse_cm", "199", "", Decimal(60)),)))
+    frames = 1
+    while w.drain():
+        frames += 1
+    assert frames == 1 + -(-(200 - backlog.FLOOR) // backlog.FLOOR)
+    assert texts(w.positions_model, "LTP") == ["50.00"] * 199 + ["60.00"]

@@ -8,7 +8,7 @@ as Qt warnings that pytest-qt captures (the `model_ok` check fails the test on a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +29,7 @@ from gui_trader.gui.models import (
     LogModel,
     LogRow,
     PositionsModel,
+    QuoteBacklog,
     WatchlistModel,
 )
 
@@ -339,3 +340,110 @@ def test_the_log_is_trimmed_in_chunks(model_ok: Callable[[QAbstractItemModel], S
     assert spy.take() == [("inserted", 11, 11), ("removed", 0, 1)]
     assert model.rowCount() == 10
     assert [t[3] for t in texts(model)] == [f"line {i}" for i in range(2, 12)]
+
+
+# ------------------------------------------------------------------------------- at the limit
+def test_a_long_run_is_signalled_in_blocks(model_ok: Callable[[QAbstractItemModel], Spy]) -> None:
+    """Qt's table repaints its whole viewport on a dataChanged over many rows, in view or not:
+    a long run goes out in blocks, so rows scrolled away repaint nothing."""
+    model = filled(100)
+    spy = model_ok(model)
+    for i in range(100):
+        model.upsert(f"k{i}", Row(f"k{i}", a=1))
+    most = model.ROWS_PER_SIGNAL
+    assert model.flush() == 4
+    assert spy.take() == [
+        ("changed", (0, 1), (most - 1, 1)),
+        ("changed", (most, 1), (2 * most - 1, 1)),
+        ("changed", (2 * most, 1), (3 * most - 1, 1)),
+        ("changed", (3 * most, 1), (99, 1)),
+    ]
+    assert {t[1] for t in texts(model)} == {"1"}
+
+
+def position(token: str, buy: int, sell: int = 0) -> Position:
+    return Position(
+        f"S{token}-EQ", "nse_cm", token, "CNC", buy, sell, Decimal(buy * 10), Decimal(sell * 11)
+    )
+
+
+def test_a_quote_reformats_the_price_columns_to_what_a_full_format_gives() -> None:
+    """Only LTP, day %, unrealised and P&L are formatted again on a tick; the row reads the
+    same as one formatted whole from the same position and quote."""
+    ticked, fresh = PositionsModel(), PositionsModel()
+    book = [position("1", 5, 2), position("2", 3)]
+    ticked.apply_positions(book)
+    ticked.flush()
+    quotes = [
+        Quote("nse_cm", "1", "nse_cm|1", Decimal("12.35"), Decimal("11.10")),
+        Quote("nse_cm", "2", "nse_cm|2", Decimal("9.05"), Decimal("9.50")),
+    ]
+    ticked.apply_quotes(quotes)
+    ticked.flush()
+    fresh.apply_quotes(quotes)
+    fresh.apply_positions(book)
+    fresh.flush()
+    assert texts(ticked) == texts(fresh)
+    assert texts(ticked)[0][6] == "12.35"  # the tick is shown
+
+
+def test_formatted_text_is_remembered_by_value_type_and_grouping() -> None:
+    """A float and a Decimal can be equal yet round apart at a half; a grouping switch shows."""
+    from gui_trader.core import display
+    from gui_trader.gui.models import money
+
+    half = 2.675  # the binary value is just under 2.675: the Decimal of it rounds down
+    assert money(Decimal(half)) == display.amount(Decimal(half)) == "2.67"
+    assert money(half) == display.amount(half) == "2.68"
+    before = display.grouping()
+    try:
+        display.set_grouping("indian")
+        assert money(Decimal(1234567)) == "12,34,567.00"
+        display.set_grouping("international")
+        assert money(Decimal(1234567)) == "1,234,567.00"
+    finally:
+        display.set_grouping(before)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.seen: list[list[Quote]] = []
+
+    def apply_quotes(self, quotes: Sequence[Quote]) -> None:
+        self.seen.append(list(quotes))
+
+
+def quote(token: int, ltp: int) -> Quote:
+    return Quote("nse_cm", str(token), f"nse_cm|{token}", Decimal(ltp))
+
+
+def test_the_backlog_keeps_the_latest_quote_of_each_instrument() -> None:
+    sink = Sink()
+    backlog = QuoteBacklog([sink])
+    backlog.add([quote(1, 10), quote(2, 20)])
+    backlog.add([quote(1, 11), quote(3, 30)])
+    assert len(backlog) == 3
+    assert backlog.apply(until=float("inf")) == 3
+    assert [(q.token, int(q.ltp)) for q in sink.seen[0]] == [("1", 11), ("2", 20), ("3", 30)]
+    assert len(backlog) == 0 and backlog.apply(until=float("inf")) == 0
+
+
+def test_the_backlog_stops_at_the_frame_budget_and_carries_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the deadline only the floor is applied; the rest waits, in order, for later frames."""
+    sink = Sink()
+    backlog = QuoteBacklog([sink])
+    now = [0.0]
+    monkeypatch.setattr(backlog, "clock", lambda: now[0])
+    n = backlog.FLOOR + 3 * backlog.CHUNK + 5
+    backlog.add(quote(i, i) for i in range(n))
+    until = backlog.deadline()
+    now[0] = until + 1  # the frame's budget is already spent
+    assert backlog.apply(until) == backlog.FLOOR
+    assert len(backlog) == n - backlog.FLOOR
+    now[0] = 0.0  # a fresh frame with time to spare: everything left goes
+    assert backlog.apply(backlog.deadline()) == n - backlog.FLOOR
+    applied = [int(q.token) for chunk in sink.seen for q in chunk]
+    assert applied == list(range(n))
+    assert max(len(chunk) for chunk in sink.seen) <= backlog.CHUNK
