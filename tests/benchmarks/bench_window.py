@@ -41,10 +41,11 @@ def _launch(code: str, probe: str) -> dict[str, float]:
     "window built" when every pane is in (the frame is shown first), and, unless
     the probe is "exit", "engine ready" once the paper engine has started."""
     argv = [sys.executable, "-c", "import sys; from gui_trader.cli import main; sys.exit(main())"]
+    home = tempfile.mkdtemp()
     env = {
         **os.environ,
         "GUI_TRADER_STARTUP_PROBE": probe,
-        "GUI_TRADER_HOME": tempfile.mkdtemp(),  # a first start: no layout, no paper service
+        "GUI_TRADER_HOME": home,  # a first start: no layout, no paper service
         "GUI_TRADER_PAPER_IDLE_S": "5",  # the paper service of a "quit" run leaves soon
         "PYTHONPATH": code,
         "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
@@ -61,6 +62,10 @@ def _launch(code: str, probe: str) -> dict[str, float]:
                 if "(CPU " in line:  # the process's own CPU seconds by then
                     seen[f"{what} cpu"] = float(line.split("(CPU ")[1].split()[0])
     proc.wait(60)
+    if probe != "exit":  # its paper service would share the CPU with the next launches
+        from gui_trader.sim.link import stop_service
+
+        stop_service(Path(home) / "paper")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     seen["cpu"] = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
     seen.setdefault("window built", seen["window shown"])  # built before shown (older code)
@@ -246,6 +251,10 @@ def load(seconds: float) -> dict[str, object]:
         )
         await window.shutdown()
         window.close()
+        from gui_trader.sim.link import stop_service
+
+        # Not left idling for its 15 minutes: the next benchmark would share the CPU with it.
+        stop_service(window.paths.paper)
 
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         runner.run(main())
