@@ -138,6 +138,7 @@ class StraddlePanel(QWidget):
         self.put_strike = QComboBox()
         self.ce_label, self.pe_label = QLabel("CE"), QLabel("PE")
         self.chain = QTableWidget(0, 3)
+        self._bold_row: int | None = None  # the chain row highlighted as ATM
         self.chain.setHorizontalHeaderLabels(["CE LTP", "Strike", "PE LTP"])
         self.chain.verticalHeader().setVisible(False)
         self.chain.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -487,6 +488,7 @@ class StraddlePanel(QWidget):
 
     def _fill_chain(self) -> None:
         self._atm_scrolled = False
+        self._bold_row = None  # new items: none highlighted yet
         engine, expiry = self.engine, self._expiry()
         self.chain.setRowCount(0)
         self.call_strike.clear()
@@ -544,6 +546,17 @@ class StraddlePanel(QWidget):
         else:
             self.atm_label.setText(f"CE {_strike(strikes[ce])} · PE {_strike(strikes[pe])} now")
 
+    def _highlight(self, row: int | None, on: bool) -> None:
+        if row is None:
+            return
+        font = QFont()
+        font.setBold(on)
+        for col in range(3):
+            item = self.chain.item(row, col)
+            if item is not None:
+                item.setBackground(QBrush(QColor(255, 193, 7, 70)) if on else QBrush())
+                item.setFont(font)
+
     def _paint_chain(self) -> None:
         """LTPs in the chain; the ATM row highlighted."""
         engine, expiry = self.engine, self._expiry()
@@ -551,8 +564,6 @@ class StraddlePanel(QWidget):
             return
         rows = engine.instruments.chain(self.underlying.currentText(), expiry)
         atm = self._atm_row()
-        bold = QFont()
-        bold.setBold(True)
         for n, r in enumerate(rows[: self.chain.rowCount()]):
             for col, inst in ((0, r.call), (2, r.put)):
                 q = engine.quotes.get(inst.key) if inst else None
@@ -560,12 +571,10 @@ class StraddlePanel(QWidget):
                 text = display.price(q.ltp) if q else "…"
                 if item is not None and item.text() != text:  # each set repaints: only changes
                     item.setText(text)
-            on = n == atm
-            for col in range(3):
-                item = self.chain.item(n, col)
-                if item is not None and item.font().bold() != on:
-                    item.setBackground(QBrush(QColor(255, 193, 7, 70)) if on else QBrush())
-                    item.setFont(bold if on else QFont())
+        if atm != self._bold_row:  # the highlight moves only when the ATM row does
+            self._highlight(self._bold_row, False)
+            self._highlight(atm, True)
+            self._bold_row = atm
         self._show_atm()
         centre = self.chain.item(atm, 1) if atm is not None else None
         if (

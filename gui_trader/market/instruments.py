@@ -58,6 +58,7 @@ class InstrumentStore:
         self._chains: dict[tuple[str, date], dict[Decimal, dict[str, Instrument]]] = defaultdict(
             lambda: defaultdict(dict)
         )
+        self._chain_rows: dict[tuple[str, date], tuple[ChainRow, ...]] = {}
         for i in instruments:
             self.by_symbol[i.trading_symbol.upper()].append(i)
             if i.is_option and i.expiry and i.strike is not None:
@@ -97,8 +98,14 @@ class InstrumentStore:
         return sorted(e for (name, e) in self._chains if name == u)
 
     def chain(self, underlying: str, expiry: date) -> list[ChainRow]:
-        strikes = self._chains.get((underlying.upper(), expiry), {})
-        return [ChainRow(k, v.get("CE"), v.get("PE")) for k, v in sorted(strikes.items())]
+        """Sorted once per chain: the straddle panel asks on every quote frame."""
+        key = (underlying.upper(), expiry)
+        rows = self._chain_rows.get(key)
+        if rows is None:
+            strikes = self._chains.get(key, {})
+            rows = tuple(ChainRow(k, v.get("CE"), v.get("PE")) for k, v in sorted(strikes.items()))
+            self._chain_rows[key] = rows
+        return list(rows)
 
     def option(self, underlying: str, expiry: date, strike: Decimal, kind: str) -> Instrument:
         found = self._chains.get((underlying.upper(), expiry), {}).get(strike, {}).get(kind)

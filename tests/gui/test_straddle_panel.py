@@ -5,6 +5,7 @@ made-up numbers, and the panel follows the theme."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -167,6 +168,37 @@ def test_the_idle_panel_shows_no_batches_and_no_made_up_strikes(
     assert panel.atm_label.text() == f"CE {ce} · PE {pe} now"
     panel.mode.setCurrentIndex(1)
     assert panel.call_strike.isVisibleTo(panel) and not panel.atm_label.isVisibleTo(panel)
+
+
+def test_the_chain_highlights_the_atm_row_and_moves_it_with_the_spot(
+    window: MainWindow, panel: StraddlePanel, run: Runner
+) -> None:
+    engine = window.engine
+    assert engine is not None and engine.instruments is not None
+    run(engine.refresh())
+    window.drain()
+    panel.on_quotes(QuotesUpdated(()))
+    strikes = [r.strike for r in engine.instruments.chain("NIFTY", panel.expiry.currentData())]
+
+    def bold(row: int, col: int = 1) -> bool:
+        item = panel.chain.item(row, col)
+        assert item is not None
+        return item.font().bold()
+
+    def bold_rows() -> list[int]:
+        return [n for n in range(panel.chain.rowCount()) if bold(n)]
+
+    key = INDICES["NIFTY"].key
+    spot = engine.quotes[key].ltp
+    atm = min(range(len(strikes)), key=lambda i: (abs(strikes[i] - spot), strikes[i]))
+    assert bold_rows() == [atm]
+    moved = atm + 2 if atm + 2 < len(strikes) else atm - 2
+    engine.quotes[key] = replace(engine.quotes[key], ltp=strikes[moved])
+    panel.on_quotes(QuotesUpdated(()))
+    assert bold_rows() == [moved]  # the old row is plain again, in every column
+    assert not any(bold(atm, c) for c in range(3))
+    panel.on_quotes(QuotesUpdated(()))
+    assert bold_rows() == [moved]
 
 
 def test_the_atm_text_says_arm_resolves_it_without_a_spot(window: MainWindow) -> None:
