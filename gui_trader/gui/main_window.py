@@ -85,6 +85,16 @@ if TYPE_CHECKING:
     from gui_trader.gui.summary_bar import PnlSummary
 
 
+def _warm_engine_imports() -> None:
+    """What start() needs, imported off the loop (the GIL is shared in 5 ms turns, so the
+    window keeps painting meanwhile); the import lock makes a second importer wait, not redo."""
+    import httpx_aiohttp  # noqa: F401
+
+    import gui_trader.app
+    import gui_trader.broker.live_feeds
+    import gui_trader.engine.trading  # noqa: F401
+
+
 def _import_contents() -> None:
     """Bind the names above into this module (once): the first build() pays for them."""
     global Order, OrderStatus, Product, Side, Position, OwnedElsewhere, dialogs
@@ -524,6 +534,9 @@ class MainWindow(QMainWindow):
     async def start(
         self, *, account: str | None = None, paper: bool = False, login_url: str | None = None
     ) -> bool:
+        # The engine's modules (httpx, aiohttp, keyring, websockets: ~0.7 s) are imported in a
+        # worker thread: imported here on the loop, they froze the window just shown.
+        await asyncio.to_thread(_warm_engine_imports)
         from gui_trader.app import open_engine, setup_logging
 
         setup_logging(self.paths, stderr=True, background=True)
