@@ -91,7 +91,7 @@ def rows(o: dict[str, Any], w: dict[str, Any], c: dict[str, Any]) -> list[Row]:
         ),
         Row(
             "Event-loop lag, 200 positions updating + 100-order burst (p99 / max)",
-            f"{p99:.1f} / {mx:.1f} ms (the chart's one-off build at start:"
+            f"{p99:.1f} / {mx:.1f} ms (the largest stall while starting, apart:"
             f" {load.get('start_settle_lag_ms_max', float('nan')):.0f} ms)",
             "p99 <= 8 ms, max <= 33 ms",
             p99 <= 8 and mx <= 33,
