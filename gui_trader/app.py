@@ -279,6 +279,15 @@ async def open_context(
     return ctx
 
 
+def import_engine_modules() -> None:
+    """Import what opening an engine loads lazily (the transport, the live feeds, the engine),
+    so a caller can pay for it off its event loop (the window does, in a worker thread)."""
+    import httpx_aiohttp  # noqa: F401
+
+    import gui_trader.broker.live_feeds
+    import gui_trader.engine.trading  # noqa: F401
+
+
 async def open_engine(
     hub: EventHub,
     *,

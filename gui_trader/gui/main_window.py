@@ -88,11 +88,9 @@ if TYPE_CHECKING:
 def _warm_engine_imports() -> None:
     """What start() needs, imported off the loop (the GIL is shared in 5 ms turns, so the
     window keeps painting meanwhile); the import lock makes a second importer wait, not redo."""
-    import httpx_aiohttp  # noqa: F401
+    from gui_trader.app import import_engine_modules
 
-    import gui_trader.app
-    import gui_trader.broker.live_feeds
-    import gui_trader.engine.trading  # noqa: F401
+    import_engine_modules()
 
 
 def _import_contents() -> None:
