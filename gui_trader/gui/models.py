@@ -477,11 +477,12 @@ class PositionRow:
 
 
 def _columns_titled(columns: Sequence[Column], *titles: str) -> tuple[int, ...]:
-    return tuple(i for i, c in enumerate(columns) if c.title in titles)
-
-
-def _guard_columns(columns: Sequence[Column]) -> tuple[int, ...]:
-    return tuple(i for i, c in enumerate(columns) if c.title in ("Stop", "Target", "Trail"))
+    """The columns with these titles; a title not found fails at import (a renamed column
+    left out of a quote's cells would show a stale price, not an error)."""
+    found = tuple(i for i, c in enumerate(columns) if c.title in titles)
+    if len(found) != len(titles):
+        raise ValueError(f"no column titled {set(titles) - {c.title for c in columns}}")
+    return found
 
 
 class PositionsModel(KeyedTableModel):
@@ -555,7 +556,8 @@ class PositionsModel(KeyedTableModel):
         ),
         Column("Trail", lambda r: r.guard.trail if r.guard else "", None, True),
     )
-    GUARD_COLUMNS = _guard_columns(columns)  # double-click one: edit the protection
+    # double-click one: edit the protection
+    GUARD_COLUMNS = _columns_titled(columns, "Stop", "Target", "Trail")
     # what a quote moves (the last price and the previous close); the rest is the position's
     QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day %", "Unrealised", "P&L")
 
@@ -704,7 +706,7 @@ class HoldingsModel(KeyedTableModel):
             True,
         ),
     )
-    GUARD_COLUMNS = _guard_columns(columns)
+    GUARD_COLUMNS = _columns_titled(columns, "Stop", "Target")
     QUOTE_COLUMNS = _columns_titled(columns, "LTP", "Day chg", "Day %", "P&L", "P&L %")
 
     def __init__(self, parent: QObject | None = None) -> None:
