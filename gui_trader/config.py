@@ -1,20 +1,25 @@
-"""Where things live on disk, and config.toml (accounts and defaults; never a secret)."""
+"""Where things live on disk, and config.toml (accounts and defaults; never a secret).
+
+The window's first frame resolves the data folder and reads this config (issue 16: launch to
+window shown), so this module imports only what that needs: the TOML reader and writer, the
+platform's folders and the risk limits are imported where they are used.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import platformdirs
-import tomli_w
+from typing import TYPE_CHECKING, Any
 
 from gui_trader.core.account_settings import ALL_GROUP, FanoutSettings
-from gui_trader.core.risk_limits import RiskLimits
-from gui_trader.engine.order_guards import GuardSettings
+from gui_trader.core.guard_settings import GuardSettings
+
+if TYPE_CHECKING:
+    from gui_trader.core.risk_limits import RiskLimits
+
+__all__ = ["APP", "FORBIDDEN_KEYS", "AccountConfig", "Config", "GuardSettings", "Paths"]
 
 APP = "gui_trader"
 FORBIDDEN_KEYS = frozenset({"consumer_key", "mpin", "totp_secret", "token", "sid", "password"})
@@ -28,8 +33,11 @@ class Paths:
     def resolve(cls) -> Paths:
         """GUI_TRADER_HOME puts everything under one folder (tests, portable use)."""
         home = os.environ.get("GUI_TRADER_HOME")
-        root = Path(home) if home else Path(platformdirs.user_data_dir(APP, appauthor=False))
-        return cls(root)
+        if home:
+            return cls(Path(home))
+        import platformdirs
+
+        return cls(Path(platformdirs.user_data_dir(APP, appauthor=False)))
 
     @property
     def config(self) -> Path:
@@ -106,6 +114,8 @@ class Config:
     def load(cls, path: Path) -> Config:
         data: dict[str, Any] = {}
         if path.exists():
+            import tomllib
+
             with path.open("rb") as f:
                 data = tomllib.load(f)
         accounts = {
@@ -149,6 +159,8 @@ class Config:
         data["accounts"] = {n: a.to_toml() for n, a in self.accounts.items()}
         _refuse_secrets(data)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import tomli_w
+
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
         tmp.replace(self.path)
@@ -156,6 +168,8 @@ class Config:
     def risk(self, name: str) -> RiskLimits:
         """`[risk.NAME]`: the account's daily MTM limits and square-off time (none: all off);
         a bad table is refused in one line (ValueError)."""
+        from gui_trader.core.risk_limits import RiskLimits
+
         return RiskLimits.from_toml(name, (self.extra.get("risk") or {}).get(name) or {})
 
     def set_risk(self, name: str, limits: RiskLimits) -> None:

@@ -20,9 +20,15 @@ from tests.gui.conftest import Runner, why_not_started, yes
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the window's first frame must not wait for: the engine, the grammar of the commands,
-# the panes (and through them pandas, pyqtgraph, httpx).
+# the panes (and through them pandas, pyqtgraph, httpx), and what reading config.toml and taking
+# the window lock used to pull in (the order model through the guards, the risk limits, the TOML
+# writer, filelock's own modules).
 HEAVY = (
+    "filelock",
     "gui_trader.cli.args",
+    "gui_trader.core.order",
+    "gui_trader.core.risk_limits",
+    "gui_trader.engine.order_guards",
     "gui_trader.engine.events",
     "gui_trader.engine.journal",
     "gui_trader.engine.straddle",
@@ -34,6 +40,7 @@ HEAVY = (
     "httpx",
     "pandas",
     "pyqtgraph",
+    "tomli_w",
 )
 
 
@@ -46,8 +53,10 @@ def test_the_frame_imports_nothing_heavy(tmp_path: Path) -> None:
         "from gui_trader.gui import launch\n"
         "from gui_trader.gui.main_window import MainWindow\n"
         "from gui_trader.gui.single_instance import SingleInstance\n"
+        "from gui_trader.config import Paths\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
+        "assert SingleInstance(Paths.resolve().root).claim()\n"
         "w = MainWindow(staged=True)\n"
         "w.show()\n"
         "app.processEvents()\n"
