@@ -6,36 +6,27 @@ start connects, sends "raise", waits for "ok" and leaves. Nothing listens after 
 on Unix the socket file stays: a failed connect removes it before listening. A file lock in
 the data folder makes the check-then-listen one step, so two windows started at the same
 moment cannot both become the first. CLI commands never come here.
-
-That lock is taken before the window is shown, so on POSIX it is flock(2) itself, the lock
-filelock takes there, without filelock's ~20 ms of imports on the way to the first frame
-(issue 16); elsewhere filelock.
 """
 
 from __future__ import annotations
 
-import errno
 import getpass
 import hashlib
 import logging
-import os
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["SingleInstance", "bring_to_front", "server_name", "take_lock"]
+__all__ = ["SingleInstance", "bring_to_front", "server_name"]
 
 log = logging.getLogger(__name__)
 RAISE, OK = b"raise\n", b"ok\n"
 CONNECT_MS = 1000
 ANSWER_MS = 5000  # the first window answers from its event loop: a busy frame must not fail it
-LOCK_TIMEOUT_S = 10.0  # another start's check-then-listen takes milliseconds; more is a stuck one
-LOCK_POLL_S = 0.05  # as filelock polls
 
 
 def server_name(folder: Path) -> str:
@@ -46,42 +37,6 @@ def server_name(folder: Path) -> str:
         user = ""
     key = f"{user}\0{folder.expanduser().resolve()}"
     return "gui_trader-" + hashlib.sha256(key.encode()).hexdigest()[:20]
-
-
-def take_lock(path: Path, timeout: float) -> Callable[[], None] | None:
-    """An exclusive OS lock on `path` (released by the callable returned, or by the process
-    ending however it ends), or None when it stayed busy for `timeout` seconds."""
-    if sys.platform == "win32":
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(path)
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            return None
-        return lock.release
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except OSError as exc:
-            busy = exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
-            if not busy or time.monotonic() >= deadline:
-                os.close(fd)
-                if busy:
-                    return None
-                raise
-            time.sleep(LOCK_POLL_S)  # a lock held by another process: no event to wait on
-
-    def release() -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-    return release
 
 
 def bring_to_front(window: QWidget) -> None:
@@ -108,24 +63,22 @@ class SingleInstance(QObject):
     def claim(self) -> bool:
         locks = self.folder / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        release = take_lock(locks / "window.lock", LOCK_TIMEOUT_S)
-        if release is None:  # another start holds the lock for long: let this window open
+        try:
+            with FileLock(locks / "window.lock", timeout=10):
+                if self._ask_the_first():
+                    return False
+                QLocalServer.removeServer(self.name)  # a socket file left by a killed window
+                server = QLocalServer(self)
+                server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+                if not server.listen(self.name):
+                    log.warning("single-instance server not started: %s", server.errorString())
+                    return True  # the window still opens; only the raising is lost
+                server.newConnection.connect(self._on_connection)
+                self.server = server
+                return True
+        except Timeout:  # another start holds the lock for long: let this window open
             log.warning("window.lock busy in %s; opening anyway", self.folder)
             return True
-        try:
-            if self._ask_the_first():
-                return False
-            QLocalServer.removeServer(self.name)  # a socket file left by a killed window
-            server = QLocalServer(self)
-            server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-            if not server.listen(self.name):
-                log.warning("single-instance server not started: %s", server.errorString())
-                return True  # the window still opens; only the raising is lost
-            server.newConnection.connect(self._on_connection)
-            self.server = server
-            return True
-        finally:
-            release()
 
     def attach(self, window: QWidget) -> None:
         """A second start raises this window from now on."""

@@ -20,11 +20,9 @@ from tests.gui.conftest import Runner, why_not_started, yes
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the window's first frame must not wait for: the engine, the grammar of the commands,
-# the panes (and through them pandas, pyqtgraph, httpx), and what reading config.toml and taking
-# the window lock used to pull in (the order model through the guards, the risk limits, the TOML
-# writer, filelock's own modules).
+# the panes (and through them pandas, pyqtgraph, httpx), and what reading config.toml used to
+# pull in (the order model through the guards, the risk limits, the TOML writer).
 HEAVY = (
-    "filelock",
     "gui_trader.cli.args",
     "gui_trader.core.order",
     "gui_trader.core.risk_limits",

@@ -10,10 +10,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
 import pytest
 
-from gui_trader.gui.single_instance import server_name, take_lock
+from gui_trader.gui.single_instance import server_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,23 +122,3 @@ def test_the_name_is_per_folder_however_spelled(tmp_path: Path) -> None:
     assert server_name(tmp_path / "a") == server_name(tmp_path / "a" / ".." / "a")
     assert server_name(tmp_path / "a") != server_name(tmp_path / "b")
     assert len(server_name(tmp_path / "a")) < 40  # Unix socket paths are short
-
-
-def test_the_window_lock_is_exclusive(tmp_path: Path) -> None:
-    """Taken before the window shows (two starts at once cannot both become the first): busy
-    while another holder has it, free again once released; the same OS lock as filelock's."""
-    path = tmp_path / "window.lock"
-    release = take_lock(path, 1)
-    assert release is not None
-    assert take_lock(path, 0.1) is None  # busy: given up after the timeout, nothing taken
-    held = filelock.FileLock(path, thread_local=False)
-    with pytest.raises(filelock.Timeout):
-        held.acquire(timeout=0.1)
-    release()
-
-    held.acquire(timeout=1)  # filelock (the engine's and older windows' locks) sees it free
-    assert take_lock(path, 0.1) is None
-    held.release()
-    again = take_lock(path, 0.1)
-    assert again is not None
-    again()
