@@ -36,7 +36,7 @@ AUTH_OK = (1119, 1117)
 MAX_FRAME = 4 * 1024 * 1024
 # A burst's queued frames are read without the loop ever waiting (recv returns at once):
 # after this long the reader yields once, so a frame can be painted between its messages.
-SLICE_S = 0.008
+SLICE_S = 0.004
 
 
 @dataclass(frozen=True)

@@ -757,16 +757,17 @@ class MainWindow(QMainWindow):
         if quoted:
             self.after_drain(self.positions.update_total)
             self.after_drain(self.holdings.update_total)
-        if n or quoted:
-            for model in (
-                self.orders_model,
-                self.positions_model,
-                self.holdings_model,
-                self.watch_model,
-                self.log_model,
-                self.monitor_model,
-            ):
-                model.flush()
+        models = (
+            self.orders_model,
+            self.positions_model,
+            self.holdings_model,
+            self.watch_model,
+            self.log_model,
+            self.monitor_model,
+        )
+        if n or quoted or any(model.waiting() for model in models):
+            for model in models:  # a big book's new rows go in over a few frames
+                model.flush(model.NEW_ROWS_PER_FRAME)
             after, self._after = self._after, {}
             for callback in after:
                 callback()

@@ -10,13 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from gui_trader.core import display
 from gui_trader.engine.events import MonitorAction, MonitorRow
 from gui_trader.gui import theme
-from gui_trader.gui.models import Column, Index, KeyedTableModel
+from gui_trader.gui.models import Column, KeyedTableModel
 
 REASON = 9  # the column that takes the spare width (elided, full text in its tooltip)
 WARN_ACTIONS = (MonitorAction.SKIPPED, MonitorAction.WAITING)
@@ -35,22 +34,23 @@ def _ema(value: float | None) -> str:
 def _action_colour(r: MonitorRow) -> QColor | None:
     """Read at paint time, so a theme switch recolours it."""
     if r.action is MonitorAction.FILLED:
-        return theme.colour("profit")
+        return theme.shared_colour("profit")
     if r.action in WARN_ACTIONS:
-        return theme.colour("warn")
+        return theme.shared_colour("warn")
     return None
 
 
 def _pnl_colour(r: MonitorRow) -> QColor | None:
     if not r.pnl:
         return None
-    return theme.colour("profit" if r.pnl > 0 else "loss")
+    return theme.shared_colour("profit" if r.pnl > 0 else "loss")
 
 
 def _to_fill_colour(r: MonitorRow) -> QColor | None:
     """A sell at or under the LTP is marketable: it fills at once, not at EMA9."""
     to_fill = _to_fill(r)
-    return theme.colour("warn") if to_fill is not None and to_fill <= 0 and not r.closed else None
+    marketable = to_fill is not None and to_fill <= 0 and not r.closed
+    return theme.shared_colour("warn") if marketable else None
 
 
 def _order_text(r: MonitorRow) -> str:
@@ -109,12 +109,10 @@ class MonitorModel(KeyedTableModel):
         Column("Reason", lambda r: r.reason),
     )
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
-            if index.row() >= self.rowCount():
-                return None
-            return self.tooltip(self.row(self.key_at(index.row())), index.column()) or None
-        return super().data(index, role)
+    ROW_TIPS_EVERYWHERE = True  # what a compact cell leaves out, from the whole row
+
+    def tooltip_of(self, row: Any, column: int, text: str) -> str | None:
+        return self.tooltip(row, column) or None
 
     @staticmethod
     def tooltip(r: MonitorRow, column: int) -> str:

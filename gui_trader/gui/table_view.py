@@ -239,7 +239,7 @@ class TradingTable(QTableView):
 
     def key_at(self, pos: object) -> str | None:
         index = self.indexAt(pos)  # type: ignore[arg-type]
-        return None if not index.isValid() else str(index.data(KEY_ROLE))
+        return None if not index.isValid() else str(index.siblingAtColumn(0).data(KEY_ROLE))
 
     def copy_selection(self) -> str:
         model = self.model()

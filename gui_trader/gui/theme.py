@@ -2,11 +2,16 @@
 
 Switching is live: ``apply_theme`` sets the application palette, Qt sends every widget a
 PaletteChange, and widgets that paint their own colours (chart, coloured buttons, labels)
-re-read them from here in ``changeEvent``. Nothing caches a colour past a theme switch.
+re-read them from here in ``changeEvent``; table models, which keep their cells' colours,
+are told through ``follow``. Nothing keeps a colour past a theme switch.
 """
 
 from __future__ import annotations
 
+import weakref
+from typing import Protocol
+
+import shiboken6
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -64,17 +69,45 @@ BUTTONS = {
 }
 
 
+class Recolourable(Protocol):
+    def recolour(self) -> None: ...
+
+
+# Models keep their cells' colours on Qt's side (a repaint reads no Python); they are told here.
+_followers: weakref.WeakSet[Recolourable] = weakref.WeakSet()
+
+
+def follow(obj: Recolourable) -> None:
+    """Call obj.recolour() after every theme switch (held weakly)."""
+    _followers.add(obj)
+
+
+# What apply_theme last set (None: not yet, read the palette). Asked for every coloured cell
+# a table writes: reading the palette each time cost ~10 us a cell.
+_dark: bool | None = None
+
+
 def is_dark() -> bool:
+    if _dark is not None:
+        return _dark
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         return False
     return app.palette().color(Role.Window).lightness() < 128
 
 
+_COLOURS = {(name, i): QColor(pair[i]) for name, pair in STATUS.items() for i in (0, 1)}
+
+
 def colour(name: str) -> QColor:
-    """A status colour ("profit", "loss", "warn", "muted", "accent", "order") for this theme."""
-    light, dark = STATUS[name]
-    return QColor(dark if is_dark() else light)
+    """A status colour ("profit", "loss", "warn", "muted", "accent", "order") for this theme:
+    a copy, so the caller may change it."""
+    return QColor(_COLOURS[name, 1 if is_dark() else 0])
+
+
+def shared_colour(name: str) -> QColor:
+    """As colour(), the same object every time (one theme): for cells, which only read it."""
+    return _COLOURS[name, 1 if is_dark() else 0]
 
 
 def hex_colour(name: str) -> str:
@@ -101,6 +134,8 @@ def button_style(kind: str, extra: str = "padding: 6px;") -> str:
 
 def apply_theme(app: QApplication, name: str) -> str:
     """ "dark" or "light"; returns the theme applied."""
+    global _dark
+    _dark = name == "dark"
     app.setStyle("Fusion")
     if name == "dark":
         palette = QPalette()
@@ -109,6 +144,9 @@ def apply_theme(app: QApplication, name: str) -> str:
         for role, value in DARK_DISABLED.items():
             palette.setColor(Group.Disabled, role, QColor(value))
         app.setPalette(palette)
-        return "dark"
-    app.setPalette(app.style().standardPalette())
-    return "light"
+    else:
+        app.setPalette(app.style().standardPalette())
+    for obj in list(_followers):
+        if shiboken6.isValid(obj):  # a model Qt has deleted leaves its Python half behind
+            obj.recolour()
+    return "dark" if name == "dark" else "light"

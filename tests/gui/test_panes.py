@@ -483,6 +483,14 @@ def test_a_big_tick_is_spread_over_frames_and_nothing_is_lost(
     book = tuple(held(t, 1) for t in range(200))
     w.hub.publish(PositionsUpdated(book))
     w.drain()
+    per_frame = w.positions_model.NEW_ROWS_PER_FRAME
+    assert w.positions_model.rowCount() == per_frame  # a big book goes in over a few frames
+    assert "200 positions" in w.positions.total.text()  # counted whole from the first
+    frames = 1
+    while w.positions_model.waiting():
+        w.drain()
+        frames += 1
+    assert frames == -(-200 // per_frame) and w.positions_model.rowCount() == 200
     backlog = w.quotes_due
     seconds = itertools.count()  # a second passes between two looks at the clock:
     monkeypatch.setattr(backlog, "clock", lambda: float(next(seconds)))  # every frame overruns

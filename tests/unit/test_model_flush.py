@@ -258,20 +258,55 @@ def test_any_frame_is_one_insert_and_one_change_per_run(
 
 
 # ------------------------------------------------------------------------------- removal
-def test_remove_shows_pending_rows_first_then_removes_one(
+def test_remove_leaves_pending_rows_waiting_and_removes_one(
     model_ok: Callable[[QAbstractItemModel], Spy],
 ) -> None:
     model = filled(3)
     spy = model_ok(model)
     model.upsert("k3", Row("k3"))
     model.remove("k1")
-    assert spy.take() == [("inserted", 3, 3), ("removed", 1, 1)]
+    assert spy.take() == [("removed", 1, 1)]  # k3 is not shown yet: it waits for the flush
+    model.flush()
+    assert spy.take() == [("inserted", 2, 2)]
     assert [t[0] for t in texts(model)] == ["k0", "k2", "k3"]
     model.upsert("k3", Row("k3", 9))  # positions re-indexed: k3 is row 2 now
     assert model.flush() == 1
     assert spy.take() == [("changed", (2, 1), (2, 1))]
     model.remove("nope")
     assert spy.take() == []
+
+
+def test_a_row_removed_before_it_was_shown_is_never_shown(
+    model_ok: Callable[[QAbstractItemModel], Spy],
+) -> None:
+    model = filled(2)
+    spy = model_ok(model)
+    model.upsert("gone", Row("gone"))
+    model.upsert("kept", Row("kept"))
+    model.remove("gone")
+    assert spy.take() == [] and model.keys() == ["k0", "k1", "kept"]
+    model.flush()
+    assert spy.take() == [("inserted", 2, 2)]
+    assert [t[0] for t in texts(model)] == ["k0", "k1", "kept"]
+
+
+def test_a_big_book_is_shown_a_frame_at_a_time_and_whole_in_the_end(
+    model_ok: Callable[[QAbstractItemModel], Spy],
+) -> None:
+    model = Model()
+    spy = model_ok(model)
+    for i in range(150):
+        model.upsert(f"k{i}", Row(f"k{i}", i))
+    model.upsert("k0", Row("k0", 7))  # changed while waiting: shown as it is now
+    assert model.waiting()
+    model.flush(64)
+    model.flush(64)
+    assert model.waiting()
+    model.flush(64)
+    assert not model.waiting()
+    assert spy.take() == [("inserted", 0, 63), ("inserted", 64, 127), ("inserted", 128, 149)]
+    assert texts(model)[0] == ["k0", "7", "0"]
+    assert [t[1] for t in texts(model)[1:]] == [str(i) for i in range(1, 150)]
 
 
 def test_clear_is_one_reset(model_ok: Callable[[QAbstractItemModel], Spy]) -> None:
