@@ -709,7 +709,10 @@ class MainWindow(QMainWindow):
         self._after[callback] = None
 
     def _register_handlers(self) -> None:
-        from gui_trader.gui.models import QuoteBacklog  # here: the import block is shared
+        # here: the import block is shared
+        from gui_trader.gui.models import NEW_ROWS_PER_FRAME, QuoteBacklog
+
+        self._new_rows = NEW_ROWS_PER_FRAME
 
         # Snapshots are coalesced (the latest wins) and applied after the frame's events;
         # quotes go to the tables a chunk at a time within the frame's budget.
@@ -766,8 +769,11 @@ class MainWindow(QMainWindow):
             self.monitor_model,
         )
         if n or quoted or any(model.waiting() for model in models):
-            for model in models:  # a big book's new rows go in over a few frames
-                model.flush(model.NEW_ROWS_PER_FRAME)
+            rows = self._new_rows  # shared, in this order: a burst's new rows, the orders'
+            for model in models:  # first, go in over a few frames
+                waiting = model.waiting()
+                model.flush(rows)
+                rows -= min(rows, waiting)
             after, self._after = self._after, {}
             for callback in after:
                 callback()

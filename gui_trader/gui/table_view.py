@@ -82,6 +82,7 @@ class TradingTable(QTableView):
         self._want: dict[int, int] = {}
         self._laying_out = False
         self._header_widths: dict[tuple[int, bool], int] = {}  # (column, sorted) -> width
+        self._text_widths: dict[str, int] = {}  # in the view's font (a font change clears it)
         header.sectionResized.connect(self._resized)
         # the sorted column's arrow needs room: the others keep none for it
         header.sortIndicatorChanged.connect(
@@ -135,9 +136,25 @@ class TradingTable(QTableView):
             longest = max(texts, key=len)
             widest = QFontMetrics(source.mono).horizontalAdvance(longest)
         elif texts:
-            metrics = self.fontMetrics()
-            widest = max(metrics.horizontalAdvance(t) for t in set(texts))
+            widest = max(self._text_width(t) for t in set(texts))
         return max(widest + PAD, self.header_width(column))
+
+    TEXT_WIDTHS = 4096  # remembered text widths; symbols and statuses repeat all day
+
+    def _text_width(self, text: str) -> int:
+        """Measured once per text: every frame's changed rows are measured again."""
+        known = self._text_widths.get(text)
+        if known is None:
+            if len(self._text_widths) >= self.TEXT_WIDTHS:
+                self._text_widths.clear()
+            known = self._text_widths[text] = self.fontMetrics().horizontalAdvance(text)
+        return known
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._text_widths.clear()
+            self._header_widths.clear()
+        super().changeEvent(event)
 
     def header_width(self, column: int) -> int:
         """The title's width, with the sort arrow's room only on the sorted column."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from gui_trader.engine.events import OrderUpdated, PositionsUpdated, QuotesUpdat
 from gui_trader.gui import theme
 from gui_trader.gui.main_window import MainWindow
 from gui_trader.gui.models import (
+    NEW_ROWS_PER_FRAME,
     RIGHT,
     HoldingsModel,
     OrdersModel,
@@ -474,6 +476,26 @@ def test_a_frame_applies_every_order_and_only_the_latest_book(bare: MainWindow) 
     assert "1 position (1 open)" in w.positions.total.text()
 
 
+def test_a_bursts_new_rows_share_one_frame_budget_orders_first(bare: MainWindow) -> None:
+    """New rows cost the frame their items: every table together shows at most
+    NEW_ROWS_PER_FRAME a frame, the orders first; the rest follow in the next frames."""
+    w = bare
+    for i in range(20):
+        o = order(OrderStatus.OPEN)
+        w.hub.publish(OrderUpdated(replace(o, order_id=f"B{i}"), external=False))
+    w.hub.publish(PositionsUpdated(tuple(held(t, 1) for t in range(30))))
+    w.drain()
+    assert w.orders_model.rowCount() == NEW_ROWS_PER_FRAME
+    assert w.positions_model.rowCount() == 0
+    w.drain()
+    assert w.orders_model.rowCount() == 20
+    assert w.positions_model.rowCount() == NEW_ROWS_PER_FRAME - 4
+    while w.drain() or any(m.waiting() for m in (w.orders_model, w.positions_model)):
+        pass
+    assert w.positions_model.rowCount() == 30
+    assert texts(w.orders_model, "Order no") == [f"B{i}" for i in range(20)]
+
+
 def test_a_big_tick_is_spread_over_frames_and_nothing_is_lost(
     bare: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -483,7 +505,7 @@ def test_a_big_tick_is_spread_over_frames_and_nothing_is_lost(
     book = tuple(held(t, 1) for t in range(200))
     w.hub.publish(PositionsUpdated(book))
     w.drain()
-    per_frame = w.positions_model.NEW_ROWS_PER_FRAME
+    per_frame = NEW_ROWS_PER_FRAME
     assert w.positions_model.rowCount() == per_frame  # a big book goes in over a few frames
     assert "200 positions" in w.positions.total.text()  # counted whole from the first
     frames = 1
