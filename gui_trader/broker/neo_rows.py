@@ -212,8 +212,40 @@ def map_status(raw: str, qty: int, filled: int) -> OrderStatus:
     return OrderStatus.OPEN
 
 
-@_rows_of("order row")
+# Every field _order_from_row reads, and nothing else (a test holds it to that): a row with the
+# same values, of the same types, parses to the same Order. The book is read again on every
+# reconcile and after every burst, and its unchanged orders (most of them) are not parsed again.
+ORDER_FIELDS = (
+    "nOrdNo", "qty", "fldQty", "ordSt", "stat", "trdSym", "exSeg", "tok", "trnsTp", "prcTp",
+    "prod", "prc", "avgPrc", "trgPrc", "GuiOrdId", "rejRsn", "ordDtTm", "hsUpTm", "vldt",
+    "ordDur",
+)  # fmt: skip
+ORDERS_REMEMBERED = 20_000  # a heavy day's orders, each in a few states
+_orders: dict[tuple[tuple[Any, ...], tuple[type, ...]], Order] = {}
+
+
 def order_from_row(row: dict[str, Any]) -> Order:
+    """An order row of the book or the order feed (BadReply when it cannot be read)."""
+    key = None
+    if type(row) is dict:
+        values = tuple(map(row.get, ORDER_FIELDS))
+        key = (values, tuple(map(type, values)))  # 5 and 5.0 are equal keys, not equal rows
+        try:
+            known = _orders.get(key)
+        except TypeError:  # a list or an object where a value belongs: parsed (and refused)
+            key, known = None, None
+        if known is not None:
+            return known
+    order = _order_from_row(row)
+    if key is not None:
+        if len(_orders) >= ORDERS_REMEMBERED:
+            _orders.clear()
+        _orders[key] = order
+    return order
+
+
+@_rows_of("order row")
+def _order_from_row(row: dict[str, Any]) -> Order:
     w = _Where("order row")
     row = _mapping(row, w)
     w.order_id = as_order_id(row.get("nOrdNo"), w)

@@ -414,3 +414,42 @@ def test_huge_epoch_is_no_time_not_a_crash() -> None:
     for stamp in ("9" * 13, "9" * 25, 10**13):  # year 318,000; and 25 digits
         o = rows.order_from_row({**GOOD_ORDER, "ordDtTm": stamp, "hsUpTm": None})
         assert o.time is None
+
+
+# ------------------------------------------------------------------ a book read again
+class Reading(dict[str, Any]):
+    """A row that notes every field read from it (a dict subclass: never served from memory)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_an_order_is_parsed_from_the_remembered_fields_only() -> None:
+    """The memory of parsed rows is keyed by these fields: a field read but not in the key
+    would let a changed row come back as the old Order."""
+    row = Reading(GOOD_ORDER)
+    rows.order_from_row(row)
+    assert row.read and row.read <= set(rows.ORDER_FIELDS)
+
+
+def test_a_row_read_again_is_the_same_order_and_a_changed_one_is_parsed_again() -> None:
+    first = rows.order_from_row(dict(GOOD_ORDER))
+    assert rows.order_from_row(dict(GOOD_ORDER)) is first  # not parsed again
+    filled = rows.order_from_row({**GOOD_ORDER, "fldQty": 150, "ordSt": "complete"})
+    assert (filled.filled_qty, filled.status) == (150, OrderStatus.COMPLETE)
+    assert rows.order_from_row({**GOOD_ORDER, "qty": "150"}).qty == 150  # a string: its own key
+    assert rows.order_from_row({**GOOD_ORDER, "qty": 150.0}).qty == 150
+    for _ in range(2):  # a bad row is refused every time, never remembered
+        with pytest.raises(BadReply):
+            rows.order_from_row({**GOOD_ORDER, "qty": "abc"})
+    with pytest.raises(BadReply):  # an unhashable value: parsed, and refused
+        rows.order_from_row({**GOOD_ORDER, "qty": [150]})
