@@ -220,7 +220,7 @@ ORDER_FIELDS = (
     "prod", "prc", "avgPrc", "trgPrc", "GuiOrdId", "rejRsn", "ordDtTm", "hsUpTm", "vldt",
     "ordDur",
 )  # fmt: skip
-ORDERS_REMEMBERED = 20_000  # a heavy day's orders, each in a few states
+ORDERS_REMEMBERED = 10_000  # a heavy day's orders, each in two or three states (~5 MB)
 _orders: dict[tuple[tuple[Any, ...], tuple[type, ...]], Order] = {}
 
 
