@@ -143,7 +143,7 @@ class Column:
 
 
 def sign_colour(value: Decimal | None) -> QColor | None:
-    """Profit green, loss red, in the theme in force when the cell paints."""
+    """Profit green, loss red, in the theme in force (a theme switch recolours the cells)."""
     if value is None or value == 0:
         return None
     return theme.shared_colour("profit" if value > 0 else "loss")

@@ -32,7 +32,7 @@ def _ema(value: float | None) -> str:
 
 
 def _action_colour(r: MonitorRow) -> QColor | None:
-    """Read at paint time, so a theme switch recolours it."""
+    """In the theme in force; a theme switch recolours the cell (theme.follow)."""
     if r.action is MonitorAction.FILLED:
         return theme.shared_colour("profit")
     if r.action in WARN_ACTIONS:

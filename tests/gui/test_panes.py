@@ -172,7 +172,7 @@ def test_times_in_ist_with_the_date_when_not_today(indian: None) -> None:
 
 
 def test_profit_and_loss_colours_follow_the_theme(qapp: QApplication) -> None:
-    """Read when the cell paints: a theme switch recolours without reformatting."""
+    """A theme switch recolours the cells in place, without reformatting."""
     model = PositionsModel()
     model.apply_positions([booked("100.00")])
     model.flush()
