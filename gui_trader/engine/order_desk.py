@@ -29,6 +29,7 @@ from gui_trader.core.clock import today_ist
 from gui_trader.core.order import Order, OrderOutcome, OrderRequest, OrderStatus, OrderType
 from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.live_orders import LiveOrders, OrderHandle
+from gui_trader.engine.loop_share import turn
 from gui_trader.engine.order_checks import InvalidOrder, check_order
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class OrderDesk:
         group: str | None = None,
         max_sends: int = MAX_SENDS,
     ) -> OrderOutcome:
+        await turn()  # a burst's first steps take turns with the window (loop_share)
         check_order(req)
         await self.gate(feature)
         tag = await self.journal.new_intent(
@@ -231,6 +233,7 @@ class OrderDesk:
             sends += 1
             if not (marked and sends == 1):
                 await self.journal.update(tag, IntentState.SENT, bump=True)
+                await turn()  # the journal's group commit wakes a burst at once
             if self.on_send is not None:
                 self.on_send(tag)
             try:
@@ -252,6 +255,7 @@ class OrderDesk:
             except BrokerError as exc:  # a stale session whose re-login failed: refused
                 return await self._rejected(req, str(exc), sends, notes, state=IntentState.FAILED)
             else:
+                await turn()  # replies arriving together
                 log.info(
                     "%s %s %s sent: order %s [%s]",
                     req.side.label,

@@ -143,3 +143,35 @@ def test_a_tooltip_from_the_row_follows_a_change_nothing_on_screen_shows(
     model.upsert("a", Note("a", "second"))
     assert model.flush() == 0 and changed == []  # nothing to repaint
     assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "second"
+
+
+def test_a_book_that_changed_wholesale_leaves_in_runs_and_the_rest_stays_exact(
+    qtbot: QtBot,
+) -> None:
+    """Rows going together leave in one removeRows per run of adjacent rows (one call per
+    row cost O(n^2)); rows still waiting to be shown are never shown; what stays is exact."""
+    model = PositionsModel()
+    model.apply_positions([position(str(t), t, "100") for t in range(1, 41)])
+    model.flush()
+    proxy = SortProxy()
+    proxy.setSourceModel(model)
+    removals: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _p, first, last: removals.append((first, last)))
+    keep = {3, 4, 10, 25, 40}
+    # Two new rows arrive in the same frame; one of them is gone again before it is shown.
+    book = [position(str(t), t, "100") for t in sorted(keep)]
+    model.apply_positions([*book, position("41", 41, "100"), position("42", 42, "100")])
+    assert model.waiting() == 2
+    model.apply_positions([*book, position("42", 42, "100")])
+    model.flush()
+    kept = sorted([*keep, 42])
+    keys = model.keys()
+    assert sorted(int(k.split("|")[1]) for k in keys) == kept
+    symbol = column(model, "Symbol")
+    assert (
+        sorted(int(str(model.index(r, symbol).data())[1:-3]) for r in range(model.rowCount()))
+        == kept
+    )
+    assert model.rowCount() == proxy.rowCount() == len(kept)
+    # Rows 1-2, 5-9, 11-24 and 26-39 (0-based below), from the bottom up; 41 never came in.
+    assert removals == [(25, 38), (10, 23), (4, 8), (0, 1)]
