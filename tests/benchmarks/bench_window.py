@@ -139,6 +139,7 @@ def load(seconds: float) -> dict[str, object]:
     from PySide6.QtWidgets import QApplication
 
     from gui_trader.broker.neo import NeoClient
+    from gui_trader.broker.neo_rows import position_from_row
     from gui_trader.core.market_data import Quote
     from gui_trader.core.order import Side
     from gui_trader.core.portfolio import Position
@@ -172,19 +173,31 @@ def load(seconds: float) -> dict[str, object]:
         window.drain_timer.timeout.disconnect()
         window.drain_timer.timeout.connect(timed_drain)
         rng = random.Random(1)
-        positions = tuple(
-            Position(
-                f"SYM{i:03d}-EQ",
-                "nse_cm",
-                str(90000 + i),
-                "CNC",
-                rng.randint(1, 500),
-                0,
-                Decimal(1000) * (i + 1),
-                Decimal(0),
-            )
+        # The account holds the 200 positions: the broker's positions reply carries them as
+        # wire rows, parsed on every read as a real reply is, so an engine refresh republishes
+        # the same book (publishing a book of its own, the benchmark had every refresh swap
+        # 199 rows out and back in, which no account does).
+        wire = [
+            {
+                "trdSym": f"SYM{i:03d}-EQ",
+                "exSeg": "nse_cm",
+                "tok": str(90000 + i),
+                "prod": "CNC",
+                "flBuyQty": str(rng.randint(1, 500)),
+                "buyAmt": str(1000 * (i + 1)),
+                **dict.fromkeys(("cfBuyQty", "flSellQty", "cfSellQty", "ltp"), "0"),
+                **dict.fromkeys(("cfBuyAmt", "sellAmt", "cfSellAmt"), "0"),
+                **dict.fromkeys(("multiplier", "genNum", "genDen", "prcNum", "prcDen"), "1"),
+            }
             for i in range(200)
-        )
+        ]
+        paper_positions = b.positions
+
+        async def positions_reply() -> list[Position]:
+            return [*await paper_positions(), *(position_from_row(r) for r in wire)]
+
+        b.positions = positions_reply  # type: ignore[method-assign]
+        positions = tuple(position_from_row(r) for r in wire)
         # Start-up (the engine opening, the chart built and its first bars, the first paint of
         # every pane with data) is reported on its own as start_settle_lag_ms_max, not as the
         # load's lag.
@@ -204,7 +217,7 @@ def load(seconds: float) -> dict[str, object]:
             tick = 0
             while True:
                 tick += 1
-                window.hub.publish(PositionsUpdated(positions))
+                window.hub.publish(PositionsUpdated(tuple(await b.positions())))
                 window.hub.publish(
                     QuotesUpdated(
                         tuple(

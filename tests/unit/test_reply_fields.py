@@ -433,12 +433,37 @@ class Reading(dict[str, Any]):
         return super().__getitem__(key)
 
 
-def test_an_order_is_parsed_from_the_remembered_fields_only() -> None:
+@pytest.mark.parametrize(
+    ("parse", "good"),
+    [
+        (rows.order_from_row, GOOD_ORDER),
+        (rows.position_from_row, GOOD_POSITION),
+        (rows.holding_from_row, GOOD_HOLDING),
+    ],
+    ids=["order", "position", "holding"],
+)
+def test_a_row_is_parsed_from_the_remembered_fields_only(
+    parse: rows.RowMemory[Any], good: dict[str, Any]
+) -> None:
     """The memory of parsed rows is keyed by these fields: a field read but not in the key
-    would let a changed row come back as the old Order."""
-    row = Reading(GOOD_ORDER)
-    rows.order_from_row(row)
-    assert row.read and row.read <= set(rows.ORDER_FIELDS)
+    would let a changed row come back as the old object."""
+    row = Reading(good)
+    parse(row)
+    assert row.read and row.read <= set(parse.fields)
+    # ... and with every optional field present too (read only when the first is empty).
+    full = Reading({**dict.fromkeys(parse.fields, ""), **good})
+    parse(full)
+    assert full.read <= set(parse.fields)
+
+
+def test_a_position_read_again_is_the_same_and_a_changed_one_is_parsed_again() -> None:
+    first = rows.position_from_row(dict(GOOD_POSITION))
+    assert rows.position_from_row(dict(GOOD_POSITION)) is first
+    sold = rows.position_from_row({**GOOD_POSITION, "flSellQty": first.buy_qty})
+    assert sold.sell_qty == first.buy_qty and sold is not first
+    for _ in range(2):
+        with pytest.raises(BadReply):
+            rows.position_from_row({**GOOD_POSITION, "genDen": "0"})
 
 
 def test_a_row_read_again_is_the_same_order_and_a_changed_one_is_parsed_again() -> None:
