@@ -161,7 +161,8 @@ class OrderDesk:
         group: str | None = None,
         max_sends: int = MAX_SENDS,
     ) -> OrderOutcome:
-        await turn()  # a burst's first steps take turns with the window (loop_share)
+        if feature not in EXIT_FEATURES:  # taking risk off never waits its turn
+            await turn()  # a burst's first steps take turns with the window (loop_share)
         check_order(req)
         await self.gate(feature)
         tag = await self.journal.new_intent(
@@ -228,12 +229,14 @@ class OrderDesk:
         notes: list[str] = []
         record = request_record(req)
         sends = 0
+        paced = req.tag[0] not in EXIT_FEATURES  # exits never wait their turn
         while True:
             tag = req.tag or ""
             sends += 1
             if not (marked and sends == 1):
                 await self.journal.update(tag, IntentState.SENT, bump=True)
-                await turn()  # the journal's group commit wakes a burst at once
+                if paced:  # the journal's group commit wakes a burst at once
+                    await turn()
             if self.on_send is not None:
                 self.on_send(tag)
             try:
@@ -255,7 +258,8 @@ class OrderDesk:
             except BrokerError as exc:  # a stale session whose re-login failed: refused
                 return await self._rejected(req, str(exc), sends, notes, state=IntentState.FAILED)
             else:
-                await turn()  # replies arriving together
+                if paced:  # replies arriving together
+                    await turn()
                 log.info(
                     "%s %s %s sent: order %s [%s]",
                     req.side.label,
