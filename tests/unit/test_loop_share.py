@@ -91,3 +91,24 @@ async def test_a_cancelled_waiter_leaves_no_trace() -> None:
 @pytest.mark.asyncio
 async def test_one_share_per_loop() -> None:
     assert loop_share() is loop_share()
+
+
+@pytest.mark.asyncio
+async def test_a_full_slice_holds_what_fit_and_room_left_wakes_twice_as_many() -> None:
+    """After a turn whose slice filled up, the next holds as many steps as fitted; after one
+    with room left, twice as many as last time (it never shrinks to one step a pass)."""
+    now = [0.0]
+    share = LoopShare(slice_s=1.0, clock=lambda: now[0])
+    passes = Passes()
+    ran: list[int] = []
+    costs = iter([0.6, 0.6] + [0.01] * 20)  # two steps fill the first slice, the rest are cheap
+
+    async def step() -> None:
+        await share.turn()
+        ran.append(passes.count)
+        now[0] += next(costs)
+
+    await asyncio.gather(*(step() for _ in range(22)))
+    passes.running = False
+    per_pass = [ran.count(p) for p in sorted(set(ran))]
+    assert per_pass == [2, 2, 4, 8, 6]  # 0.6 + 0.6 filled it: 2; then room left: 4, 8, ...
