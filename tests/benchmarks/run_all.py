@@ -96,7 +96,8 @@ def rows(o: dict[str, Any], w: dict[str, Any], c: dict[str, Any]) -> list[Row]:
         Row(
             "Event-loop lag, 200 positions updating + 100-order burst (p99 / max)",
             f"{p99:.1f} / {mx:.1f} ms; during the burst's second"
-            f" {lag('burst_ms_p99')} / {lag('burst_ms_max')}, the book ticking alone"
+            f" {lag('burst_ms_p99')} / {lag('burst_ms_max')} (the burst: {load['burst_ms']:.0f}"
+            f" ms, {load.get('burst_process_cpu_ms', nan):.0f} ms of CPU), the book ticking alone"
             f" {lag('steady_ms_p99')} / {lag('steady_ms_max')} (the largest stall while"
             f" starting, apart: {load.get('start_settle_lag_ms_max', nan):.0f} ms)",
             "p99 <= 8 ms, max <= 33 ms",
