@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gui_trader.core.instrument import Instrument
 from gui_trader.core.market_data import Quote
-from gui_trader.core.order import OrderRequest, OrderType, Product, Side
+from gui_trader.core.order import OrderRequest, OrderStatus, OrderType, Product, Side
 from gui_trader.engine.events import Notice
 from gui_trader.engine.journal import IntentState
 from gui_trader.engine.protection_rules import FEATURE, PState
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 KIND = "straddle"
 EXIT_WAIT_S = 10.0
+# After an exit the broker refused outright (nothing of it can land), the guard is armed again
+# and tries once more when a tick crosses its levels, but not sooner than this: a broker that
+# keeps refusing is not asked on every tick.
+EXIT_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,8 @@ class StraddleGuards:
         self.items: dict[str, StraddleGuard] = {}
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.retry_s = EXIT_RETRY_S
+        self._retry_at: dict[str, float] = {}  # guard id -> monotonic time it may exit again
 
     def new(
         self,
@@ -282,10 +288,11 @@ class StraddleGuards:
         if not self.items:
             return
         keys = {q.key for q in quotes}
+        now = time.monotonic()
         for g in list(self.items.values()):
             if g.state is not PState.ACTIVE or g.id in self._busy:
                 continue
-            if not any(leg.key in keys for leg in g.legs):
+            if not any(leg.key in keys for leg in g.legs) or now < self._retry_at.get(g.id, 0):
                 continue
             legs, why = decide(g, ltp_of)
             if legs:
@@ -372,6 +379,17 @@ class StraddleGuards:
         bad = [o for o in outcomes if not o.ok]
         if bad:
             self.p.engine.hub.publish(Notice("reject", "Straddle exit not placed", bad[0].error))
+        if all(o.order_id is None and o.status is OrderStatus.REJECTED for o in outcomes):
+            # Proven not placed (refused: nothing of it can still land). The legs are open
+            # again and the guard armed: the next tick through its levels tries once more,
+            # after `retry_s` (it stayed EXITING with nothing on the wire until a restart).
+            sent = set(tags)
+            for i in legs:
+                g.legs[i].exit_tags = [t for t in g.legs[i].exit_tags if t not in sent]
+            g.state, g.triggered_at = PState.ACTIVE, None
+            self._retry_at[g.id] = time.monotonic() + self.retry_s
+            await self.save(g)
+            return
         await self.save(g)
         await self._wait_exits(g)
 

@@ -390,6 +390,35 @@ async def test_a_combined_stop_buys_back_both_legs_together_freeze_sliced(
 
 
 @pytest.mark.asyncio
+async def test_a_refused_straddle_exit_is_armed_again_and_goes_on_a_later_tick(
+    sim: Sim, engine: TradingEngine
+) -> None:
+    """Both exit legs refused outright (429, nothing placed): the guard is not left EXITING
+    with nothing on the wire; it is armed again and a later tick through its stop exits, once."""
+    from gui_trader.engine.straddle_guard import StraddleStops
+
+    summary, ce, pe = await sold_straddle(sim, engine, lots=1)
+    g = await engine.guard_straddle(summary, StraddleStops(combined_sl_pct=D(10)))
+    guards = engine.protector.straddles
+    sim.admin("POST", "/_sim/faults", {"routes": ["place"], "queue": ["retry_after_long"] * 2})
+    sim.admin("POST", "/_sim/pin", {ce: "140", pe: "90"})  # 230: 15 % against
+    await tick(engine, ce, pe)
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert g.state is PState.ACTIVE and all(leg.open for leg in g.legs)
+    assert buys(sim, ce) == buys(sim, pe) == []  # refused: nothing placed
+    sim.admin("POST", "/_sim/pin", {ce: "141"})  # stops run on a price that moved
+    await tick(engine, ce, pe)  # within the retry pause: not asked again
+    await asyncio.wait_for(engine.protector.idle(), 10)
+    assert buys(sim, ce) == buys(sim, pe) == []
+    guards._retry_at.clear()  # the pause has passed
+    sim.admin("POST", "/_sim/pin", {ce: "142"})
+    await tick(engine, ce, pe)
+    await asyncio.wait_for(engine.protector.wait_all_done([g.id]), 30)
+    for symbol in (ce, pe):
+        assert [o["status"] for o in buys(sim, symbol)] == ["complete"]  # once
+
+
+@pytest.mark.asyncio
 async def test_a_leg_stop_moves_the_other_legs_stop_to_cost(
     sim: Sim, engine: TradingEngine
 ) -> None:
