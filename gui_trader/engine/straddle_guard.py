@@ -33,7 +33,7 @@ KIND = "straddle"
 EXIT_WAIT_S = 10.0
 # After an exit the broker refused outright (nothing of it can land), the guard is armed again
 # and tries once more when a tick crosses its levels, but not sooner than this: a broker that
-# keeps refusing is not asked on every tick.
+# keeps refusing is not asked on every tick (nor is the MTM trail followed in the meantime).
 EXIT_RETRY_S = 5.0
 
 
