@@ -39,7 +39,8 @@ from gui_trader.core.portfolio import Position
 from gui_trader.core.risk_limits import RiskLimits
 from gui_trader.engine.events import Notice
 from gui_trader.engine.journal import Intent, IntentState, RiskDay
-from gui_trader.engine.order_desk import EXIT_FEATURES, LookupFailed, find_tag
+from gui_trader.engine.order_desk import LookupFailed, find_tag
+from gui_trader.engine.order_guards import EXIT_FEATURES
 from gui_trader.engine.ownership import OwnedElsewhere
 from gui_trader.engine.protection_rules import PState
 

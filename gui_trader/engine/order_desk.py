@@ -31,12 +31,12 @@ from gui_trader.engine.journal import IntentState, Journal
 from gui_trader.engine.live_orders import LiveOrders, OrderHandle
 from gui_trader.engine.loop_share import turn
 from gui_trader.engine.order_checks import InvalidOrder, check_order
+from gui_trader.engine.order_guards import EXIT_FEATURES
 
 log = logging.getLogger(__name__)
 
-# Orders that only take risk off: they pass while trading is blocked (X position exit, R risk
-# exit, K kill switch, M the monitor's sells). Every other feature is refused.
-EXIT_FEATURES = frozenset("XRKM")
+# EXIT_FEATURES (order_guards, one list): orders that only take risk off pass while trading is
+# blocked, and never wait their turn on the loop; every other feature is refused then.
 
 LOOKUP_ATTEMPTS = 6
 LOOKUP_BACKOFF_S = 0.05
